@@ -1,0 +1,532 @@
+"""The canonical dataset directory: table schemas, validation, reading and writing.
+
+A dataset directory holds long CSV tables (optionally gzip-compressed,
+``production.csv.gz``); ``docs/data-format.md`` documents every column. Tables
+are validated at entry by the declarative :data:`SCHEMAS`; validation is lazy:
+every failing row is reported at once, naming the file, line and column, what
+was expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskengine.dims import STAGES, WGI_INDICATORS
+from riskengine.errors import DataError
+from riskengine.io.countries import iso3_codes
+
+logger = logging.getLogger(__name__)
+
+MINERAL_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+#: Units accepted in ``production.csv`` and their factor to metric tonnes.
+UNIT_TO_TONNES: dict[str, float] = {"t": 1.0, "kg": 1e-3, "kt": 1e3, "Mt": 1e6}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table.
+
+    Parameters
+    ----------
+    name
+        Column name in the CSV header.
+    kind
+        ``"str"``, ``"int"``, ``"float"`` or ``"bool"``.
+    description
+        Meaning and unit, used for the docs and error messages.
+    required
+        The column must be present in the file.
+    nullable
+        Empty cells are allowed (read as missing, never as zero).
+    choices
+        Callable returning the allowed values (for labels such as countries).
+    pattern
+        Regular expression a string value must match.
+    minimum, maximum
+        Inclusive bounds of numeric values.
+    fix
+        How to fix a failing value; appended to the error message.
+    """
+
+    name: str
+    kind: str
+    description: str
+    required: bool = True
+    nullable: bool = False
+    choices: Callable[[], Collection[str]] | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Schema of one canonical table.
+
+    Parameters
+    ----------
+    name
+        Table name; the file is ``<name>.csv`` or ``<name>.csv.gz``.
+    columns
+        The columns, in canonical order.
+    key
+        Columns whose combination must be unique.
+    required_file
+        Whether a dataset directory must contain the table.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required_file: bool = False
+    extra_columns_allowed: bool = field(default=True)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Names of all columns in canonical order."""
+        return [c.name for c in self.columns]
+
+
+def _countries() -> Collection[str]:
+    return iso3_codes()
+
+
+_MINERAL = Column(
+    "mineral",
+    "str",
+    "Mineral id, lower snake case (`cobalt`, `rare_earths`, `natural_graphite`).",
+    pattern=MINERAL_ID_PATTERN,
+    fix="use a lower-snake-case id such as 'cobalt' or 'rare_earths'",
+)
+_STAGE = Column(
+    "stage",
+    "str",
+    "Supply-chain stage: `mining` (ore, concentrate) or `refining` (refined metal, chemical).",
+    choices=lambda: STAGES,
+    fix="use 'mining' or 'refining'",
+)
+_YEAR = Column(
+    "year",
+    "int",
+    "Calendar year of the observation.",
+    minimum=1900,
+    maximum=2100,
+    fix="write a four-digit year",
+)
+_SOURCE = Column(
+    "source",
+    "str",
+    "Publication the row comes from (publisher, title, release, table).",
+    fix="name the publication the figure comes from",
+)
+
+
+def _country(name: str, description: str) -> Column:
+    return Column(
+        name,
+        "str",
+        description,
+        choices=_countries,
+        fix="use an ISO 3166-1 alpha-3 code (CHN, COD, JPN) or XOT for 'other countries'",
+    )
+
+
+PRODUCTION = TableSchema(
+    "production",
+    (
+        _MINERAL,
+        _STAGE,
+        _country("country", "Producing country, ISO3 (`XOT` = the source's 'other countries')."),
+        _YEAR,
+        Column(
+            "quantity",
+            "float",
+            "Quantity produced in `unit`, contained content; empty when the source withholds it.",
+            nullable=True,
+            minimum=0.0,
+            fix="write a number >= 0, or leave it empty and give the reason in 'flag'",
+        ),
+        Column(
+            "unit",
+            "str",
+            "Unit of `quantity`: `t` (metric tonnes), `kg`, `kt` or `Mt`; read as tonnes.",
+            choices=lambda: tuple(UNIT_TO_TONNES),
+            fix="convert to one of t, kg, kt, Mt of contained content",
+        ),
+        _SOURCE,
+        Column(
+            "flag",
+            "str",
+            "Why `quantity` is empty or qualified: `W` withheld, `NA` not available, "
+            "`range`, `>75` and so on; empty otherwise.",
+            required=False,
+            nullable=True,
+        ),
+        Column(
+            "estimated",
+            "bool",
+            "`true` when the source marks the figure as an estimate.",
+            required=False,
+            nullable=True,
+        ),
+    ),
+    key=("mineral", "stage", "country", "year"),
+    required_file=True,
+)
+
+TRADE = TableSchema(
+    "trade",
+    (
+        _MINERAL,
+        _STAGE,
+        _country("exporter", "Exporting country, ISO3."),
+        _country("importer", "Importing country, ISO3."),
+        _YEAR,
+        Column(
+            "quantity",
+            "float",
+            "Quantity shipped, metric tonnes; empty when the source has no quantity.",
+            nullable=True,
+            minimum=0.0,
+            fix="write tonnes >= 0, or leave it empty when unknown",
+        ),
+        Column(
+            "value_usd",
+            "float",
+            "Value of the flow in current US dollars; empty when unknown.",
+            nullable=True,
+            minimum=0.0,
+            fix="write US dollars >= 0 (BACI's thousand-USD values times 1000)",
+        ),
+        _SOURCE,
+    ),
+    key=("mineral", "stage", "exporter", "importer", "year"),
+)
+
+GOVERNANCE = TableSchema(
+    "governance",
+    (
+        _country("country", "Country, ISO3."),
+        _YEAR,
+        Column(
+            "indicator",
+            "str",
+            "WGI dimension: `VA`, `PV`, `GE`, `RQ`, `RL` or `CC`.",
+            choices=lambda: WGI_INDICATORS,
+            fix="use one of VA, PV, GE, RQ, RL, CC",
+        ),
+        Column(
+            "value",
+            "float",
+            "WGI estimate, about -2.5 (weak) to +2.5 (strong).",
+            minimum=-5.0,
+            maximum=5.0,
+            fix="write the WGI estimate (the EST measure), between -5 and 5",
+        ),
+        Column("source", "str", "Publication of the score.", required=False, nullable=True),
+    ),
+    key=("country", "year", "indicator"),
+)
+
+MINERALS = TableSchema(
+    "minerals",
+    (
+        _MINERAL,
+        Column("name", "str", "Readable name."),
+        Column(
+            "eol_rir",
+            "float",
+            "End-of-life recycling input rate, fraction 0-1 (EU CRM assessment).",
+            required=False,
+            nullable=True,
+            minimum=0.0,
+            maximum=1.0,
+            fix="write a fraction between 0 and 1 (22 % -> 0.22)",
+        ),
+        Column(
+            "substitution_index",
+            "float",
+            "EU substitution index for supply risk (SI_SR), 0-1.",
+            required=False,
+            nullable=True,
+            minimum=0.0,
+            maximum=1.0,
+            fix="write the SI_SR between 0 and 1",
+        ),
+        Column(
+            "economic_importance",
+            "float",
+            "EU economic importance (EI), 0-10.",
+            required=False,
+            nullable=True,
+            minimum=0.0,
+            maximum=10.0,
+        ),
+        Column(
+            "price_usd_per_t",
+            "float",
+            "Reference price in US dollars per tonne.",
+            required=False,
+            nullable=True,
+            minimum=0.0,
+        ),
+        Column("source", "str", "Publication of the attributes.", required=False, nullable=True),
+    ),
+    key=("mineral",),
+)
+
+SCHEMAS: dict[str, TableSchema] = {s.name: s for s in (PRODUCTION, TRADE, GOVERNANCE, MINERALS)}
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+def _line(index: int) -> int:
+    """CSV line number of a 0-based data row (line 1 is the header)."""
+    return index + 2
+
+
+def _fmt(value: object) -> str:
+    return repr(value) if value != "" else "an empty cell"
+
+
+def validate_table(
+    raw: pd.DataFrame, schema: TableSchema, file: str | Path
+) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a table read as strings and convert it to typed columns.
+
+    Parameters
+    ----------
+    raw
+        The table with every cell as a string (empty string = empty cell) and a
+        default ``RangeIndex`` in file order.
+    schema
+        The schema to check against.
+    file
+        File name used in the messages.
+
+    Returns
+    -------
+    table : DataFrame
+        Typed table, canonical columns first, extra columns kept as strings.
+    problems : list of str
+        One message per failing cell, duplicate key or missing column; empty when
+        the table is valid.
+    """
+    name = Path(file).name
+    problems: list[str] = []
+    missing = [c.name for c in schema.columns if c.required and c.name not in raw.columns]
+    if missing:
+        problems.append(
+            f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
+            f"{', '.join(c.name for c in schema.columns if c.required)}"
+        )
+        return raw, problems
+    out: dict[str, pd.Series] = {}
+    for col in schema.columns:
+        if col.name not in raw.columns:
+            continue
+        s = raw[col.name].astype(str).str.strip()
+        empty = s == ""
+        if not col.nullable:
+            for idx in np.flatnonzero(empty.to_numpy()):
+                problems.append(
+                    f"{name} line {_line(int(idx))}, column '{col.name}': empty cell; "
+                    f"expected {col.description.rstrip('.')}" + (f" ({col.fix})" if col.fix else "")
+                )
+        if col.kind in ("float", "int"):
+            num = pd.to_numeric(s.where(~empty), errors="coerce")
+            bad = (~empty) & (num.isna() | ~np.isfinite(num.fillna(0.0)))
+            for idx in np.flatnonzero(bad.to_numpy()):
+                problems.append(
+                    f"{name} line {_line(int(idx))}, column '{col.name}': expected a number, "
+                    f"got {_fmt(s.iloc[idx])}" + (f" ({col.fix})" if col.fix else "")
+                )
+            ok = ~bad & ~empty
+            if col.kind == "int":
+                nonint = ok & (num != np.round(num))
+                for idx in np.flatnonzero(nonint.to_numpy()):
+                    problems.append(
+                        f"{name} line {_line(int(idx))}, column '{col.name}': expected a whole "
+                        f"number, got {_fmt(s.iloc[idx])}" + (f" ({col.fix})" if col.fix else "")
+                    )
+            for bound, op, word in (
+                (col.minimum, np.less, "at least"),
+                (col.maximum, np.greater, "at most"),
+            ):
+                if bound is None:
+                    continue
+                out_of = ok & op(num.fillna(bound), bound)
+                for idx in np.flatnonzero(out_of.to_numpy()):
+                    problems.append(
+                        f"{name} line {_line(int(idx))}, column '{col.name}': expected a value "
+                        f"{word} {bound:g}, got {s.iloc[idx]}"
+                        + (f" ({col.fix})" if col.fix else "")
+                    )
+            if col.kind == "int":
+                out[col.name] = num.astype("Int64") if col.nullable else num.fillna(0).astype(int)
+            else:
+                out[col.name] = num.astype(float)
+        elif col.kind == "bool":
+            low = s.str.lower()
+            bad = ~low.isin(_TRUE | _FALSE)
+            for idx in np.flatnonzero(bad.to_numpy()):
+                problems.append(
+                    f"{name} line {_line(int(idx))}, column '{col.name}': expected true or false, "
+                    f"got {_fmt(s.iloc[idx])}"
+                )
+            out[col.name] = low.isin(_TRUE)
+        else:
+            if col.choices is not None:
+                allowed = col.choices()
+                bad = ~empty & ~s.isin(list(allowed))
+                for value in pd.unique(s[bad]):
+                    lines = [_line(int(i)) for i in np.flatnonzero((s == value).to_numpy())]
+                    where = ", ".join(map(str, lines[:10])) + (" ..." if len(lines) > 10 else "")
+                    hint = col.fix or f"use one of {', '.join(sorted(allowed)[:20])}"
+                    problems.append(
+                        f"{name} line {where}, column '{col.name}': unknown value "
+                        f"{value!r} ({hint})"
+                    )
+            if col.pattern is not None:
+                bad = ~empty & ~s.str.match(col.pattern)
+                for idx in np.flatnonzero(bad.to_numpy()):
+                    problems.append(
+                        f"{name} line {_line(int(idx))}, column '{col.name}': "
+                        f"{s.iloc[idx]!r} is not a valid id ({col.fix})"
+                    )
+            out[col.name] = s
+    if not problems:
+        dup = pd.DataFrame({k: out[k] for k in schema.key}).duplicated(keep=False)
+        if dup.any():
+            groups = pd.DataFrame({k: out[k] for k in schema.key})[dup]
+            for key, rows in groups.groupby(list(schema.key), sort=False).groups.items():
+                lines = ", ".join(str(_line(int(i))) for i in rows)
+                label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
+                problems.append(
+                    f"{name} lines {lines}: duplicate rows for "
+                    f"({', '.join(schema.key)}) = {label}; keep one row per key "
+                    f"or sum them before loading"
+                )
+    extras = [c for c in raw.columns if c not in out]
+    table = pd.DataFrame(out)
+    for c in extras:
+        table[c] = raw[c]
+    return table, problems
+
+
+def _production_checks(table: pd.DataFrame, name: str) -> list[str]:
+    problems: list[str] = []
+    if "quantity" not in table.columns:
+        return problems
+    flag = table["flag"] if "flag" in table.columns else pd.Series("", index=table.index)
+    empty = table["quantity"].isna() & (flag.fillna("") == "")
+    for idx in np.flatnonzero(empty.to_numpy()):
+        problems.append(
+            f"{name} line {_line(int(idx))}, column 'quantity': empty without a reason; "
+            f"write the number, or put the source's mark (W, NA, ...) in 'flag'"
+        )
+    return problems
+
+
+def find_table(directory: Path, name: str) -> Path | None:
+    """Return the path of table ``name`` in ``directory`` (``.csv`` or ``.csv.gz``)."""
+    for suffix in (".csv", ".csv.gz"):
+        candidate = directory / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_table(path: Path, schema: TableSchema) -> tuple[pd.DataFrame, list[str]]:
+    """Read one canonical CSV file and validate it.
+
+    Returns the typed table and the list of problems (empty when valid).
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        return pd.DataFrame(), [f"{path.name}: cannot be read as CSV ({exc})"]
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(), [
+            f"{path.name}: the file is empty; it needs a header line "
+            f"({', '.join(schema.column_names)})"
+        ]
+    table, problems = validate_table(raw, schema, path)
+    if schema is PRODUCTION and not problems:
+        problems += _production_checks(table, path.name)
+    if schema is PRODUCTION and not problems:
+        factor = table["unit"].map(UNIT_TO_TONNES)
+        table["quantity"] = table["quantity"] * factor
+        table["unit"] = "t"
+    return table, problems
+
+
+def read_tables(directory: Path) -> dict[str, pd.DataFrame]:
+    """Read and validate every canonical table present in ``directory``.
+
+    Raises
+    ------
+    DataError
+        When the directory or the required ``production`` table is missing, or any
+        table has problems; the error lists every problem of every file at once.
+    """
+    if not directory.is_dir():
+        raise DataError(
+            f"dataset directory {directory} does not exist; pass a directory holding "
+            f"production.csv (and optionally trade.csv, governance.csv, minerals.csv)"
+        )
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[str] = []
+    for schema in SCHEMAS.values():
+        path = find_table(directory, schema.name)
+        if path is None:
+            if schema.required_file:
+                problems.append(
+                    f"{directory}/{schema.name}.csv is missing; every dataset needs it "
+                    f"(columns: {', '.join(schema.column_names)})"
+                )
+            continue
+        table, found = read_table(path, schema)
+        problems += found
+        tables[schema.name] = table
+    if problems:
+        raise DataError(f"the dataset in {directory} has {len(problems)} problem(s):", problems)
+    return tables
+
+
+def write_table(table: pd.DataFrame, directory: Path, name: str, *, compress: bool = False) -> Path:
+    """Write a canonical table, columns in canonical order, rows sorted by key.
+
+    Parameters
+    ----------
+    table
+        A table with at least the schema's required columns.
+    directory
+        Target directory (created when missing).
+    name
+        Table name, one of :data:`SCHEMAS`.
+    compress
+        Write ``<name>.csv.gz`` instead of ``<name>.csv``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    schema = SCHEMAS[name]
+    directory.mkdir(parents=True, exist_ok=True)
+    cols = [c for c in schema.column_names if c in table.columns]
+    cols += [c for c in table.columns if c not in cols]
+    out = table[cols].sort_values(list(schema.key), kind="stable")
+    path = directory / (f"{name}.csv.gz" if compress else f"{name}.csv")
+    out.to_csv(path, index=False, float_format="%.10g")
+    return path
