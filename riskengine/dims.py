@@ -2,11 +2,13 @@
 
 The engine works on dense tensors whose axes always come in this order:
 
-* ``production[mineral, stage, country, year]``
-* ``trade[mineral, stage, exporter, importer, year]``
-* ``governance[indicator, country, year]``
+* ``production[mineral, stage, year, country]``
+* ``trade[mineral, stage, year, exporter, importer]``
+* ``governance[indicator, year, country]``
 
-Exporter and importer both run over the one canonical ``country`` index.
+Exporter and importer both run over the one canonical ``country`` index. The
+country axes come last so that every reduction over countries (shares, HHI,
+import mix) runs over contiguous memory, and one year is one contiguous block.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ PARTNER = "partner"
 YEAR = "year"
 INDICATOR = "indicator"
 
-PRODUCTION_DIMS: tuple[str, ...] = (MINERAL, STAGE, COUNTRY, YEAR)
-TRADE_DIMS: tuple[str, ...] = (MINERAL, STAGE, EXPORTER, IMPORTER, YEAR)
-GOVERNANCE_DIMS: tuple[str, ...] = (INDICATOR, COUNTRY, YEAR)
+PRODUCTION_DIMS: tuple[str, ...] = (MINERAL, STAGE, YEAR, COUNTRY)
+TRADE_DIMS: tuple[str, ...] = (MINERAL, STAGE, YEAR, EXPORTER, IMPORTER)
+GOVERNANCE_DIMS: tuple[str, ...] = (INDICATOR, YEAR, COUNTRY)
 
 
 class Stage(StrEnum):

@@ -1,0 +1,477 @@
+"""Vectorized kernels: concentration, trade dependence and governance weighting.
+
+Every function here takes and returns :class:`numpy.ndarray`, works over any
+number of leading axes, and reduces over the axis it is given. Nothing here
+knows about labels, files or pandas; :mod:`riskengine.methods` wraps the kernels
+with the dataset's coordinates.
+
+Conventions
+-----------
+* Quantities are non-negative floats. Missing values are NaN and propagate.
+* A country axis is last by default (``axis=-1``). Trade matrices have the
+  exporter on axis ``-2`` and the importer on axis ``-1``:
+  ``F[..., e, i]`` is the flow from exporter ``e`` to importer ``i``.
+* Shares are fractions (0-1); HHI is on the 0-1 scale (multiply by 10,000 for
+  the antitrust scale).
+* 0/0 is NaN, never 0: a mineral nobody produces has no defined concentration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.floating]
+
+#: Upper bound of the WGI estimate scale used to turn scores into risk weights.
+WGI_MAX = 2.5
+
+
+def _asfloat(x: ArrayLike) -> FloatArray:
+    arr = np.asarray(x)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _divide(num: ArrayLike, den: ArrayLike) -> FloatArray:
+    """Elementwise ``num / den`` with 0/0 -> NaN and no warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(num, den)
+
+
+def _sum_squares(x: FloatArray, axis: int) -> FloatArray:
+    """``Σ x²`` over ``axis`` in one pass (no temporary array of squares)."""
+    moved = np.moveaxis(x, axis, -1)
+    return np.einsum("...i,...i->...", moved, moved)
+
+
+def shares(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Shares of each element in the total over ``axis``.
+
+    Parameters
+    ----------
+    x
+        Non-negative quantities, e.g. production by country.
+    axis
+        Axis to normalise over.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``; sums to 1 over ``axis`` (NaN where the total is 0).
+
+    Notes
+    -----
+    .. math:: S_c = P_c / \sum_{c'} P_{c'}
+
+    Examples
+    --------
+    >>> shares([3.0, 1.0, 0.0]).tolist()
+    [0.75, 0.25, 0.0]
+    """
+    arr = _asfloat(x)
+    return _divide(arr, arr.sum(axis=axis, keepdims=True))
+
+
+def hhi(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Herfindahl-Hirschman index on the 0-1 scale.
+
+    Parameters
+    ----------
+    x
+        Non-negative quantities (need not be normalised).
+    axis
+        Axis of suppliers.
+
+    Returns
+    -------
+    ndarray
+        ``x`` reduced over ``axis``: 1 for a monopoly, ``1/n`` for ``n`` equal
+        suppliers, NaN when the total is 0.
+
+    Notes
+    -----
+    .. math:: HHI = \sum_c S_c^2 = \frac{\sum_c P_c^2}{(\sum_c P_c)^2}
+
+    Multiply by 10,000 for the antitrust scale (US 2010 merger guidelines:
+    below 1,500 unconcentrated, above 2,500 highly concentrated; 2023
+    guidelines: above 1,800 highly concentrated).
+
+    References
+    ----------
+    U.S. Department of Justice and Federal Trade Commission, Horizontal Merger
+    Guidelines (2010, 2023).
+
+    Examples
+    --------
+    >>> float(hhi([40, 30, 20, 10]) * 10_000)
+    3000.0
+    """
+    arr = _asfloat(x)
+    total = arr.sum(axis=axis)
+    return _divide(_sum_squares(arr, axis), total * total)
+
+
+def concentration_ratio(x: ArrayLike, k: int = 1, axis: int = -1) -> FloatArray:
+    r"""Concentration ratio CR-k: the combined share of the ``k`` largest suppliers.
+
+    Parameters
+    ----------
+    x
+        Non-negative quantities.
+    k
+        Number of largest suppliers (``k >= 1``); ``k`` larger than the axis
+        length gives 1.
+    axis
+        Axis of suppliers.
+
+    Notes
+    -----
+    .. math:: CR_k = \sum_{j=1}^{k} S_{(j)},\quad S_{(1)} \ge S_{(2)} \ge \dots
+
+    The IEA reports CR-1 and CR-3 of mining and refining.
+
+    Examples
+    --------
+    >>> float(concentration_ratio([40, 30, 20, 10], k=3))
+    0.9
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    s = np.moveaxis(shares(x, axis=axis), axis, -1)
+    n = s.shape[-1]
+    if k >= n:
+        return s.sum(axis=-1)
+    top = np.partition(s, n - k, axis=-1)[..., n - k :]
+    return top.sum(axis=-1)
+
+
+def effective_suppliers(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Effective number of suppliers, ``1 / HHI``.
+
+    Notes
+    -----
+    .. math:: N_{eff} = 1 / \sum_c S_c^2
+
+    ``n`` equal suppliers give exactly ``n``.
+
+    Examples
+    --------
+    >>> float(effective_suppliers([1, 1, 1, 1]))
+    4.0
+    """
+    return _divide(1.0, hhi(x, axis=axis))
+
+
+def weighted_hhi(x: ArrayLike, weights: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Governance-weighted concentration (the EU ``HHI_WGI,t`` form).
+
+    Parameters
+    ----------
+    x
+        Non-negative quantities by supplier.
+    weights
+        Per-supplier weights broadcastable against ``x`` (for the EU method,
+        ``WGI10_c · t_c``). NaN weights propagate for suppliers with a non-zero
+        share; a NaN weight on a zero share contributes nothing.
+    axis
+        Axis of suppliers.
+
+    Notes
+    -----
+    .. math:: HHI_{WGI,t} = \sum_c S_c^2 \, w_c
+
+    References
+    ----------
+    European Commission (2017), Methodology for establishing the EU list of
+    critical raw materials: guidelines.
+
+    Examples
+    --------
+    >>> float(weighted_hhi([1.0, 1.0], [2.0, 4.0]))
+    1.5
+    """
+    s = shares(x, axis=axis)
+    w = np.broadcast_to(_asfloat(weights), s.shape)
+    terms = np.where(s == 0, 0.0, s * s * w)
+    return terms.sum(axis=axis)
+
+
+def import_mix(flows: ArrayLike) -> FloatArray:
+    r"""Import mix: each importer's sourcing shares by exporter.
+
+    Parameters
+    ----------
+    flows
+        ``F[..., e, i]``, flow from exporter ``e`` to importer ``i``.
+
+    Returns
+    -------
+    ndarray
+        ``A[..., e, i] = F[..., e, i] / Σ_e F[..., e, i]``; columns sum to 1
+        (NaN for an importer with no imports).
+
+    Notes
+    -----
+    .. math:: A_{ei} = F_{ei} / \sum_{e'} F_{e'i}
+    """
+    return shares(flows, axis=-2)
+
+
+def import_hhi(flows: ArrayLike) -> FloatArray:
+    r"""HHI of each importer's suppliers, ``Σ_e A_{ei}²``; shape ``(..., i)``.
+
+    Notes
+    -----
+    .. math:: HHI^{imp}_i = \sum_e A_{ei}^2
+    """
+    return hhi(flows, axis=-2)
+
+
+def destination_mix(flows: ArrayLike) -> FloatArray:
+    r"""Export-destination mix: each exporter's sales shares by importer.
+
+    Returns
+    -------
+    ndarray
+        ``D[..., e, i] = F[..., e, i] / Σ_i F[..., e, i]``; rows sum to 1.
+
+    Notes
+    -----
+    .. math:: D_{ei} = F_{ei} / \sum_{i'} F_{ei'}
+
+    This is the exposure of an exporter to its buyers: Peru's copper
+    concentrate goes about three quarters to China (BACI HS92 2022: 75.1 % by
+    value).
+    """
+    return shares(flows, axis=-1)
+
+
+def destination_hhi(flows: ArrayLike) -> FloatArray:
+    r"""HHI of each exporter's destinations, ``Σ_i D_{ei}²``; shape ``(..., e)``.
+
+    Notes
+    -----
+    .. math:: HHI^{exp}_e = \sum_i D_{ei}^2
+    """
+    return hhi(flows, axis=-1)
+
+
+def imports_exports(flows: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Total imports and exports of every country.
+
+    Returns
+    -------
+    imports : ndarray
+        ``M_c = Σ_e F[..., e, c]`` (shape ``(..., c)``).
+    exports : ndarray
+        ``X_c = Σ_i F[..., c, i]``.
+    """
+    arr = _asfloat(flows)
+    return arr.sum(axis=-2), arr.sum(axis=-1)
+
+
+def apparent_consumption(production: ArrayLike, flows: ArrayLike) -> FloatArray:
+    r"""Apparent consumption, production plus imports minus exports.
+
+    Parameters
+    ----------
+    production
+        ``P[..., c]``.
+    flows
+        ``F[..., e, i]`` on the same country axis.
+
+    Notes
+    -----
+    .. math:: C_c = P_c + \sum_e F_{ec} - \sum_i F_{ci}
+
+    Stock changes are not observed, so ``C`` can be negative where a country
+    exports more than it produces and imports in the same year.
+    """
+    imports, exports = imports_exports(flows)
+    return _asfloat(production) + imports - exports
+
+
+def import_reliance(production: ArrayLike, flows: ArrayLike) -> FloatArray:
+    r"""Net import reliance as a fraction of apparent consumption, in [0, 1].
+
+    Notes
+    -----
+    .. math:: IR_c = \mathrm{clip}\left(\frac{M_c - X_c}{P_c + M_c - X_c}, 0, 1\right)
+
+    A net exporter (``M - X < 0``) has IR 0 (USGS prints "E"). A country with
+    no production and no net trade has no consumption: IR is NaN (0/0).
+
+    References
+    ----------
+    U.S. Geological Survey, Mineral Commodity Summaries, "net import reliance".
+
+    Examples
+    --------
+    >>> import_reliance([0.0, 50.0], [[0.0, 0.0], [100.0, 0.0]]).tolist()
+    [1.0, 0.0]
+    """
+    imports, exports = imports_exports(flows)
+    prod = _asfloat(production)
+    net = imports - exports
+    consumption = prod + net
+    ir = _divide(net, consumption)
+    ir = np.where(net < 0, 0.0, ir)
+    return np.clip(ir, 0.0, 1.0)
+
+
+def direct_dependency(production: ArrayLike, flows: ArrayLike) -> FloatArray:
+    r"""Dependency of each importer on each supplier, as a share of its consumption.
+
+    Returns
+    -------
+    ndarray
+        ``D[..., k, i] = F[..., k, i] / C_i`` with ``C`` the apparent consumption;
+        NaN where ``C_i <= 0``.
+
+    Notes
+    -----
+    .. math:: D_{ki} = F_{ki} / C_i
+    """
+    arr = _asfloat(flows)
+    consumption = apparent_consumption(production, arr)
+    consumption = np.where(consumption > 0, consumption, np.nan)
+    return _divide(arr, consumption[..., np.newaxis, :])
+
+
+def refinery_feed_mix(mine_production: ArrayLike, ore_flows: ArrayLike) -> FloatArray:
+    r"""Origin mix of each country's refinery feed.
+
+    Parameters
+    ----------
+    mine_production
+        ``P^{mine}[..., c]``, mine output by country.
+    ore_flows
+        ``F^{ore}[..., k, e]``, ore and concentrate flows from ``k`` to ``e``.
+
+    Returns
+    -------
+    ndarray
+        ``O[..., e, k]``: share of ``e``'s feed that originates in ``k``; rows
+        sum to 1 (NaN for a country with no feed).
+
+    Notes
+    -----
+    Feed is the ore a country keeps from its own mines plus its ore imports:
+
+    .. math::
+        \mathrm{feed}_{ek} = [k = e]\,\max(P^{mine}_e - X^{ore}_e, 0) + [k \ne e]\,F^{ore}_{ke},
+        \qquad O_{ek} = \mathrm{feed}_{ek} / \sum_{k'} \mathrm{feed}_{ek'}
+
+    where :math:`X^{ore}_e = \sum_i F^{ore}_{ei}` are its ore exports (ore it
+    mines but ships abroad does not feed its own refineries).
+    """
+    mine = _asfloat(mine_production)
+    ore = _asfloat(ore_flows)
+    n = ore.shape[-1]
+    retained = np.maximum(mine - ore.sum(axis=-1), 0.0)
+    feed = np.swapaxes(ore, -1, -2).copy()
+    diag = np.arange(n)
+    feed[..., diag, diag] = retained
+    return shares(feed, axis=-1)
+
+
+def upstream_dependency(refined_flows: ArrayLike, feed_mix: ArrayLike) -> FloatArray:
+    r"""Ore-origin exposure of importers of refined product.
+
+    Refined metal imported from ``e`` embodies ore from wherever ``e``'s
+    refineries source it.
+
+    Parameters
+    ----------
+    refined_flows
+        ``F^{ref}[..., e, i]``, refined-product flows.
+    feed_mix
+        ``O[..., e, k]`` from :func:`refinery_feed_mix`.
+
+    Returns
+    -------
+    ndarray
+        ``U[..., k, i]``: share of importer ``i``'s refined imports whose ore
+        originates in ``k``. Columns sum to 1 where every supplier's feed is known.
+
+    Notes
+    -----
+    .. math:: U_{ki} = \sum_e A^{ref}_{ei}\, O_{ek}
+
+    with :math:`A^{ref}` the refined import mix (:func:`import_mix`). A
+    supplier whose feed mix is unknown (NaN row) makes the result NaN for
+    every importer buying from it; replace such rows with the supplier itself
+    (``O_{ee} = 1``) before calling to treat it as self-sourced.
+    """
+    mix = import_mix(refined_flows)
+    return np.einsum("...ei,...ek->...ki", mix, _asfloat(feed_mix))
+
+
+def geopolrisk_weight(political_stability: ArrayLike) -> FloatArray:
+    r"""GeoPolRisk governance weight from the WGI political-stability estimate.
+
+    Notes
+    -----
+    .. math:: g = \mathrm{clip}\left(\frac{2.5 - PV}{5}, 0, 1\right)
+
+    Examples
+    --------
+    >>> round(float(geopolrisk_weight(-0.4731)), 4)
+    0.5946
+    """
+    pv = _asfloat(political_stability)
+    return np.clip((WGI_MAX - pv) / (2 * WGI_MAX), 0.0, 1.0)
+
+
+def wgi10(mean_estimate: ArrayLike) -> FloatArray:
+    r"""EU governance score: the mean WGI estimate rescaled to 0 (best) - 10 (worst).
+
+    Notes
+    -----
+    .. math:: WGI_{10} = 2\,(2.5 - \overline{WGI})
+
+    Examples
+    --------
+    >>> float(wgi10(2.5)), float(wgi10(-2.5))
+    (0.0, 10.0)
+    """
+    return 2.0 * (WGI_MAX - _asfloat(mean_estimate))
+
+
+def geopolrisk_import_risk(
+    flows: ArrayLike, weights: ArrayLike, own_production: ArrayLike
+) -> FloatArray:
+    r"""GeoPolRisk import risk of every importer.
+
+    Parameters
+    ----------
+    flows
+        ``f[..., e, i]``, imports of ``i`` from ``e`` (tonnes).
+    weights
+        ``g[..., e, i]`` or ``g[..., e, 1]``, governance weight of each exporter
+        as seen by each importer (0 for partners inside the importer's region).
+    own_production
+        ``p[..., i]``, the importer's own production.
+
+    Notes
+    -----
+    .. math:: IR_i = \frac{\sum_e g_e f_{ei}}{p_i + \sum_e f_{ei}}
+
+    References
+    ----------
+    Gemechu et al. (2016), J. Ind. Ecol. 20(1) 154-165; Koyamparambath et al.
+    (2024), geopolrisk-py.
+
+    Examples
+    --------
+    >>> f = [[1000.0], [1000.0]]
+    >>> g = [[1.0], [0.0]]
+    >>> float(geopolrisk_import_risk(f, g, [500.0])[0])
+    0.4
+    """
+    f = _asfloat(flows)
+    g = np.broadcast_to(_asfloat(weights), f.shape)
+    numerator = np.where(f == 0, 0.0, g * f).sum(axis=-2)
+    return _divide(numerator, _asfloat(own_production) + f.sum(axis=-2))
