@@ -402,11 +402,22 @@ def upstream_dependency(refined_flows: ArrayLike, feed_mix: ArrayLike) -> FloatA
 
     with :math:`A^{ref}` the refined import mix (:func:`import_mix`). A
     supplier whose feed mix is unknown (NaN row) makes the result NaN for
-    every importer buying from it; replace such rows with the supplier itself
+    every importer buying from it (``A_{ei} > 0``); importers that do not buy
+    from it are unaffected (a zero import share times an unknown feed
+    contributes nothing). Replace such rows with the supplier itself
     (``O_{ee} = 1``) before calling to treat it as self-sourced.
     """
     mix = import_mix(refined_flows)
-    return np.einsum("...ei,...ek->...ki", mix, _asfloat(feed_mix))
+    origin = _asfloat(feed_mix)
+    unknown = np.isnan(origin)
+    result = np.einsum("...ei,...ek->...ki", mix, np.where(unknown, 0.0, origin))
+    if unknown.any():
+        # NaN where an importer actually buys (A_ei != 0, NaN included) from a
+        # supplier whose share from origin k is unknown.
+        buys = (mix != 0).astype(np.float64)
+        hit = np.einsum("...ei,...ek->...ki", buys, unknown.astype(np.float64)) > 0
+        result = np.where(hit, np.nan, result)
+    return result
 
 
 def geopolrisk_weight(political_stability: ArrayLike) -> FloatArray:
