@@ -1,0 +1,264 @@
+"""Shared pieces of the scoring methods: results, governance weights, regions.
+
+Methods are pure functions ``(dataset, **params) -> ScoreResult``. This module
+holds what they share so that each method module is only its formulas.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from riskengine import indices as ix
+from riskengine.dataset import Dataset, RiskEngineWarning
+from riskengine.dims import OTHER_COUNTRIES, WGI_INDICATORS
+from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+
+logger = logging.getLogger(__name__)
+
+#: EU member states (EU-27, since 1 February 2020), ISO3.
+EU27: tuple[str, ...] = (
+    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN",
+    "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP",
+    "SWE",
+)  # fmt: skip
+
+#: Regions that can be scored as one importer; intra-region trade counts as domestic
+#: sourcing (governance weight 0) but stays in the denominators.
+REGIONS: dict[str, tuple[str, ...]] = {"EU27": EU27}
+
+MissingGovernance = Literal["nan", "raise"] | float
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Labelled result of a scoring method.
+
+    Attributes
+    ----------
+    method : str
+        Method name.
+    scores : pandas.DataFrame
+        One row per (mineral, stage, year, country) scored, with the method's
+        headline ``score``, the supply ``hhi`` and every factor.
+    concentration : pandas.DataFrame
+        One row per (mineral, stage, year): HHI (0-1 and 0-10,000), CR-1,
+        CR-3, the largest producer and the effective number of producers.
+    factors : tuple of str
+        Columns of ``scores`` holding per-factor contributions that add up to
+        ``score`` (empty when the method is multiplicative).
+    params : dict
+        Parameters the method ran with, including the governance year used for
+        every scored year.
+    dataset : str
+        Name of the dataset.
+    notes : tuple of str
+        Data gaps met on the way (also issued as warnings).
+    """
+
+    method: str
+    scores: pd.DataFrame
+    concentration: pd.DataFrame
+    factors: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: str = ""
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table of scores: one row per (mineral, stage, year, country)."""
+        return self.scores.copy()
+
+    def top(self, n: int = 10, by: str = "score") -> pd.DataFrame:
+        """Return the ``n`` rows with the largest ``by`` (NaN last)."""
+        return self.scores.sort_values(by, ascending=False, na_position="last").head(n)
+
+
+def resolve_params(
+    ds: Dataset,
+    minerals: Sequence[str] | None,
+    stages: Sequence[str] | None,
+    years: Sequence[int] | None,
+) -> Dataset:
+    """Restrict the dataset to the requested labels (errors name the valid ones)."""
+    if minerals is None and stages is None and years is None:
+        return ds
+    return ds.sel(
+        minerals=list(minerals) if minerals is not None else None,
+        stages=list(stages) if stages is not None else None,
+        years=list(years) if years is not None else None,
+    )
+
+
+def governance_by_year(ds: Dataset) -> tuple[np.ndarray, dict[int, int | None]]:
+    """Governance estimates for every dataset year: ``[indicator, year, country]``.
+
+    Each year uses the latest governance year at or before it.
+    """
+    out = np.full((len(WGI_INDICATORS), len(ds.years), len(ds.countries)), np.nan)
+    used: dict[int, int | None] = {}
+    for t, year in enumerate(ds.years):
+        out[:, t, :], used[int(year)] = ds.governance_at(int(year))
+    return out, used
+
+
+def handle_missing(
+    values: np.ndarray,
+    needed: np.ndarray,
+    countries: pd.Index,
+    what: str,
+    policy: MissingGovernance,
+    notes: list[str],
+) -> np.ndarray:
+    """Apply the missing-governance policy to a ``[..., country]`` array.
+
+    Parameters
+    ----------
+    values
+        Governance-derived values per country (NaN = missing).
+    needed
+        Boolean mask, same shape, of the entries a computation uses.
+    countries
+        Labels of the last axis.
+    what
+        Name of the quantity for messages.
+    policy
+        ``"nan"`` leaves them NaN (results that use them are NaN) and warns;
+        ``"raise"`` raises :class:`DataError`; a number fills them with that
+        value and warns.
+    notes
+        List the warning text is appended to.
+    """
+    gap = np.isnan(values) & needed
+    if not gap.any():
+        return values
+    names = sorted({countries[i] for i in np.nonzero(gap)[-1]} - {OTHER_COUNTRIES})
+    if not names and not isinstance(policy, float | int):
+        return values
+    listed = ", ".join(names[:25]) + (f" ... ({len(names)} in all)" if len(names) > 25 else "")
+    if policy == "raise":
+        raise DataError(
+            f"no {what} for {len(names)} countries that the computation needs: {listed}. "
+            f"Add their WGI estimates to governance.csv, or pass missing_governance='nan' "
+            f"(results using them become NaN) or a number to use for them"
+        )
+    if isinstance(policy, float | int) and not isinstance(policy, bool):
+        msg = f"no {what} for {listed}; using {policy} as requested (missing_governance)"
+        out = np.where(gap, float(policy), values)
+    elif policy == "nan":
+        msg = (
+            f"no {what} for {listed}; results that depend on them are NaN "
+            f"(pass missing_governance=<value> to assume a score)"
+        )
+        out = values
+    else:
+        raise RiskEngineError(
+            f"missing_governance must be 'nan', 'raise' or a number, got {policy!r}"
+        )
+    notes.append(msg)
+    warnings.warn(msg, RiskEngineWarning, stacklevel=3)
+    return out
+
+
+def clean_quantities(arr: np.ndarray, what: str, notes: list[str]) -> np.ndarray:
+    """Replace NaN quantities (withheld, unknown) by 0 with a note, for share computations."""
+    n = int(np.isnan(arr).sum())
+    if not n:
+        return arr
+    msg = f"{n} {what} figure(s) are missing in the source and are left out of shares"
+    notes.append(msg)
+    logger.info(msg)
+    return np.nan_to_num(arr, nan=0.0)
+
+
+def region_matrix(
+    ds: Dataset, regions: Mapping[str, Sequence[str]] | Sequence[str] | None
+) -> tuple[list[str], np.ndarray]:
+    """Membership matrix ``R[country, region]`` for the requested regions.
+
+    ``regions`` may name built-in regions (:data:`REGIONS`) or map new names to
+    ISO3 members.
+    """
+    if regions is None:
+        return [], np.zeros((len(ds.countries), 0))
+    spec: dict[str, Sequence[str]] = {}
+    if isinstance(regions, Mapping):
+        spec = dict(regions)
+    else:
+        for name in regions:
+            if name not in REGIONS:
+                raise UnknownLabelError("region", [name], REGIONS)
+            spec[name] = REGIONS[name]
+    names = list(spec)
+    mat = np.zeros((len(ds.countries), len(names)))
+    for j, name in enumerate(names):
+        members = [m for m in spec[name] if m in ds.countries]
+        mat[ds.countries.get_indexer(members), j] = 1.0
+    return names, mat
+
+
+def atomistic_weights(ds: Dataset) -> np.ndarray:
+    """Per-country weights for sums of squared shares: 0 for the residual, 1 otherwise.
+
+    The residual "other countries" row of a source is many small producers, not
+    one: it counts in totals (so shares close) but adds nothing to ``Σ S²``.
+    """
+    weights = np.ones(len(ds.countries))
+    if OTHER_COUNTRIES in ds.countries:
+        weights[ds.countries.get_loc(OTHER_COUNTRIES)] = 0.0
+    return weights
+
+
+def concentration_table(ds: Dataset, production: np.ndarray) -> pd.DataFrame:
+    """HHI, CR-1, CR-3, top producer and effective suppliers per (mineral, stage, year).
+
+    The residual "other countries" row counts in the totals but neither in the
+    sum of squares nor among the largest producers (:func:`atomistic_weights`).
+
+    Parameters
+    ----------
+    ds
+        Dataset giving the labels.
+    production
+        ``[mineral, stage, year, country]`` with missing figures already handled.
+    """
+    h = ix.weighted_hhi(production, atomistic_weights(ds))
+    total = production.sum(axis=-1)
+    ranked = np.where(atomistic_weights(ds) > 0, production, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sorted_shares = -np.sort(-ranked, axis=-1)[..., :3] / total[..., None]
+    cr1 = sorted_shares[..., 0]
+    cr3 = sorted_shares.sum(axis=-1)
+    top = ds.countries.to_numpy()[ranked.argmax(axis=-1)]
+    idx = pd.MultiIndex.from_product(
+        [ds.minerals, ds.stages, ds.years], names=["mineral", "stage", "year"]
+    )
+    frame = pd.DataFrame(
+        {
+            "hhi": h.ravel(),
+            "hhi_10000": (h * 10_000).ravel(),
+            "cr1": cr1.ravel(),
+            "cr3": cr3.ravel(),
+            "top_producer": top.ravel(),
+            "effective_producers": (1.0 / h).ravel(),
+            "world_production_t": total.ravel(),
+        },
+        index=idx,
+    ).reset_index()
+    frame.loc[frame["world_production_t"] == 0, "top_producer"] = None
+    return frame[frame["world_production_t"] > 0].reset_index(drop=True)
+
+
+def require_trade(ds: Dataset, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Trade tensors of the dataset, or a clear error when it has none."""
+    if ds.trade_quantity is None or ds.trade_value is None:
+        raise DataError(
+            f"method {method!r} needs bilateral trade, but the dataset {ds.name!r} has no "
+            f"trade.csv; add one (see docs/data-format.md) or use a dataset with trade"
+        )
+    return ds.trade_quantity, ds.trade_value

@@ -1,0 +1,169 @@
+"""GeoPolRisk: geopolitical supply risk of importers (Gemechu et al. 2016).
+
+The method multiplies global production concentration by an importer's
+governance-weighted import dependence, and turns the result into a
+characterisation factor for life-cycle assessment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskengine import indices as ix
+from riskengine.dataset import Dataset
+from riskengine.dims import Stage
+from riskengine.methods.base import (
+    MissingGovernance,
+    ScoreResult,
+    clean_quantities,
+    concentration_table,
+    governance_by_year,
+    handle_missing,
+    region_matrix,
+    require_trade,
+    resolve_params,
+)
+
+#: Characterisation-factor reference of geopolrisk-py: copper's score x price.
+COPPER_REFERENCE = 0.409412948
+
+
+def geopolrisk(
+    dataset: Dataset,
+    *,
+    minerals: Sequence[str] | None = None,
+    stages: Sequence[str] | None = None,
+    years: Sequence[int] | None = None,
+    regions: Mapping[str, Sequence[str]] | Sequence[str] | None = ("EU27",),
+    hhi_stage: str = Stage.MINING.value,
+    missing_governance: MissingGovernance = "nan",
+) -> ScoreResult:
+    r"""Score every importer with the GeoPolRisk method.
+
+    Parameters
+    ----------
+    dataset
+        Dataset with production, trade and governance (WGI ``PV``).
+    minerals, stages, years
+        Restrict the computation (None = all). ``stages`` selects the traded
+        stage whose imports are weighted.
+    regions
+        Regions scored as one importer (built-in names such as ``"EU27"``, or a
+        mapping of a new name to ISO3 members). Imports from members get
+        ``g = 0`` but stay in the denominator.
+    hhi_stage
+        Stage whose global production gives ``HHI_A`` (mining, as published).
+    missing_governance
+        What to do with exporters that have flows but no PV score: ``"nan"``
+        (default; affected scores are NaN, with a warning), ``"raise"``, or a
+        number to assume (geopolrisk-py uses 0.5 without saying so).
+
+    Returns
+    -------
+    ScoreResult
+        Rows per (mineral, stage, year, country) with ``hhi``, ``import_risk``,
+        ``score``, ``price_usd_per_kg`` and ``cf``.
+
+    Notes
+    -----
+    .. math::
+
+        HHI_A &= \sum_k P_k^2 / (\sum_k P_k)^2 \\
+        g_e &= \mathrm{clip}((2.5 - PV_e)/5, 0, 1) \\
+        ImportRisk_{Ac} &= \frac{\sum_e g_e f_{Ace}}{p_{Ac} + \sum_e f_{Ace}} \\
+        Score_{Ac} &= HHI_A \cdot ImportRisk_{Ac} \\
+        Price_{Ac} &= \sum_e v_{Ace} / \sum_e f_{Ace}\ \text{(USD/kg)} \\
+        CF_{Ac} &= Score_{Ac} \cdot Price_{Ac} / 0.409412948
+
+    Flows whose quantity the source does not give are left out of both the
+    numerator and the denominator, with a note.
+
+    References
+    ----------
+    Gemechu, E. D., Helbich, C., Mutel, C. L., Sonnemann, G., & Wäger, P. A. (2016).
+    Import-based indicator for the geopolitical supply risk of raw materials in
+    life cycle sustainability assessments. Journal of Industrial Ecology, 20(1), 154-165.
+    Koyamparambath, A., et al. geopolrisk-py (characterisation factors).
+    """
+    full = dataset
+    ds = resolve_params(dataset, minerals, stages, years)
+    flows_all, values_all = require_trade(ds, "geopolrisk")
+    notes: list[str] = []
+    hpos = full.positions("stage", [hhi_stage])[0]
+    mine_full = full.production[:, hpos : hpos + 1]
+    mine = mine_full[full.minerals.get_indexer(ds.minerals)][
+        ..., full.years.get_indexer(ds.years), :
+    ]
+    mine = clean_quantities(mine, f"{hhi_stage} production", notes)
+    hhi_a = ix.hhi(mine)  # (M, 1, T)
+
+    prod = clean_quantities(ds.production, "production", notes)
+    known = ~np.isnan(flows_all)
+    if (~known).any():
+        notes.append(
+            f"{int((~known).sum())} trade flow(s) without a quantity are left out "
+            f"of import risk and price"
+        )
+    flows = np.where(known, flows_all, 0.0)
+    values = np.where(known, values_all, 0.0)
+
+    gov, used = governance_by_year(ds)
+    pv = gov[1]  # (T, C): WGI_INDICATORS[1] == "PV"
+    g = ix.geopolrisk_weight(pv)
+    exporting = (flows.sum(axis=-1) > 0).any(axis=(0, 1))  # (T, E)
+    g = handle_missing(
+        g, exporting, ds.countries, "WGI political stability (PV)", missing_governance, notes
+    )
+
+    region_names, R = region_matrix(ds, regions)
+    # importers: countries, then regions as extra columns
+    f_all = np.concatenate([flows, flows @ R], axis=-1)  # (M,S,T,E,I+R)
+    v_all = np.concatenate([values, values @ R], axis=-1)
+    p_all = np.concatenate([prod, prod @ R], axis=-1)  # (M,S,T,I+R)
+    n_c = len(ds.countries)
+    weight = np.broadcast_to(g[:, :, None], (len(ds.years), n_c, n_c + len(region_names))).copy()
+    if region_names:
+        weight[:, :, n_c:] = weight[:, :, n_c:] * (1.0 - R)[None, :, :]
+    weight = weight[None, None]  # (1,1,T,E,I+R)
+
+    import_risk = ix.geopolrisk_import_risk(f_all, weight, p_all)
+    score = hhi_a[..., None] * import_risk
+    qty = f_all.sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = v_all.sum(axis=-2) / qty / 1000.0  # USD per kg
+    cf = score * price / COPPER_REFERENCE
+
+    importers = list(ds.countries) + region_names
+    idx = pd.MultiIndex.from_product(
+        [ds.minerals, ds.stages, ds.years, importers], names=["mineral", "stage", "year", "country"]
+    )
+    frame = pd.DataFrame(
+        {
+            "hhi": np.broadcast_to(hhi_a[..., None], score.shape).ravel(),
+            "import_risk": import_risk.ravel(),
+            "score": score.ravel(),
+            "price_usd_per_kg": price.ravel(),
+            "cf": cf.ravel(),
+            "imports_t": qty.ravel(),
+            "own_production_t": p_all.ravel(),
+        },
+        index=idx,
+    ).reset_index()
+    frame = frame[frame["imports_t"] > 0].reset_index(drop=True)
+    return ScoreResult(
+        method="geopolrisk",
+        scores=frame,
+        concentration=concentration_table(ds, prod),
+        params={
+            "hhi_stage": hhi_stage,
+            "regions": region_names,
+            "missing_governance": missing_governance,
+            "governance_year": used,
+            "cf_reference": COPPER_REFERENCE,
+        },
+        dataset=ds.name,
+        notes=tuple(notes),
+    )
