@@ -146,7 +146,7 @@ class Dataset:
                 wanted = [int(w) for w in wanted]
             except (TypeError, ValueError) as exc:
                 raise UnknownLabelError("year", wanted, index) from exc
-        pos = index.get_indexer(wanted)
+        pos = index.get_indexer(pd.Index(wanted))
         if (pos < 0).any():
             raise UnknownLabelError(
                 dim, [w for w, p in zip(wanted, pos, strict=True) if p < 0], index
@@ -329,10 +329,10 @@ class Dataset:
 
         production = np.zeros((len(m_idx), len(s_idx), len(t_idx), len(c_idx)))
         production[
-            m_idx.get_indexer(prod["mineral"]),
-            s_idx.get_indexer(prod["stage"]),
-            t_idx.get_indexer(prod["year"]),
-            c_idx.get_indexer(prod["country"]),
+            m_idx.get_indexer(pd.Index(prod["mineral"])),
+            s_idx.get_indexer(pd.Index(prod["stage"])),
+            t_idx.get_indexer(pd.Index(prod["year"])),
+            c_idx.get_indexer(pd.Index(prod["country"])),
         ] = prod["quantity"].to_numpy(dtype=float)
 
         trade_q: np.ndarray | None = None
@@ -342,11 +342,11 @@ class Dataset:
             trade_q = np.zeros(shape)
             trade_v = np.zeros(shape)
             key = (
-                m_idx.get_indexer(trade["mineral"]),
-                s_idx.get_indexer(trade["stage"]),
-                t_idx.get_indexer(trade["year"]),
-                c_idx.get_indexer(trade["exporter"]),
-                c_idx.get_indexer(trade["importer"]),
+                m_idx.get_indexer(pd.Index(trade["mineral"])),
+                s_idx.get_indexer(pd.Index(trade["stage"])),
+                t_idx.get_indexer(pd.Index(trade["year"])),
+                c_idx.get_indexer(pd.Index(trade["exporter"])),
+                c_idx.get_indexer(pd.Index(trade["importer"])),
             )
             trade_q[key] = trade["quantity"].to_numpy(dtype=float)
             trade_v[key] = trade["value_usd"].to_numpy(dtype=float)
@@ -356,9 +356,9 @@ class Dataset:
             governance = np.full((len(WGI_INDICATORS), len(g_years), len(c_idx)), np.nan)
             ind_idx = pd.Index(list(WGI_INDICATORS))
             governance[
-                ind_idx.get_indexer(gov["indicator"]),
-                g_years.get_indexer(gov["year"]),
-                c_idx.get_indexer(gov["country"]),
+                ind_idx.get_indexer(pd.Index(gov["indicator"])),
+                g_years.get_indexer(pd.Index(gov["year"])),
+                c_idx.get_indexer(pd.Index(gov["country"])),
             ] = gov["value"].to_numpy(dtype=float)
         else:
             g_years = pd.Index([], name="governance_year", dtype="int64")

@@ -409,10 +409,10 @@ def validate_table(
         if dup.any():
             groups = pd.DataFrame({k: out[k] for k in schema.key})[dup]
             for key, rows in groups.groupby(list(schema.key), sort=False).groups.items():
-                lines = ", ".join(str(_line(int(i))) for i in rows)
+                where = ", ".join(str(_line(int(i))) for i in rows)
                 label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
                 problems.append(
-                    f"{name} lines {lines}: duplicate rows for "
+                    f"{name} lines {where}: duplicate rows for "
                     f"({', '.join(schema.key)}) = {label}; keep one row per key "
                     f"or sum them before loading"
                 )

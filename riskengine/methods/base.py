@@ -137,7 +137,7 @@ def handle_missing(
     gap = np.isnan(values) & needed
     if not gap.any():
         return values
-    names = sorted({countries[i] for i in np.nonzero(gap)[-1]} - {OTHER_COUNTRIES})
+    names = sorted({str(countries[int(i)]) for i in np.nonzero(gap)[-1]} - {OTHER_COUNTRIES})
     if not names and not isinstance(policy, float | int):
         return values
     listed = ", ".join(names[:25]) + (f" ... ({len(names)} in all)" if len(names) > 25 else "")
@@ -198,7 +198,7 @@ def region_matrix(
     mat = np.zeros((len(ds.countries), len(names)))
     for j, name in enumerate(names):
         members = [m for m in spec[name] if m in ds.countries]
-        mat[ds.countries.get_indexer(members), j] = 1.0
+        mat[ds.countries.get_indexer(pd.Index(members)), j] = 1.0
     return names, mat
 
 

@@ -1,0 +1,246 @@
+"""``riskengine score``: concentration and risk scores from a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from riskengine.errors import RiskEngineError, UnknownLabelError
+
+_FLOAT = {
+    "hhi": ".3f",
+    "hhi_10000": ",.0f",
+    "cr1": ".1%",
+    "cr3": ".1%",
+    "effective_producers": ".2f",
+    "score": ".3f",
+    "import_risk": ".3f",
+    "import_reliance": ".1%",
+    "import_exposure": ".3f",
+    "upstream_exposure": ".3f",
+    "export_concentration": ".3f",
+    "price_usd_per_kg": ",.2f",
+    "cf": ".3f",
+    "imports_t": ",.0f",
+    "hhi_wgi_global": ".2f",
+    "hhi_wgi_sourcing": ".2f",
+}
+
+#: Importers below this share of world imports of a mineral/stage are left out of
+#: the default "most exposed importers" table (they remain in CSV/JSON output).
+MAJOR_IMPORTER_SHARE = 0.01
+
+
+def resolve_countries(codes: list[str], valid: pd.Index, extra: list[str]) -> list[str]:
+    """Map country names or codes to ISO3 labels known to the dataset."""
+    from riskengine.io.countries import to_iso3
+
+    out: list[str] = []
+    unknown: list[str] = []
+    for code in codes:
+        if code.upper() in extra:
+            out.append(code.upper())
+            continue
+        iso = to_iso3(code)
+        if iso is None or iso not in valid:
+            unknown.append(code)
+        else:
+            out.append(iso)
+    if unknown:
+        raise UnknownLabelError("country", unknown, [*extra, *valid])
+    return out
+
+
+def _default_year(tables: dict[str, pd.DataFrame]) -> int:
+    years = set(tables["production"]["year"].astype(int))
+    if "trade" in tables:
+        both = years & set(tables["trade"]["year"].astype(int))
+        if both:
+            return max(both)
+    return max(years)
+
+
+def score_command(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
+    ] = None,
+    mineral: Annotated[
+        list[str] | None,
+        typer.Option("--mineral", "-m", help="Mineral id; repeat for several (default: all)."),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            "-c",
+            help="Importer or exporter of interest (ISO3 or name, or a region such as EU27); "
+            "repeat for several.",
+        ),
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", "-s", help="mining or refining (default: both).")
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", "-y", help="Year (default: latest with production and trade)."),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
+    ] = "riskengine",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: table, csv or json.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows per table in table format.")] = 10,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on data gaps instead of warning.")
+    ] = False,
+) -> None:
+    """Score concentration and supply risk on a dataset.
+
+    The table format shows the most concentrated mineral/stage pairs and the
+    most exposed importers; CSV and JSON give one record per mineral, stage,
+    year and country with at least mineral, stage, year, country, hhi and score.
+    """
+    from riskengine import report
+    from riskengine.dataset import (
+        DEFAULT_DATA_NAME,
+        Dataset,
+        check_dataset,
+        read_dataset_tables,
+    )
+    from riskengine.methods import METHODS
+    from riskengine.methods.base import REGIONS
+
+    if method not in METHODS:
+        raise UnknownLabelError("method", [method], METHODS)
+    if fmt not in report.FORMATS:
+        raise UnknownLabelError("format", [fmt], report.FORMATS)
+    if top < 1:
+        raise RiskEngineError(f"--top must be at least 1, got {top}")
+    tables, directory = read_dataset_tables(data)
+    chosen_year = year if year is not None else _default_year(tables)
+    ds = Dataset.from_tables(
+        tables,
+        minerals=mineral or None,
+        years=[chosen_year],
+        name=DEFAULT_DATA_NAME if data is None else str(directory),
+        path=directory,
+    )
+    import warnings
+
+    from riskengine.dataset import RiskEngineWarning
+
+    for finding in check_dataset(ds, strict=strict):
+        warnings.warn(finding.message, RiskEngineWarning, stacklevel=1)
+    stages = [stage] if stage else None
+    if stage:
+        ds.positions("stage", [stage])
+    regions = list(REGIONS)
+    countries = resolve_countries(country or [], ds.countries, regions)
+    params: dict[str, object] = {"stages": stages}
+    if strict:
+        params["missing_governance"] = "raise"
+    if method != "riskengine":
+        wanted_regions = [c for c in countries if c in REGIONS]
+        params["regions"] = wanted_regions or regions
+    if method == "eu":
+        single = [c for c in countries if c not in REGIONS]
+        params["regions"] = {
+            **{c: [c] for c in single},
+            **{
+                r: REGIONS[r]
+                for r in (params["regions"] if isinstance(params["regions"], list) else [])
+            },
+        }
+    from riskengine.methods import score
+
+    result = score(ds, method=method, **params)
+    frame = result.to_frame()
+    if countries:
+        frame = frame[frame["country"].isin(countries)]
+
+    if fmt == "table":
+        text = _table_text(result, frame, countries, top, chosen_year)
+    elif fmt == "csv":
+        text = report.to_csv(frame)
+    else:
+        text = report.to_json(frame)
+    if output is not None:
+        try:
+            output.write_text(text + ("\n" if not text.endswith("\n") else ""))
+        except OSError as exc:
+            raise RiskEngineError(f"cannot write {output}: {exc.strerror}") from exc
+        typer.echo(f"wrote {len(frame)} records to {output}", err=True)
+    else:
+        typer.echo(text)
+
+
+def _table_text(
+    result: object, frame: pd.DataFrame, countries: list[str], top: int, year: int
+) -> str:
+    from riskengine import report
+    from riskengine.methods.base import ScoreResult
+
+    assert isinstance(result, ScoreResult)
+    conc = result.concentration.sort_values("hhi", ascending=False).head(top)
+    parts = [
+        report.text_table(
+            conc,
+            {
+                "mineral": "mineral",
+                "stage": "stage",
+                "hhi_10000": "HHI",
+                "cr1": "top-1",
+                "top_producer": "largest",
+                "cr3": "top-3",
+                "effective_producers": "eff. n",
+            },
+            _FLOAT,
+            title=f"Most concentrated mineral/stage pairs, {year} "
+            f"(HHI on the 0-10,000 scale; >2,500 highly concentrated)",
+        )
+    ]
+    if countries:
+        shown = frame.sort_values("score", ascending=False)
+        title = f"Scores ({result.method}) for {', '.join(countries)}, {year}"
+    else:
+        shown = frame
+        if "imports_t" in frame.columns:
+            world = (
+                frame[frame["country"].str.len() == 3]
+                .groupby(["mineral", "stage"])["imports_t"]
+                .transform("sum")
+            )
+            shown = frame[frame["imports_t"] >= MAJOR_IMPORTER_SHARE * world]
+        shown = shown.sort_values("score", ascending=False).head(top)
+        title = f"Most exposed importers ({result.method}), {year}" + (
+            f" - importers with >= {MAJOR_IMPORTER_SHARE:.0%} of world imports"
+            if "imports_t" in frame.columns
+            else ""
+        )
+    columns = {"mineral": "mineral", "stage": "stage", "country": "country", "score": "score"}
+    extra = {
+        "riskengine": [
+            "import_exposure",
+            "upstream_exposure",
+            "import_reliance",
+            "export_concentration",
+        ],
+        "geopolrisk": ["hhi", "import_risk", "price_usd_per_kg", "cf"],
+        "eu": ["hhi_wgi_global", "hhi_wgi_sourcing", "import_reliance"],
+    }[result.method]
+    columns.update({c: c for c in extra})
+    parts.append(report.text_table(shown, columns, _FLOAT, title=title))
+    gyears = sorted({v for v in result.params.get("governance_year", {}).values() if v})
+    parts.append(
+        f"dataset: {result.dataset}; governance (WGI) year used: "
+        f"{', '.join(map(str, gyears)) or 'none'}"
+    )
+    return "\n\n".join(parts)
