@@ -11,6 +11,7 @@ import warnings
 
 import typer
 
+from riskengine.cli.data import data_app
 from riskengine.cli.score import score_command
 from riskengine.errors import RiskEngineError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="score")(score_command)
+app.add_typer(data_app, name="data")
 
 
 @app.callback()

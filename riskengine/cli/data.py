@@ -1,0 +1,263 @@
+"""``riskengine data``: import official releases, validate and describe datasets."""
+
+from __future__ import annotations
+
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+
+data_app = typer.Typer(
+    help="Import official releases into a dataset directory, validate it, summarise it.",
+    no_args_is_help=True,
+)
+
+#: Source kinds ``riskengine data import`` understands.
+SOURCES: tuple[str, ...] = ("usgs-mcs", "baci", "wgi", "canonical")
+
+_DOWNLOAD_CHUNK = 1 << 16
+
+
+def _parse_years(text: str | None) -> list[int] | None:
+    """``"2018-2024"`` or ``"2022,2023"`` to a list of years."""
+    if not text:
+        return None
+    years: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                lo, hi = (int(p) for p in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                years.extend(range(lo, hi + 1))
+            else:
+                years.append(int(part))
+    except ValueError as exc:
+        raise RiskEngineError(
+            f"--years: cannot read {text!r}; write a range such as 2018-2024 or a list "
+            f"such as 2022,2023"
+        ) from exc
+    return years
+
+
+def fetch(source: str, workdir: Path) -> Path:
+    """Return a local path for ``source``, downloading URLs with a progress bar.
+
+    Zip archives (downloaded or local) are extracted into ``workdir``.
+    """
+    if "://" in source:
+        name = source.rstrip("/").rsplit("/", 1)[-1] or "download"
+        target = workdir / name
+        try:
+            with urllib.request.urlopen(source) as response, target.open("wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with typer.progressbar(
+                    length=total or 0, label=f"downloading {name}", file=None
+                ) as bar:
+                    while chunk := response.read(_DOWNLOAD_CHUNK):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+        except OSError as exc:
+            raise DataError(
+                f"cannot download {source}: {exc}; check the address, or download the file "
+                f"yourself and pass its local path"
+            ) from exc
+        path = target
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path} does not exist; pass the release's file or directory")
+    if path.is_file() and zipfile.is_zipfile(path):
+        extract = workdir / (path.stem + "_unzipped")
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(extract)
+        entries = list(extract.iterdir())
+        return entries[0] if len(entries) == 1 and entries[0].is_dir() else extract
+    return path
+
+
+def _merge(new: pd.DataFrame, directory: Path, name: str) -> pd.DataFrame:
+    """Combine ``new`` with the table already in ``directory``; new rows win on the key."""
+    from riskengine.io.canonical import SCHEMAS, find_table, read_table
+
+    existing_path = find_table(directory, name)
+    if existing_path is None:
+        return new
+    schema = SCHEMAS[name]
+    old, problems = read_table(existing_path, schema)
+    if problems:
+        raise DataError(f"cannot merge into {existing_path}: it is invalid", problems)
+    combined = pd.concat([old, new], ignore_index=True)
+    return combined.drop_duplicates(list(schema.key), keep="last")
+
+
+@data_app.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help="Source kind: usgs-mcs, baci, wgi or canonical.")],
+    source: Annotated[
+        str, typer.Argument(help="Release file, directory, zip archive or download URL.")
+    ],
+    into: Annotated[Path, typer.Option("--into", help="Dataset directory to write.")],
+    years: Annotated[
+        str | None, typer.Option("--years", help="Years to import, e.g. 2018-2024 (default all).")
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite the tables in DIR instead of merging (rows of the new import win).",
+        ),
+    ] = False,
+    compress: Annotated[bool, typer.Option("--compress", help="Write .csv.gz tables.")] = False,
+) -> None:
+    """Import an official release into a canonical dataset directory.
+
+    usgs-mcs reads the MCS single CSV (2026 layout) or a per-commodity release
+    directory (2023, 2024); baci a directory of BACI_HS*_Y*_V*.csv files; wgi the
+    World Bank WGI bulk CSV; canonical merges another dataset directory.
+    """
+    if kind not in SOURCES:
+        raise UnknownLabelError("source kind", [kind], SOURCES)
+    wanted = _parse_years(years)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = fetch(source, Path(tmp))
+        tables, report = _read(kind, path, wanted)
+    from riskengine.io.canonical import find_table, write_table
+
+    for name, table in tables.items():
+        if not replace:
+            table = _merge(table, into, name)
+        old = find_table(into, name)
+        written = write_table(table, into, name, compress=compress)
+        if old is not None and old != written:
+            old.unlink()
+        typer.echo(f"wrote {len(table):,} rows to {written}", err=True)
+    for line in report:
+        typer.echo(line, err=True)
+
+
+def _read(
+    kind: str, path: Path, years: list[int] | None
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    report: list[str] = []
+    if kind == "usgs-mcs":
+        from riskengine.io.usgs import read_usgs_mcs
+
+        res = read_usgs_mcs(path)
+        prod = res.production
+        if years is not None:
+            prod = prod[prod["year"].isin(years)]
+        if res.unmatched_countries:
+            report.append(f"unmatched country names: {', '.join(res.unmatched_countries)}")
+        report += [f"skipped: {s}" for s in res.skipped]
+        report += [f"note: {n}" for n in res.notes]
+        return {"production": prod}, report
+    if kind == "baci":
+        from riskengine.io.baci import read_baci
+
+        baci = read_baci(path, years=years)
+        report.append(
+            f"read {baci.rows_read:,} BACI rows from {len(baci.files)} file(s); "
+            f"{baci.missing_quantity_rows:,} without a quantity"
+        )
+        if len(baci.unmatched_codes):
+            report.append(
+                "unmatched country codes (rows left out): "
+                + ", ".join(map(str, baci.unmatched_codes["m49"]))
+            )
+        if len(baci.unmapped_products):
+            report.append(
+                "HS codes not mapped to a mineral (rows left out): "
+                + ", ".join(map(str, baci.unmapped_products["hs_code"]))
+            )
+        return {"trade": baci.trade}, report
+    if kind == "wgi":
+        from riskengine.io.wgi import read_wgi
+
+        wgi = read_wgi(path, years=years)
+        unmatched = getattr(wgi, "unmatched_codes", None)
+        if unmatched is not None and len(unmatched):
+            report.append(f"codes that are not countries (left out): {len(unmatched)}")
+        return {"governance": wgi.governance}, report
+    from riskengine.dataset import read_dataset_tables
+
+    tables, _ = read_dataset_tables(path)
+    if years is not None:
+        tables = {
+            k: (v[v["year"].isin(years)] if "year" in v.columns else v) for k, v in tables.items()
+        }
+    return tables, report
+
+
+@data_app.command("validate")
+def validate_command(
+    directory: Annotated[Path, typer.Argument(help="Dataset directory to check.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat consistency warnings as errors.")
+    ] = False,
+) -> None:
+    """Check a dataset directory and list every problem (exit 1 when there is one)."""
+    from riskengine.dataset import Dataset, check_dataset, read_dataset_tables
+
+    tables, path = read_dataset_tables(directory)
+    ds = Dataset.from_tables(tables, name=str(path), path=path)
+    findings = check_dataset(ds)
+    for finding in findings:
+        typer.echo(f"warning: {finding.message}", err=True)
+    if strict and findings:
+        raise DataError(f"{path}: {len(findings)} consistency warning(s) in strict mode")
+    rows = ", ".join(f"{name} {len(t):,} rows" for name, t in tables.items())
+    typer.echo(f"{path}: valid ({rows})")
+
+
+@data_app.command("info")
+def info_command(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Dataset directory (default: the embedded dataset).")
+    ] = None,
+) -> None:
+    """Summarise a dataset's coverage: minerals, stages, countries, years, sources."""
+    from riskengine import report
+    from riskengine.dataset import read_dataset_tables
+
+    tables, path = read_dataset_tables(directory)
+    prod = tables["production"]
+    typer.echo(f"dataset: {path}")
+    cover = (
+        prod.groupby(["mineral", "stage"])
+        .agg(
+            countries=("country", "nunique"),
+            years=("year", lambda y: f"{min(y)}-{max(y)}" if min(y) != max(y) else str(min(y))),
+        )
+        .reset_index()
+    )
+    if "trade" in tables:
+        trade = tables["trade"]
+        flows = trade.groupby(["mineral", "stage"]).agg(
+            flows=("year", "size"),
+            trade_years=("year", lambda y: f"{min(y)}-{max(y)}"),
+        )
+        cover = cover.merge(flows.reset_index(), on=["mineral", "stage"], how="outer")
+        for column in ("countries", "flows"):
+            cover[column] = cover[column].astype("Int64")
+    typer.echo(
+        report.text_table(
+            cover,
+            {c: c.replace("_", " ") for c in cover.columns},
+            title=f"{cover['mineral'].nunique()} minerals, {len(cover)} mineral/stage pairs",
+        )
+    )
+    for name, table in tables.items():
+        if "source" in table.columns:
+            sources = table["source"].dropna().unique()
+            typer.echo(f"\n{name}.csv: {len(table):,} rows, {len(sources)} source(s)")
+            for s in sorted(sources)[:12]:
+                typer.echo(f"  - {s}")
+            if len(sources) > 12:
+                typer.echo(f"  ... {len(sources) - 12} more")
