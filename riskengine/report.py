@@ -16,7 +16,7 @@ FORMATS: tuple[str, ...] = ("table", "csv", "json")
 
 
 def _cell(value: Any, fmt: str | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if fmt is None:
         return str(value)
