@@ -283,7 +283,37 @@ MINERALS = TableSchema(
     key=("mineral",),
 )
 
-SCHEMAS: dict[str, TableSchema] = {s.name: s for s in (PRODUCTION, TRADE, GOVERNANCE, MINERALS)}
+EXPORT_SHARES = TableSchema(
+    "export_shares",
+    (
+        _MINERAL,
+        _STAGE,
+        _country("exporter", "Exporting country, ISO3."),
+        _country("importer", "Destination country, ISO3."),
+        Column("period", "str", "Period the share refers to (`2022`, `2025-H1`, ...)."),
+        Column(
+            "share",
+            "float",
+            "Fraction of the exporter's exports of the mineral going to the importer.",
+            minimum=0.0,
+            maximum=1.0,
+            fix="write a fraction between 0 and 1 (74.2 % -> 0.742)",
+        ),
+        Column(
+            "basis",
+            "str",
+            "What the share is of: `value` or `quantity`.",
+            choices=lambda: ("value", "quantity"),
+            fix="use 'value' or 'quantity'",
+        ),
+        _SOURCE,
+    ),
+    key=("mineral", "stage", "exporter", "importer", "period", "basis", "source"),
+)
+
+SCHEMAS: dict[str, TableSchema] = {
+    s.name: s for s in (PRODUCTION, TRADE, GOVERNANCE, MINERALS, EXPORT_SHARES)
+}
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
