@@ -95,6 +95,7 @@ ALIASES: dict[str, str] = {
     "yemen, rep.": "YEM",
     "gambia, the": "GMB",
     "bahamas, the": "BHS",
+    "the bahamas": "BHS",
     "micronesia, fed. sts.": "FSM",
     "st. lucia": "LCA",
     "st. kitts and nevis": "KNA",
