@@ -181,7 +181,7 @@ _NON_MASS_UNITS: dict[str, str] = {
 }
 
 #: Partner names that are regions, not countries; their rows are skipped on purpose.
-_REGIONS = frozenset({"europe", "african countries", "other", "various"})
+_REGIONS = frozenset({"europe", "african countries", "various"})
 
 _DASHES = frozenset({"—", "–", "-", "−", "--"})
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
@@ -689,8 +689,8 @@ def read_mcs_commodities(path: str | Path, *, release: int | None = None) -> Imp
             f"{p}: cannot be read as CSV ({exc}); expected columns {', '.join(MCS_CSV_COLUMNS)}"
         ) from exc
     raw.columns = [_clean_text(c) for c in raw.columns]
-    missing = [c for c in MCS_CSV_COLUMNS if c not in raw.columns and c != "Other notes"]
-    missing = [c for c in missing if c != "Is critical mineral 2025"]
+    optional = {"Other notes", "Is critical mineral 2025"}
+    missing = [c for c in MCS_CSV_COLUMNS if c not in raw.columns and c not in optional]
     if missing:
         raise DataError(
             f"{p.name}: not a USGS MCS single-CSV release; missing column(s) {', '.join(missing)}",
@@ -952,6 +952,16 @@ def read_mcs_world_dir(path: str | Path, *, release: int | None = None) -> Impor
     ImportResult
         Production from every ``world/*_world.csv``; net import reliance and the
         ordered major import sources from ``industry_trends/*Fig2*.csv``.
+
+    Notes
+    -----
+    The net import reliance figure of these releases covers one year, the
+    release's own estimate year (2023 in MCS 2024), so its rows are marked
+    ``estimated``. The major import sources are listed in descending order of
+    share without the shares: ``share`` is NaN, ``flag`` is ``"rank only"`` and
+    ``rank`` gives the order. Series of the same chapter that add up to one
+    mineral (ilmenite + rutile = titanium concentrates) are summed per country;
+    a part marked "included with ..." counts as contained in the other part.
 
     Raises
     ------
