@@ -453,12 +453,22 @@ def validate_table(
     return table, problems
 
 
-def _production_checks(table: pd.DataFrame, name: str) -> list[str]:
+def _production_checks(raw: pd.DataFrame, name: str) -> list[str]:
+    """Quantities left empty without a reason in ``flag``, from the raw cells.
+
+    Works on the cells as read (not the typed table) so that it runs alongside
+    the schema checks: a cell such as ``nan`` is a bad number, not an empty one.
+    """
     problems: list[str] = []
-    if "quantity" not in table.columns:
+    if "quantity" not in raw.columns:
         return problems
-    flag = table["flag"] if "flag" in table.columns else pd.Series("", index=table.index)
-    empty = table["quantity"].isna() & (flag.fillna("") == "")
+    quantity = raw["quantity"].astype(str).str.strip()
+    flag = (
+        raw["flag"].astype(str).str.strip()
+        if "flag" in raw.columns
+        else pd.Series("", index=raw.index)
+    )
+    empty = (quantity == "") & (flag == "")
     for idx in np.flatnonzero(empty.to_numpy()):
         problems.append(
             f"{name} line {_line(int(idx))}, column 'quantity': empty without a reason; "
@@ -491,8 +501,8 @@ def read_table(path: Path, schema: TableSchema) -> tuple[pd.DataFrame, list[str]
             f"({', '.join(schema.column_names)})"
         ]
     table, problems = validate_table(raw, schema, path)
-    if schema is PRODUCTION and not problems:
-        problems += _production_checks(table, path.name)
+    if schema is PRODUCTION:
+        problems += _production_checks(raw, path.name)
     if schema is PRODUCTION and not problems:
         factor = table["unit"].map(UNIT_TO_TONNES)
         table["quantity"] = table["quantity"] * factor
