@@ -248,7 +248,10 @@ def test_bundled_hs_map_is_consistent() -> None:
         "283691": ("lithium", "refining"),
         "284690": ("rare_earths", "refining"),
         "280530": ("rare_earths", "refining"),
-        "711021": ("platinum_group_metals", "refining"),
+        "711011": ("platinum", "refining"),
+        "711021": ("palladium", "refining"),
+        "720221": ("ferrosilicon", "refining"),
+        "280469": ("silicon", "refining"),
         "760110": ("aluminium", "refining"),
         "720293": ("niobium", "refining"),
         "811230": ("germanium", "refining"),
@@ -257,7 +260,7 @@ def test_bundled_hs_map_is_consistent() -> None:
     }
     for code, (mineral, stage) in expected.items():
         assert (lookup.loc[code, "mineral"], lookup.loc[code, "stage"]) == (mineral, stage), code
-    for code in ("261690", "711019", "711290", "250840"):
+    for code in ("261690", "711019", "711290", "250840", "711041"):
         assert lookup.loc[code, "mineral"] == ""
 
 
@@ -292,7 +295,7 @@ def test_release_all_years() -> None:
     ]
     assert r.unmapped_products["listed"].all()
     assert r.missing_quantity_rows == 42_141
-    assert len(r.trade) == 1_003_339
+    assert len(r.trade) == 1_018_973
     assert r.trade["value_usd"].notna().all()
     assert not r.trade.duplicated(list(TRADE.key)).any()
     assert set(r.trade["exporter"]) | set(r.trade["importer"]) <= iso3_codes()
