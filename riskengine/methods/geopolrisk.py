@@ -18,6 +18,7 @@ from riskengine.dims import Stage
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
+    atomistic_weights,
     clean_quantities,
     concentration_table,
     governance_by_year,
@@ -78,6 +79,9 @@ def geopolrisk(
         Price_{Ac} &= \sum_e v_{Ace} / \sum_e f_{Ace}\ \text{(USD/kg)} \\
         CF_{Ac} &= Score_{Ac} \cdot Price_{Ac} / 0.409412948
 
+    A source's residual "other countries" row (``XOT``) counts in the total
+    production but not in the sum of squares of ``HHI_A`` (it is many small
+    producers, not one), as in :func:`~riskengine.methods.base.concentration_table`.
     Flows whose quantity the source does not give are left out of both the
     numerator and the denominator, with a note.
 
@@ -98,7 +102,8 @@ def geopolrisk(
         ..., full.years.get_indexer(ds.years), :
     ]
     mine = clean_quantities(mine, f"{hhi_stage} production", notes)
-    hhi_a = ix.hhi(mine)  # (M, 1, T)
+    # the "other countries" residual counts in the total, not in the sum of squares
+    hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))  # (M, 1, T)
 
     prod = clean_quantities(ds.production, "production", notes)
     known = ~np.isnan(flows_all)
