@@ -139,7 +139,8 @@ def eu_supply_risk(
         missing_governance,
         notes,
     )
-    weight = w10[None, None] * t_factor[:, None, None, :] * atom  # (M,1,T,C)
+    # the residual has no governance score (NaN) and weight 0: 0, not NaN x 0
+    weight = np.where(atom > 0, w10[None, None] * t_factor[:, None, None, :], 0.0)  # (M,1,T,C)
     hhi_gs = ix.weighted_hhi(prod, weight)  # (M,S,T)
     hhi_eu = ix.weighted_hhi(np.moveaxis(sourcing, -1, -2), weight[..., None, :])  # (M,S,T,R)
 
