@@ -158,7 +158,10 @@ def composite(
         )
     origin = ix.upstream_dependency(flows[:, s_ref], feed)  # (M,T,K,C)
     with np.errstate(invalid="ignore"):
-        weighted_origin = np.einsum("mtkc,tk->mtc", np.nan_to_num(origin), np.nan_to_num(g))
+        # an ore origin without a PV score (NaN g, policy "nan") makes the factor NaN
+        # for the importers whose refined imports embody its ore; a zero share adds 0
+        terms = np.where(origin == 0, 0.0, origin * g[None, :, :, None])  # (M,T,K,C)
+        weighted_origin = terms.sum(axis=2)  # (M,T,C)
         has_imports = imports[:, s_ref] > 0
         upstream[:, s_ref] = np.where(
             has_imports, weighted_origin * imports[:, s_ref] / supply[:, s_ref], 0.0
