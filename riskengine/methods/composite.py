@@ -113,7 +113,9 @@ def composite(
     source it (:func:`riskengine.indices.refinery_feed_mix`). A refiner whose
     feed is unknown (no mine output and no ore imports in the data) is taken
     as its own origin, with a note. At the mining stage the upstream factor
-    does not apply and its weight is spread over the others.
+    does not apply and its weight is spread over the others. A country that
+    imports nothing has import and upstream exposure 0 (not 0/0 where the
+    data list no production for it).
     """
     w = _check_weights(weights or {})
     ds = resolve_params(dataset, minerals, None, years)
@@ -134,7 +136,11 @@ def composite(
     concentration = ix.weighted_hhi(prod, atom)  # (M,S,T)
     imports, exports = ix.imports_exports(flows)  # (M,S,T,C)
     supply = prod + imports
-    import_exposure = ix.geopolrisk_import_risk(flows, g[None, None, :, :, None], prod)
+    # a country that imports nothing has no import exposure, also when the data list
+    # no production for it (an exporter hidden in the source's residual row): 0, not 0/0
+    import_exposure = np.where(
+        imports > 0, ix.geopolrisk_import_risk(flows, g[None, None, :, :, None], prod), 0.0
+    )
     reliance = ix.import_reliance(prod, flows)
     with np.errstate(divide="ignore", invalid="ignore"):
         export_share = np.minimum(exports / supply, 1.0)
