@@ -410,12 +410,13 @@ def upstream_dependency(refined_flows: ArrayLike, feed_mix: ArrayLike) -> FloatA
     mix = import_mix(refined_flows)
     origin = _asfloat(feed_mix)
     unknown = np.isnan(origin)
-    result = np.einsum("...ei,...ek->...ki", mix, np.where(unknown, 0.0, origin))
+    # U = Oᵀ A as a batched matrix product (BLAS), not an einsum loop
+    result = np.swapaxes(np.where(unknown, 0.0, origin), -1, -2) @ mix
     if unknown.any():
         # NaN where an importer actually buys (A_ei != 0, NaN included) from a
         # supplier whose share from origin k is unknown.
         buys = (mix != 0).astype(np.float64)
-        hit = np.einsum("...ei,...ek->...ki", buys, unknown.astype(np.float64)) > 0
+        hit = (np.swapaxes(unknown.astype(np.float64), -1, -2) @ buys) > 0
         result = np.where(hit, np.nan, result)
     return result
 
