@@ -144,6 +144,17 @@ def score_command(
         ds.positions("stage", [stage])
     regions = list(REGIONS)
     countries = resolve_countries(country or [], ds.countries, regions)
+    if method == "riskengine":
+        # the composite scores countries, not regions: a region stands for its members
+        countries = list(
+            dict.fromkeys(
+                member
+                for c in countries
+                for member in (
+                    [m for m in REGIONS[c] if m in ds.countries] if c in REGIONS else [c]
+                )
+            )
+        )
     params: dict[str, object] = {"stages": stages}
     if strict:
         params["missing_governance"] = "raise"
@@ -163,11 +174,11 @@ def score_command(
 
     result = score(ds, method=method, **params)
     frame = result.to_frame()
-    if countries:
+    if country:
         frame = frame[frame["country"].isin(countries)]
 
     if fmt == "table":
-        text = _table_text(result, frame, countries, top, chosen_year)
+        text = _table_text(result, frame, countries if country else None, top, chosen_year)
     elif fmt == "csv":
         text = report.to_csv(frame)
     else:
@@ -183,7 +194,7 @@ def score_command(
 
 
 def _table_text(
-    result: object, frame: pd.DataFrame, countries: list[str], top: int, year: int
+    result: object, frame: pd.DataFrame, countries: list[str] | None, top: int, year: int
 ) -> str:
     from riskengine import report
     from riskengine.methods.base import ScoreResult
@@ -207,9 +218,9 @@ def _table_text(
             f"(HHI on the 0-10,000 scale; >2,500 highly concentrated)",
         )
     ]
-    if countries:
+    if countries is not None:
         shown = frame.sort_values("score", ascending=False)
-        title = f"Scores ({result.method}) for {', '.join(countries)}, {year}"
+        title = f"Scores ({result.method}) for {', '.join(countries) or 'no country'}, {year}"
     else:
         shown = frame
         if "imports_t" in frame.columns:
