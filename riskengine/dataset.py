@@ -294,13 +294,15 @@ class Dataset:
         gov = tables.get("governance")
         info = tables.get("minerals")
 
-        all_minerals = sorted(
-            set(prod["mineral"]) | (set(trade["mineral"]) if trade is not None else set())
-        )
-        all_years = sorted(
-            set(prod["year"].astype(int))
-            | (set(trade["year"].astype(int)) if trade is not None else set())
-        )
+        def labels(column: str, *frames: pd.DataFrame | None) -> set[Any]:
+            found: set[Any] = set()
+            for frame in frames:
+                if frame is not None:
+                    found.update(frame[column].unique().tolist())
+            return found
+
+        all_minerals = sorted(labels("mineral", prod, trade))
+        all_years = sorted(int(y) for y in labels("year", prod, trade))
         if minerals is not None:
             unknown = [m for m in minerals if m not in all_minerals]
             if unknown:
@@ -317,11 +319,9 @@ class Dataset:
         if trade is not None:
             trade = trade[trade["mineral"].isin(mineral_set) & trade["year"].isin(year_set)]
 
-        countries: set[str] = set(prod["country"])
-        if trade is not None:
-            countries |= set(trade["exporter"]) | set(trade["importer"])
-        if gov is not None:
-            countries |= set(gov["country"])
+        countries = (
+            labels("country", prod, gov) | labels("exporter", trade) | labels("importer", trade)
+        )
         m_idx = pd.Index(all_minerals, name="mineral")
         s_idx = pd.Index(list(STAGES), name="stage")
         t_idx = pd.Index(all_years, name="year", dtype="int64")
@@ -368,10 +368,13 @@ class Dataset:
             mineral_info = info.set_index("mineral")
         else:
             mineral_info = pd.DataFrame(index=pd.Index([], name="mineral"))
-        sources: set[str] = set(prod["source"])
-        for table in (trade, gov, info):
-            if table is not None and "source" in table.columns:
-                sources |= {s for s in table["source"].dropna() if s}
+        sources = {
+            str(s)
+            for table in (prod, trade, gov, info)
+            if table is not None and "source" in table.columns
+            for s in table["source"].dropna().unique()
+            if s
+        }
         return cls(
             minerals=m_idx,
             stages=s_idx,

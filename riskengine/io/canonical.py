@@ -329,7 +329,7 @@ def _fmt(value: object) -> str:
 
 
 def validate_table(
-    raw: pd.DataFrame, schema: TableSchema, file: str | Path
+    raw: pd.DataFrame, schema: TableSchema, file: str | Path, *, strip: bool = True
 ) -> tuple[pd.DataFrame, list[str]]:
     """Validate a table read as strings and convert it to typed columns.
 
@@ -342,6 +342,9 @@ def validate_table(
         The schema to check against.
     file
         File name used in the messages.
+    strip
+        Strip surrounding white space from text cells (the reader's fast path
+        reads with ``skipinitialspace`` and passes False).
 
     Returns
     -------
@@ -364,8 +367,16 @@ def validate_table(
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
-        s = raw[col.name].astype(str).str.strip()
-        empty = s == ""
+        column = raw[col.name]
+        typed = col.kind in ("float", "int") and pd.api.types.is_numeric_dtype(column)
+        if typed:
+            s = column
+            empty = column.isna()
+        else:
+            s = column.astype(str)
+            if strip:
+                s = s.str.strip()
+            empty = s == ""
         if not col.nullable:
             for idx in np.flatnonzero(empty.to_numpy()):
                 problems.append(
@@ -373,7 +384,7 @@ def validate_table(
                     f"expected {col.description.rstrip('.')}" + (f" ({col.fix})" if col.fix else "")
                 )
         if col.kind in ("float", "int"):
-            num = pd.to_numeric(s.where(~empty), errors="coerce")
+            num = column.astype(float) if typed else pd.to_numeric(s.where(~empty), errors="coerce")
             bad = (~empty) & (num.isna() | ~np.isfinite(num.fillna(0.0)))
             for idx in np.flatnonzero(bad.to_numpy()):
                 problems.append(
@@ -462,13 +473,17 @@ def _production_checks(raw: pd.DataFrame, name: str) -> list[str]:
     problems: list[str] = []
     if "quantity" not in raw.columns:
         return problems
-    quantity = raw["quantity"].astype(str).str.strip()
+    column = raw["quantity"]
+    if pd.api.types.is_numeric_dtype(column):
+        quantity_empty = column.isna()
+    else:
+        quantity_empty = column.astype(str).str.strip() == ""
     flag = (
         raw["flag"].astype(str).str.strip()
         if "flag" in raw.columns
         else pd.Series("", index=raw.index)
     )
-    empty = (quantity == "") & (flag == "")
+    empty = quantity_empty & (flag == "")
     for idx in np.flatnonzero(empty.to_numpy()):
         problems.append(
             f"{name} line {_line(int(idx))}, column 'quantity': empty without a reason; "
@@ -491,8 +506,22 @@ def read_table(path: Path, schema: TableSchema) -> tuple[pd.DataFrame, list[str]
 
     Returns the typed table and the list of problems (empty when valid).
     """
+    numeric = [c.name for c in schema.columns if c.kind in ("float", "int")]
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        try:
+            # fast path: numbers parsed by the C reader; on any unparsable cell fall
+            # back to reading text so that every bad cell is reported by line
+            raw = pd.read_csv(
+                path,
+                dtype={c.name: (float if c.name in numeric else str) for c in schema.columns},
+                keep_default_na=False,
+                na_values={c: [""] for c in numeric},
+                skipinitialspace=True,
+            )
+            strip = False
+        except ValueError:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+            strip = True
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
         return pd.DataFrame(), [f"{path.name}: cannot be read as CSV ({exc})"]
     except pd.errors.EmptyDataError:
@@ -500,7 +529,7 @@ def read_table(path: Path, schema: TableSchema) -> tuple[pd.DataFrame, list[str]
             f"{path.name}: the file is empty; it needs a header line "
             f"({', '.join(schema.column_names)})"
         ]
-    table, problems = validate_table(raw, schema, path)
+    table, problems = validate_table(raw, schema, path, strip=strip)
     if schema is PRODUCTION:
         problems += _production_checks(raw, path.name)
     if schema is PRODUCTION and not problems:
