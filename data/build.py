@@ -100,7 +100,12 @@ def main(releases: Path) -> None:
     minerals = sorted(set(production["mineral"]) | set(trade["mineral"]))
     info = pd.DataFrame(
         [
-            {"mineral": m, "name": m.replace("_", " ").capitalize(), **EU_ATTRIBUTES.get(m, {})}
+            {
+                "mineral": m,
+                "name": m.replace("_", " ").capitalize(),
+                "source": "name after the USGS Mineral Commodity Summaries 2026 chapter",
+                **EU_ATTRIBUTES.get(m, {}),
+            }
             for m in minerals
         ]
     )
