@@ -597,5 +597,7 @@ def write_table(table: pd.DataFrame, directory: Path, name: str, *, compress: bo
     cols += [c for c in table.columns if c not in cols]
     out = table[cols].sort_values(list(schema.key), kind="stable")
     path = directory / (f"{name}.csv.gz" if compress else f"{name}.csv")
-    out.to_csv(path, index=False, float_format="%.10g")
+    # mtime 0: rebuilding the same table gives the same bytes
+    compression = {"method": "gzip", "mtime": 0} if compress else None
+    out.to_csv(path, index=False, float_format="%.10g", compression=compression)
     return path
