@@ -324,8 +324,17 @@ def _line(index: int) -> int:
     return index + 2
 
 
+def _text(value: object) -> str:
+    """Show a cell as written: numbers from the typed reader without numpy's repr or ``.0``."""
+    if isinstance(value, float | np.floating):
+        text = repr(float(value))
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
 def _fmt(value: object) -> str:
-    return repr(value) if value != "" else "an empty cell"
+    text = _text(value)
+    return repr(text) if text != "" else "an empty cell"
 
 
 def validate_table(
@@ -409,7 +418,7 @@ def validate_table(
                 for idx in np.flatnonzero(out_of.to_numpy()):
                     problems.append(
                         f"{name} line {_line(int(idx))}, column '{col.name}': expected a value "
-                        f"{word} {bound:g}, got {s.iloc[idx]}"
+                        f"{word} {bound:g}, got {_text(s.iloc[idx])}"
                         + (f" ({col.fix})" if col.fix else "")
                     )
             if col.kind == "int":
