@@ -9,6 +9,7 @@ import pandas as pd
 
 from riskengine import indices as ix
 from riskengine.dataset import Dataset
+from riskengine.errors import RiskEngineError
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
@@ -117,7 +118,10 @@ def eu_supply_risk(
 
     region_names, R = region_matrix(ds, regions)
     if not region_names:
-        raise ValueError("eu_supply_risk needs at least one region or country to assess")
+        raise RiskEngineError(
+            "the eu method needs at least one region or country to assess; pass "
+            "regions=['EU27'] or a mapping such as {'JPN': ['JPN']}"
+        )
     outside = 1.0 - R  # (C, R)
     # extra-region imports by origin and exports
     imports_by_origin = np.einsum("mstei,ir,er->mster", flows, R, outside)
