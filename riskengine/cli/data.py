@@ -78,7 +78,7 @@ def fetch(source: str, workdir: Path) -> Path:
         with zipfile.ZipFile(path) as archive:
             archive.extractall(extract)
         entries = list(extract.iterdir())
-        return entries[0] if len(entries) == 1 and entries[0].is_dir() else extract
+        return entries[0] if len(entries) == 1 else extract
     return path
 
 
