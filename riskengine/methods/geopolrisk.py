@@ -87,9 +87,10 @@ def geopolrisk(
 
     References
     ----------
-    Gemechu, E. D., Helbich, C., Mutel, C. L., Sonnemann, G., & Wäger, P. A. (2016).
+    Gemechu, E. D., Helbig, C., Sonnemann, G., Thorenz, A., & Tuma, A. (2016).
     Import-based indicator for the geopolitical supply risk of raw materials in
-    life cycle sustainability assessments. Journal of Industrial Ecology, 20(1), 154-165.
+    life cycle sustainability assessments. Journal of Industrial Ecology, 20(1),
+    154-165. doi:10.1111/jiec.12279.
     Koyamparambath, A., et al. geopolrisk-py (characterisation factors).
     """
     full = dataset
