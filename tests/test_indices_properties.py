@@ -24,7 +24,7 @@ from hypothesis.extra.numpy import arrays
 
 from riskengine import indices as ix
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=40, deadline=None)
 TOL = 1e-9
 
 # Quantities: exact zeros are common; otherwise tonnages from 1 kg to 1 Mt.
