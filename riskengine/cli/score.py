@@ -197,7 +197,7 @@ def _table_text(
     result: object, frame: pd.DataFrame, countries: list[str] | None, top: int, year: int
 ) -> str:
     from riskengine import report
-    from riskengine.methods.base import ScoreResult
+    from riskengine.methods.base import REGIONS, ScoreResult
 
     assert isinstance(result, ScoreResult)
     conc = result.concentration.sort_values("hhi", ascending=False).head(top)
@@ -224,12 +224,13 @@ def _table_text(
     else:
         shown = frame
         if "imports_t" in frame.columns:
-            world = (
-                frame[frame["country"].str.len() == 3]
-                .groupby(["mineral", "stage"])["imports_t"]
-                .transform("sum")
-            )
-            shown = frame[frame["imports_t"] >= MAJOR_IMPORTER_SHARE * world]
+            # world imports summed over countries only (a region double-counts its
+            # members), then compared row by row, regions included
+            key = ["mineral", "stage", "year"]
+            countries_only = frame[~frame["country"].isin(list(REGIONS))]
+            world = countries_only.groupby(key)["imports_t"].sum()
+            floor = world.reindex(pd.MultiIndex.from_frame(frame[key])).to_numpy()
+            shown = frame[frame["imports_t"].to_numpy() >= MAJOR_IMPORTER_SHARE * floor]
         shown = shown.sort_values("score", ascending=False).head(top)
         title = f"Most exposed importers ({result.method}), {year}" + (
             f" - importers with >= {MAJOR_IMPORTER_SHARE:.0%} of world imports"
