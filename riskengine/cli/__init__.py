@@ -29,7 +29,7 @@ app.command(name="score")(score_command)
 app.add_typer(data_app, name="data")
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
