@@ -285,11 +285,6 @@ def test_score_help_mentions_every_option(capsys: pytest.CaptureFixture[str]) ->
         assert words in text, words
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="riskengine --version exits 2 with 'Missing command': the root callback needs "
-    "invoke_without_command=True (riskengine/cli/__init__.py)",
-)
 def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0
