@@ -21,6 +21,13 @@ from riskengine.errors import (
     UnknownLabelError,
 )
 from riskengine.methods import METHODS, ScoreResult, score
+from riskengine.scenarios import (
+    Scenario,
+    ScenarioResult,
+    apply_scenario,
+    load_scenario,
+    run_scenario,
+)
 
 try:
     __version__ = version("riskengine")
@@ -34,11 +41,16 @@ __all__ = [
     "Dataset",
     "RiskEngineError",
     "RiskEngineWarning",
+    "Scenario",
     "ScenarioError",
+    "ScenarioResult",
     "ScoreResult",
     "UnknownLabelError",
     "__version__",
+    "apply_scenario",
     "check_dataset",
     "load_dataset",
+    "load_scenario",
+    "run_scenario",
     "score",
 ]

@@ -1,0 +1,988 @@
+r"""Apply a scenario's shocks to a dataset's tensors.
+
+The engine works on the scenario's baseline year and the minerals its
+shocks name: production ``P[m, s, c]`` and flows ``F[m, s, e, i]`` (tonnes per
+year while the shock lasts; withheld figures count as 0 in the arithmetic
+and stay NaN where nothing changes them). Shocks act on quantities, never on
+shares; indices and scores are recomputed from the shocked quantities by the
+scoring methods.
+
+For every mineral, stages are processed upstream first, and within a stage
+in this order:
+
+1. **propagation** (refining only): when less ore reaches a refiner, its
+   refined output and refined exports fall in the same proportion;
+2. ``production_disruption``: output cut (below);
+3. ``export_ban`` then ``export_quota``: flows scaled down;
+4. **trade deflection** of targeted bans (:func:`~riskengine.scenarios.market.deflect`);
+5. ``partnership``: flows redirected, then re-sourcing
+   (:func:`~riskengine.scenarios.market.redirect`);
+6. **pass-through**: importers that lost supply pass the share they
+   re-export on to their own buyers (:func:`~riskengine.scenarios.market.pass_through`);
+7. ``new_supply``: production raised, sold to importers short of supply.
+
+Then demand shocks, stockpile draws and the price response are computed per
+mineral and stage.
+
+Cutting a country's output
+--------------------------
+When country ``c`` loses a fraction ``f`` of its output (disruption, or ``phi``
+by propagation), its production and each of its export flows fall by ``f``;
+its own use falls by ``f * max(P_c - X_c, 0)``. Scaling exports by the same
+fraction does not depend on the unit trade is recorded in.
+
+Propagation across stages
+-------------------------
+A refiner's feed is the ore it keeps from its own mines plus its ore imports
+(:func:`riskengine.indices.refinery_feed_mix`):
+``feed_e = max(P^{mine}_e - X^{ore}_e, 0) + sum_k F^{ore}_{ke}``. After the
+mining-stage shocks, refined output and exports are cut by
+``phi_e = 1 - min(feed'_e / feed_e, 1)``: a loss from each origin counts in
+proportion to its share of the feed mix. Refineries are taken to run at
+capacity in the baseline: more ore does not raise refined output, less ore
+lowers it. A refiner with refined exports but no recorded refined output
+has its exports cut.
+
+Shortfall
+---------
+With ``C0 = max(P + M - X, 0)`` the baseline apparent consumption, ``dA`` the
+change in what stays in the country and ``k`` the demand multiplier, the
+shortfall is ``max(C0 (k - 1) - dA, 0)`` tonnes per year while the shock
+lasts; stockpile draws reduce it.
+
+Units
+-----
+USGS production is contained metal (or oxide, or gross weight, as the USGS
+states it) while BACI trade is the gross weight of ore, concentrate or
+compound, so the two may differ by a large factor (nickel laterite ore holds
+about 1.5 % nickel). Per-country balances and shortfalls are in the units the
+dataset records - as are apparent consumption and import reliance in
+:mod:`riskengine.indices` - and shortfalls are also given as a percentage of
+demand. The world shortfall that drives the price is measured unit by unit:
+
+* production changes as a fraction of world production ``W_P``;
+* volume an exporter withholds (bans not deflected, quotas, a partnership's
+  surplus), converted to production units with that exporter's ratio
+  ``min(P_e / X_e, 1)`` (the world ratio ``min(W_P / W_T, 1)`` for exporters
+  without recorded output);
+* stockpile draws and demand changes as fractions of world apparent
+  consumption.
+
+Without production data for the year, world trade ``W_T`` is the market size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskengine.dataset import Dataset
+from riskengine.dims import OTHER_COUNTRIES, Stage
+from riskengine.errors import ScenarioError
+from riskengine.scenarios import market as mk
+from riskengine.scenarios.models import (
+    DemandShock,
+    ExportBan,
+    ExportQuota,
+    NewSupply,
+    Partnership,
+    ProductionDisruption,
+    Scenario,
+    StockpileRelease,
+)
+
+logger = logging.getLogger(__name__)
+
+Loc = tuple[str | int, ...]
+
+STAGE_ORDER: tuple[str, ...] = (Stage.MINING.value, Stage.REFINING.value)
+
+
+# ------------------------------------------------------------------ labels
+@dataclass
+class ResolvedShock:
+    """A shock with its labels mapped to dataset positions."""
+
+    index: int
+    shock: Any
+    minerals: list[int]
+    stages: list[int]
+    countries: dict[str, np.ndarray] = field(default_factory=dict)
+    all_importers: bool = False
+
+
+class _Labels:
+    """Map a scenario's labels to dataset positions, collecting every problem."""
+
+    def __init__(self, ds: Dataset, scenario: Scenario) -> None:
+        self.ds = ds
+        self.scenario = scenario
+        self.problems: list[str] = []
+
+    def fail(self, loc: Loc, message: str) -> None:
+        self.problems.append(f"{self.scenario.locate(loc)}: {message}")
+
+    def minerals(self, values: Iterable[str], loc: Loc) -> list[int]:
+        out = []
+        valid = ", ".join(map(str, self.ds.minerals))
+        for j, value in enumerate(values):
+            if value in self.ds.minerals:
+                out.append(_pos(self.ds.minerals, value))
+            else:
+                where = (*loc, j) if loc[-1] == "minerals" else loc
+                self.fail(where, f"unknown mineral {value!r} in this dataset; valid: {valid}")
+        return out
+
+    def countries(self, values: Iterable[str], loc: Loc, *, regions: bool = False) -> np.ndarray:
+        from riskengine.io.countries import to_iso3
+        from riskengine.methods.base import REGIONS
+
+        out: list[int] = []
+        index = self.ds.countries
+        plural = loc[-1] in ("exporters", "importers", "holders")
+        for j, value in enumerate(values):
+            where = (*loc, j) if plural else loc
+            if regions and value.upper() in REGIONS:
+                members = [c for c in REGIONS[value.upper()] if c in index]
+                out.extend(_pos(index, c) for c in members)
+                continue
+            code = value.upper() if value.upper() in index else to_iso3(value)
+            if code is None or code not in index:
+                shown = ", ".join(str(c) for c in list(index)[:40])
+                more = f", ... ({len(index)} in all)" if len(index) > 40 else ""
+                extra = f"; regions: {', '.join(REGIONS)}" if regions else ""
+                self.fail(
+                    where,
+                    f"unknown country {value!r}; use an ISO3 code or a country name known "
+                    f"to the dataset; valid: {shown}{more}{extra}",
+                )
+            else:
+                out.append(_pos(index, code))
+        return np.unique(np.asarray(out, dtype=int))
+
+
+def _pos(index: pd.Index, label: object) -> int:
+    """Position of a label known to be in ``index``."""
+    return int(index.get_indexer(pd.Index([label]))[0])
+
+
+def _elasticity_overrides(scenario: Scenario) -> dict[str, tuple[float | None, float | None]]:
+    return {m: (e.supply, e.demand) for m, e in scenario.market.elasticities.items()}
+
+
+def resolve(ds: Dataset, scenario: Scenario) -> list[ResolvedShock]:
+    """Map every mineral, stage and country of the scenario to the dataset.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every unknown label as ``file:line: shocks[i].field: ...``
+        with the valid choices, and a baseline year the dataset lacks.
+    """
+    labels = _Labels(ds, scenario)
+    if scenario.year not in {int(y) for y in ds.years}:
+        labels.fail(
+            ("year",),
+            f"the dataset {ds.name!r} has no year {scenario.year}; valid: "
+            + ", ".join(str(int(y)) for y in ds.years),
+        )
+    overrides = _elasticity_overrides(scenario)
+    for mineral in overrides:
+        if mineral not in ds.minerals:
+            labels.fail(
+                ("market", "elasticities", mineral),
+                f"unknown mineral {mineral!r} in this dataset; valid: "
+                + ", ".join(map(str, ds.minerals)),
+            )
+        else:
+            es, ed = mk.elasticities_for(mineral, overrides)
+            if es - ed <= 0:
+                labels.fail(
+                    ("market", "elasticities", mineral),
+                    "supply and demand elasticities are both 0, so no price clears the "
+                    "market; make one of them non-zero",
+                )
+    out: list[ResolvedShock] = []
+    for i, shock in enumerate(scenario.shocks):
+        loc: Loc = ("shocks", i)
+        mineral_field = "minerals" if isinstance(shock, ExportBan) else "mineral"
+        minerals = labels.minerals(shock.minerals_of(), (*loc, mineral_field))
+        stages = [_pos(ds.stages, s) for s in shock.stages_of() if s in ds.stages]
+        item = ResolvedShock(index=i, shock=shock, minerals=minerals, stages=stages)
+        for name in ("exporters", "exporter", "country", "holders", "importer", "partner"):
+            value = getattr(shock, name, None)
+            if value is not None:
+                values = [value] if isinstance(value, str) else list(value)
+                item.countries[name] = labels.countries(values, (*loc, name))
+        importers = getattr(shock, "importers", None)
+        if importers in ("all", "world"):
+            item.all_importers = True
+        elif importers is not None:
+            item.countries["importers"] = labels.countries(
+                importers, (*loc, "importers"), regions=True
+            )
+        out.append(item)
+    if labels.problems:
+        origin = scenario.origin or "scenario"
+        if len(labels.problems) == 1:
+            raise ScenarioError(labels.problems[0])
+        raise ScenarioError(
+            f"{origin}: {len(labels.problems)} labels do not match the dataset {ds.name!r}:\n"
+            + "\n".join(f"  {p}" for p in labels.problems)
+        )
+    return out
+
+
+# ---------------------------------------------------------------- ledgers
+@dataclass
+class PairLedger:
+    """Tonnes per year moved by the shocks on one mineral and stage.
+
+    Production-side entries are in production units; trade-side entries in
+    trade units (see the module notes on units).
+    """
+
+    production_lost: float = 0.0
+    propagated_loss: float = 0.0
+    blocked: float = 0.0
+    deflected: float = 0.0
+    withheld: float = 0.0
+    quota_withheld: float = 0.0
+    redirected: float = 0.0
+    partnership_surplus: float = 0.0
+    passed_on: float = 0.0
+    new_supply: float = 0.0
+    stockpile_draw: float = 0.0
+    demand_change: float = 0.0
+
+
+@dataclass
+class Simulation:
+    """Shocked quantities of the scenario year and what happened on the way.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    dataset : Dataset
+        The baseline restricted to the scenario's minerals and year; all
+        arrays below use its coordinates.
+    production0, production : ndarray
+        ``[mineral, stage, country]`` before and after (NaN counted as 0).
+    flows0, flows : ndarray or None
+        ``[mineral, stage, exporter, importer]`` before and after.
+    adjust : ndarray
+        ``[m, s, c]`` correction of ``dP + dM - dX`` for countries whose
+        exports exceed their output (the output cut rule above).
+    pairs : list of (int, int)
+        Mineral and stage positions the scenario touches.
+    ledgers : dict
+        :class:`PairLedger` per touched pair.
+    demand : ndarray
+        Demand multipliers ``[m, s, c]``.
+    stock, stock_draw : ndarray
+        Stock available (tonnes) and drawn (tonnes per year) ``[m, s, c]``.
+    gross_shortfall : ndarray
+        Shortfall before stockpile draws ``[m, s, c]``.
+    prices : dict
+        :class:`~riskengine.scenarios.market.PriceResponse` per touched pair.
+    notes : list of str
+        What the engine could not do or chose, in words.
+    """
+
+    scenario: Scenario
+    dataset: Dataset
+    production0: np.ndarray
+    production: np.ndarray
+    flows0: np.ndarray | None
+    flows: np.ndarray | None
+    adjust: np.ndarray
+    pairs: list[tuple[int, int]]
+    ledgers: dict[tuple[int, int], PairLedger]
+    demand: np.ndarray
+    stock: np.ndarray
+    stock_draw: np.ndarray
+    gross_shortfall: np.ndarray
+    prices: dict[tuple[int, int], mk.PriceResponse]
+    notes: list[str]
+
+    @property
+    def year(self) -> int:
+        """Baseline year."""
+        return self.scenario.year
+
+    def consumption0(self, m: int, s: int) -> np.ndarray:
+        """Baseline apparent consumption ``max(P + M - X, 0)`` of a pair."""
+        f0 = None if self.flows0 is None else self.flows0[m, s]
+        return np.maximum(_balance(self.production0[m, s], f0), 0.0)
+
+    def supply_change(self, m: int, s: int) -> np.ndarray:
+        """Change ``dA`` in what stays in each country."""
+        f0 = None if self.flows0 is None else self.flows0[m, s]
+        f1 = None if self.flows is None else self.flows[m, s]
+        return (
+            _balance(self.production[m, s], f1)
+            - _balance(self.production0[m, s], f0)
+            + self.adjust[m, s]
+        )
+
+
+def _balance(p: np.ndarray, f: np.ndarray | None) -> np.ndarray:
+    """``P + M - X`` of one pair (``[c]``)."""
+    if f is None:
+        return p.copy()
+    return p + f.sum(axis=0) - f.sum(axis=1)
+
+
+class _Engine:
+    def __init__(self, ds: Dataset, scenario: Scenario, shocks: list[ResolvedShock]) -> None:
+        self.ds = ds
+        self.sc = scenario
+        self.shocks = shocks
+        self.notes: list[str] = []
+        self.p0 = np.nan_to_num(ds.production[:, :, 0, :], nan=0.0)
+        self.p = self.p0.copy()
+        self.f0: np.ndarray | None = None
+        self.f: np.ndarray | None = None
+        if ds.trade_quantity is not None:
+            self.f0 = np.nan_to_num(ds.trade_quantity[:, :, 0], nan=0.0)
+            self.f = self.f0.copy()
+        shape = self.p0.shape
+        self.adjust = np.zeros(shape)
+        self.demand = np.ones(shape)
+        self.stock = np.zeros(shape)
+        self.stock_draw = np.zeros(shape)
+        self.gross = np.zeros(shape)
+        self.withheld = np.zeros(shape)  # trade units, by exporter
+        self.unrecorded = np.zeros(shape)  # export cuts of exporters without recorded output
+        self.ledgers: dict[tuple[int, int], PairLedger] = defaultdict(PairLedger)
+        self.targeted: dict[tuple[int, int], np.ndarray] = {}
+        self.restricted: dict[tuple[int, int], np.ndarray] = {}
+        self.prices: dict[tuple[int, int], mk.PriceResponse] = {}
+        self.by_pair: dict[tuple[int, int], list[ResolvedShock]] = defaultdict(list)
+        for item in shocks:
+            for m in item.minerals:
+                for s in item.stages:
+                    self.by_pair[(m, s)].append(item)
+
+    # ------------------------------------------------------------ helpers
+    def name(self, m: int, s: int) -> str:
+        return f"{self.ds.minerals[m]}/{self.ds.stages[s]}"
+
+    def where(self, item: ResolvedShock) -> str:
+        label = f" ({item.shock.label})" if item.shock.label else ""
+        return f"shocks[{item.index}] {item.shock.type}{label}"
+
+    def codes(self, positions: Iterable[int]) -> str:
+        return ", ".join(str(self.ds.countries[int(c)]) for c in positions)
+
+    def flows_of(self, m: int, s: int) -> np.ndarray | None:
+        return None if self.f is None else self.f[m, s]
+
+    def has_trade(self, m: int, s: int) -> bool:
+        return self.f0 is not None and bool(self.f0[m, s].sum() > 0)
+
+    def has_data(self, m: int, s: int) -> bool:
+        return self.has_trade(m, s) or bool(self.p0[m, s].sum() > 0)
+
+    def consumption0(self, m: int, s: int) -> np.ndarray:
+        f0 = None if self.f0 is None else self.f0[m, s]
+        return np.maximum(_balance(self.p0[m, s], f0), 0.0)
+
+    def shortfall(self, m: int, s: int) -> np.ndarray:
+        """Return the shortfall before stockpile draws, ``[c]``."""
+        f0 = None if self.f0 is None else self.f0[m, s]
+        change = (
+            _balance(self.p[m, s], self.flows_of(m, s))
+            - _balance(self.p0[m, s], f0)
+            + self.adjust[m, s]
+        )
+        need = self.consumption0(m, s) * (self.demand[m, s] - 1.0)
+        return np.maximum(need - change, 0.0)
+
+    def cut_output(self, m: int, s: int, frac: np.ndarray) -> tuple[float, float]:
+        """Cut output and exports of each country by ``frac`` (module notes).
+
+        Returns production lost and exports lost by countries without
+        recorded output (trade units).
+        """
+        p = self.p[m, s]
+        f = self.flows_of(m, s)
+        lost = p * frac
+        unrecorded = 0.0
+        if f is not None:
+            exports = f.sum(axis=1)
+            cut = exports * frac
+            self.adjust[m, s] -= np.maximum(cut - lost, 0.0)
+            no_output = p <= 0
+            self.unrecorded[m, s] += np.where(no_output, cut, 0.0)
+            unrecorded = float(cut[no_output].sum())
+            f *= (1.0 - frac)[:, None]
+        p -= lost
+        np.maximum(p, 0.0, out=p)
+        return float(lost.sum()), unrecorded
+
+    # -------------------------------------------------------------- steps
+    def run(self) -> Simulation:
+        for item in self.shocks:
+            if isinstance(item.shock, DemandShock):
+                self._demand(item)
+        pairs: list[tuple[int, int]] = []
+        for m in sorted({m for m, _ in self.by_pair}):
+            mining_changed = False
+            for stage in STAGE_ORDER:
+                if stage not in self.ds.stages:
+                    continue
+                s = _pos(self.ds.stages, stage)
+                items = self.by_pair.get((m, s), [])
+                propagated = False
+                if stage == Stage.REFINING.value and mining_changed:
+                    propagated = self._propagate(m)
+                if items and not self.has_data(m, s):
+                    shocks = ", ".join(f"shocks[{item.index}]" for item in items)
+                    self.notes.append(
+                        f"{self.name(m, s)}: the dataset has neither production nor trade in "
+                        f"{self.sc.year}; {shocks} change nothing there"
+                    )
+                    continue
+                if items or (propagated and self.has_data(m, s)):
+                    pairs.append((m, s))
+                self._stage(m, s, items)
+                if stage == Stage.MINING.value and items:
+                    mining_changed = True
+        for m, s in pairs:
+            for item in self.by_pair.get((m, s), []):
+                if isinstance(item.shock, StockpileRelease):
+                    self._stockpile(item, m, s)
+            self.gross[m, s] = self.shortfall(m, s)
+            self._price(m, s)
+        return Simulation(
+            scenario=self.sc,
+            dataset=self.ds,
+            production0=self.p0,
+            production=self.p,
+            flows0=self.f0,
+            flows=self.f,
+            adjust=self.adjust,
+            pairs=pairs,
+            ledgers={pair: self.ledgers[pair] for pair in pairs},
+            demand=self.demand,
+            stock=self.stock,
+            stock_draw=self.stock_draw,
+            gross_shortfall=self.gross,
+            prices=self.prices,
+            notes=self.notes,
+        )
+
+    def _stage(self, m: int, s: int, items: list[ResolvedShock]) -> None:
+        n = len(self.ds.countries)
+        self.targeted[(m, s)] = np.zeros((n, n), dtype=bool)
+        self.restricted[(m, s)] = np.zeros(n, dtype=bool)
+        led = self.ledgers[(m, s)]
+        for item in items:
+            if isinstance(item.shock, ProductionDisruption):
+                self._disrupt(item, m, s)
+        blocked = np.zeros((n, n))
+        for item in items:
+            if isinstance(item.shock, ExportBan):
+                blocked += self._ban(item, m, s)
+        for item in items:
+            if isinstance(item.shock, ExportQuota):
+                self._quota(item, m, s)
+        f = self.flows_of(m, s)
+        if f is not None and blocked.sum() > 0:
+            new, ledger = mk.deflect(
+                f,
+                self.p[m, s],
+                blocked,
+                self.targeted[(m, s)],
+                self.restricted[(m, s)],
+                self.sc.market.deflection,
+            )
+            f[...] = new
+            led.blocked += ledger.blocked
+            led.deflected += ledger.deflected
+            led.withheld += ledger.withheld
+            if ledger.withheld_by_exporter is not None:
+                self.withheld[m, s] += ledger.withheld_by_exporter
+        for item in items:
+            if isinstance(item.shock, Partnership):
+                self._partnership(item, m, s)
+        if f is not None and self.f0 is not None and (f != self.f0[m, s]).any():
+            new, passed = mk.pass_through(f, self.f0[m, s], self.p0[m, s])
+            f[...] = new
+            led.passed_on += passed
+        for item in items:
+            if isinstance(item.shock, NewSupply):
+                self._new_supply(item, m, s)
+
+    def _propagate(self, m: int) -> bool:
+        s_mine = _pos(self.ds.stages, Stage.MINING.value)
+        s_ref = _pos(self.ds.stages, Stage.REFINING.value)
+        n = len(self.ds.countries)
+        ore0 = np.zeros((n, n)) if self.f0 is None else self.f0[m, s_mine]
+        ore1 = np.zeros((n, n)) if self.f is None else self.f[m, s_mine]
+
+        def feed(p: np.ndarray, ore: np.ndarray) -> np.ndarray:
+            return np.maximum(p - ore.sum(axis=1), 0.0) + ore.sum(axis=0)
+
+        before = feed(self.p0[m, s_mine], ore0)
+        after = feed(self.p[m, s_mine], ore1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(before > 0, after / before, 1.0)
+        loss = np.clip(1.0 - ratio, 0.0, 1.0)
+        loss[loss < 1e-12] = 0.0
+        if not loss.any():
+            return False
+        f_ref = self.flows_of(m, s_ref)
+        refiners = (self.p[m, s_ref] > 0) | (
+            f_ref.sum(axis=1) > 0 if f_ref is not None else np.zeros(n, dtype=bool)
+        )
+        hit = (loss > 0) & refiners
+        mineral = self.ds.minerals[m]
+        if not hit.any():
+            lost_feed = before - after
+            worst = [int(c) for c in np.argsort(-lost_feed)[:8] if lost_feed[c] > 0]
+            more = int((loss > 0).sum()) - len(worst)
+            self.notes.append(
+                f"{mineral}: less ore reaches {self.codes(worst)}"
+                + (f" and {more} more" if more > 0 else "")
+                + f", which record no refined output or exports of {mineral}; "
+                f"nothing to propagate"
+            )
+            return False
+        lost, unrecorded = self.cut_output(m, s_ref, np.where(hit, loss, 0.0))
+        self.ledgers[(m, s_ref)].propagated_loss += lost
+        top = [int(c) for c in np.argsort(-np.where(hit, loss, 0.0))[:8] if hit[c]]
+        self.notes.append(
+            f"{mineral}: less ore reaches refiners, whose refined output falls by {lost:,.0f} t"
+            + (f" and exports without recorded output by {unrecorded:,.0f} t" if unrecorded else "")
+            + " ("
+            + ", ".join(f"{self.ds.countries[c]} -{loss[c]:.1%}" for c in top)
+            + ")"
+        )
+        return True
+
+    def _disrupt(self, item: ResolvedShock, m: int, s: int) -> None:
+        c = item.countries["country"]
+        frac = np.zeros(len(self.ds.countries))
+        frac[c] = item.shock.fraction_lost
+        if self.p[m, s, c].sum() <= 0:
+            withheld = np.isnan(self.ds.production[m, s, 0, c]).any()
+            why = "is withheld in the source" if withheld else f"is not recorded for {self.sc.year}"
+            self.notes.append(
+                f"{self.where(item)}: the production of {self.name(m, s)} in {self.codes(c)} "
+                f"{why}; the disruption changes nothing"
+            )
+            return
+        lost, _ = self.cut_output(m, s, frac)
+        self.ledgers[(m, s)].production_lost += lost
+
+    def _ban(self, item: ResolvedShock, m: int, s: int) -> np.ndarray:
+        shock = item.shock
+        n = len(self.ds.countries)
+        blocked = np.zeros((n, n))
+        exporters = item.countries["exporters"]
+        f = self.flows_of(m, s)
+        if shock.severity <= 0:
+            return blocked
+        if f is None or not self.has_trade(m, s):
+            self.notes.append(
+                f"{self.where(item)}: the dataset has no bilateral trade for {self.name(m, s)} "
+                f"in {self.sc.year}; the ban changes nothing there"
+            )
+            return blocked
+        pair = np.zeros((n, n), dtype=bool)
+        if item.all_importers:
+            pair[exporters, :] = True
+        else:
+            pair[np.ix_(exporters, item.countries["importers"])] = True
+        np.fill_diagonal(pair, False)
+        self.targeted[(m, s)] |= pair
+        self.restricted[(m, s)][exporters] = True
+        blocked = np.where(pair, f * shock.severity, 0.0)
+        if blocked.sum() <= 0:
+            self.notes.append(
+                f"{self.where(item)}: {self.codes(exporters)} exported no {self.name(m, s)} to "
+                f"the targeted importers in {self.sc.year}; the ban changes nothing there"
+            )
+        f -= blocked
+        np.maximum(f, 0.0, out=f)
+        return blocked
+
+    def _quota(self, item: ResolvedShock, m: int, s: int) -> None:
+        shock = item.shock
+        e = int(item.countries["exporter"][0])
+        f = self.flows_of(m, s)
+        if f is None or self.f0 is None or not self.has_trade(m, s):
+            self.notes.append(
+                f"{self.where(item)}: the dataset has no bilateral trade for {self.name(m, s)} "
+                f"in {self.sc.year}; the quota changes nothing"
+            )
+            return
+        self.restricted[(m, s)][e] = True
+        baseline = float(self.f0[m, s, e].sum())
+        cap = shock.cap_tonnes if shock.cap_tonnes is not None else shock.cap_fraction * baseline
+        current = float(f[e].sum())
+        if current <= cap:
+            self.notes.append(
+                f"{self.where(item)}: {self.ds.countries[e]} exports {current:,.0f} t of "
+                f"{self.name(m, s)}, within the cap of {cap:,.0f} t; the quota changes nothing"
+            )
+            return
+        f[e] *= cap / current
+        self.ledgers[(m, s)].quota_withheld += current - cap
+        self.withheld[m, s, e] += current - cap
+
+    def _partnership(self, item: ResolvedShock, m: int, s: int) -> None:
+        i = int(item.countries["importer"][0])
+        p = int(item.countries["partner"][0])
+        f = self.flows_of(m, s)
+        if f is None or not self.has_trade(m, s):
+            self.notes.append(
+                f"{self.where(item)}: the dataset has no bilateral trade for {self.name(m, s)} "
+                f"in {self.sc.year}; the partnership changes nothing"
+            )
+            return
+        if i == p:
+            self.notes.append(f"{self.where(item)}: importer and partner are the same country")
+            return
+        if self.targeted[(m, s)][p, i]:
+            self.notes.append(
+                f"{self.where(item)}: {self.ds.countries[p]} bans exports of {self.name(m, s)} "
+                f"to {self.ds.countries[i]} in this scenario; the partnership is not applied"
+            )
+            return
+        new, ledger = mk.redirect(
+            f,
+            self.p[m, s],
+            i,
+            p,
+            item.shock.share,
+            self.restricted[(m, s)],
+            self.sc.market.deflection,
+        )
+        f[...] = new
+        led = self.ledgers[(m, s)]
+        led.redirected += ledger.redirected
+        led.partnership_surplus += ledger.surplus
+        self.withheld[m, s, p] += ledger.surplus
+        if ledger.redirected <= 0:
+            self.notes.append(
+                f"{self.where(item)}: {self.ds.countries[p]} exported no {self.name(m, s)} to "
+                f"buyers other than {self.ds.countries[i]} in {self.sc.year}; nothing to redirect"
+            )
+
+    def _new_supply(self, item: ResolvedShock, m: int, s: int) -> None:
+        c = int(item.countries["country"][0])
+        added = float(item.shock.tonnes_per_year)
+        short = self.shortfall(m, s)
+        self.p[m, s, c] += added
+        self.ledgers[(m, s)].new_supply += added
+        rest = added - min(added, short[c])
+        f = self.flows_of(m, s)
+        if rest <= 0 or f is None:
+            return
+        buyers = short.copy()
+        buyers[c] = 0.0
+        buyers[self.targeted[(m, s)][c]] = 0.0
+        if self.restricted[(m, s)][c] and not self.targeted[(m, s)][c].any():
+            buyers[:] = 0.0  # under a quota: its exports cannot grow
+        need = float(buyers.sum())
+        if need > 0:
+            f[c] += buyers * min(1.0, rest / need)
+
+    def _demand(self, item: ResolvedShock) -> None:
+        for m in item.minerals:
+            for s in item.stages:
+                if item.all_importers:
+                    self.demand[m, s] *= item.shock.multiplier
+                else:
+                    self.demand[m, s, item.countries["importers"]] *= item.shock.multiplier
+
+    def _stockpile(self, item: ResolvedShock, m: int, s: int) -> None:
+        shock = item.shock
+        holders = item.countries["holders"]
+        base = self.consumption0(m, s)[holders]
+        need = np.maximum(self.shortfall(m, s) - self.stock_draw[m, s], 0.0)[holders]
+        if shock.tonnes is not None:
+            weights = need if need.sum() > 0 else base
+            if weights.sum() <= 0:
+                weights = np.ones(len(holders))
+            stock = shock.tonnes * weights / weights.sum()
+        else:
+            stock = shock.days_of_consumption / 365.0 * base
+        rate = stock * 12.0 / self.sc.months
+        draw = np.minimum(rate, need)
+        self.stock[m, s, holders] += stock
+        self.stock_draw[m, s, holders] += draw
+        self.ledgers[(m, s)].stockpile_draw += float(draw.sum())
+        if need.sum() <= 0:
+            self.notes.append(
+                f"{self.where(item)}: {self.codes(holders)} have no shortfall of "
+                f"{self.name(m, s)}; nothing is drawn"
+            )
+
+    def _price(self, m: int, s: int) -> None:
+        led = self.ledgers[(m, s)]
+        c0 = self.consumption0(m, s)
+        world_c = float(c0.sum())
+        led.demand_change = float((c0 * (self.demand[m, s] - 1.0)).sum())
+        world_p = float(self.p0[m, s].sum())
+        f0 = None if self.f0 is None else self.f0[m, s]
+        world_t = 0.0 if f0 is None else float(f0.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            consumption_share_change = led.demand_change / world_c if world_c > 0 else 0.0
+            draw_share = led.stockpile_draw / world_c if world_c > 0 else 0.0
+        withheld = self.withheld[m, s]
+        if world_p > 0:
+            size = world_p
+            prod_change = float(self.p[m, s].sum()) - world_p
+            world_ratio = min(world_p / world_t, 1.0) if world_t > 0 else 1.0
+            if f0 is not None:
+                exports0 = f0.sum(axis=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(
+                        (self.p0[m, s] > 0) & (exports0 > 0),
+                        np.minimum(self.p0[m, s] / exports0, 1.0),
+                        world_ratio,
+                    )
+            else:
+                ratio = np.ones_like(withheld)
+            trade_loss = float((withheld * ratio).sum()) + float(
+                self.unrecorded[m, s].sum() * world_ratio
+            )
+            supply_change = prod_change / size - trade_loss / size + draw_share
+            fixed = draw_share + led.new_supply / size
+        elif world_t > 0:
+            supply_change = (-float(withheld.sum()) - float(self.unrecorded[m, s].sum())) / world_t
+            supply_change += draw_share
+            fixed = draw_share
+        else:
+            supply_change = math.nan
+            fixed = 0.0
+        response = mk.price_response(
+            supply_change,
+            consumption_share_change,
+            fixed,
+            mk.elasticities_for(str(self.ds.minerals[m]), _elasticity_overrides(self.sc)),
+            model=self.sc.market.price_model,
+            threshold=self.sc.market.linear_threshold,
+        )
+        if response.note:
+            self.notes.append(f"{self.name(m, s)}: {response.note}")
+        self.prices[(m, s)] = response
+
+
+def simulate(dataset: Dataset, scenario: Scenario) -> Simulation:
+    """Run the shocks of ``scenario`` on the baseline year of ``dataset``.
+
+    Parameters
+    ----------
+    dataset
+        The baseline dataset.
+    scenario
+        The scenario (see :func:`riskengine.load_scenario`).
+
+    Returns
+    -------
+    Simulation
+        Shocked quantities of the year for the minerals the scenario names,
+        ledgers, shortfalls and prices.
+
+    Raises
+    ------
+    ScenarioError
+        When a label of the scenario is not in the dataset.
+    """
+    shocks = resolve(dataset, scenario)
+    touched = sorted({m for item in shocks for m in item.minerals})
+    sub = dataset.sel(minerals=[str(dataset.minerals[m]) for m in touched], years=[scenario.year])
+    return _Engine(sub, scenario, resolve(sub, scenario)).run()
+
+
+def shocked_dataset(dataset: Dataset, sim: Simulation) -> Dataset:
+    """``dataset`` with the scenario year of the touched minerals replaced.
+
+    Trade values follow quantities: a flow scaled by ``k`` has its value
+    scaled by ``k``; a new flow is valued at the exporter's average unit
+    value of the product that year (the world average when the exporter had
+    no exports). Figures that were NaN (withheld) and that the scenario did
+    not change stay NaN.
+
+    Parameters
+    ----------
+    dataset
+        The baseline the simulation ran on, or any dataset containing its
+        minerals and year (the full dataset, or :attr:`Simulation.dataset`).
+    sim
+        The simulation.
+    """
+    m_idx = dataset.positions("mineral", list(sim.dataset.minerals))
+    s_idx = dataset.positions("stage", list(sim.dataset.stages))
+    t = int(dataset.positions("year", [sim.year])[0])
+    mi, si = np.ix_(m_idx, s_idx)
+    production = dataset.production.copy()
+    orig = production[mi, si, t]
+    production[mi, si, t] = np.where(
+        np.isnan(orig) & (sim.production == sim.production0), np.nan, sim.production
+    )
+    arrays: dict[str, np.ndarray | None] = {"production": production}
+    if dataset.trade_quantity is not None and sim.flows is not None and sim.flows0 is not None:
+        q0, q1 = sim.flows0, sim.flows
+        quantity = dataset.trade_quantity.copy()
+        q_orig = quantity[mi, si, t]
+        quantity[mi, si, t] = np.where(np.isnan(q_orig) & (q1 == q0), np.nan, q1)
+        arrays["trade_quantity"] = quantity
+        if dataset.trade_value is not None:
+            value = dataset.trade_value.copy()
+            v0 = value[mi, si, t]
+            v_known = np.nan_to_num(v0, nan=0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(q0 > 0, q1 / q0, np.nan)
+                unit_exporter = v_known.sum(axis=-1) / q0.sum(axis=-1)  # [m, s, e]
+                unit_world = v_known.sum(axis=(-1, -2)) / q0.sum(axis=(-1, -2))  # [m, s]
+            unit = np.where(np.isfinite(unit_exporter), unit_exporter, unit_world[..., None])
+            scaled = np.where(q0 > 0, v0 * ratio, q1 * unit[..., None])
+            value[mi, si, t] = np.where(q1 == q0, v0, scaled)
+            arrays["trade_value"] = value
+    return dataset.replace_arrays(**arrays)
+
+
+def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
+    """Return a new dataset with the scenario's shocks applied.
+
+    Only the scenario's baseline year of the minerals it names changes;
+    ``dataset`` itself is not modified.
+
+    Parameters
+    ----------
+    dataset
+        Baseline dataset.
+    scenario
+        Scenario to apply.
+
+    Returns
+    -------
+    Dataset
+        Same coordinates; shocked production and trade (quantities and
+        values) in ``scenario.year``.
+
+    Raises
+    ------
+    ScenarioError
+        When a mineral, country or the year of the scenario is not in the
+        dataset.
+    """
+    return shocked_dataset(dataset, simulate(dataset, scenario))
+
+
+IMPORTER_COLUMNS: tuple[str, ...] = (
+    "mineral",
+    "stage",
+    "year",
+    "country",
+    "consumption_t",
+    "demand_t",
+    "supply_change_t",
+    "shortfall_gross_t",
+    "stockpile_t",
+    "stockpile_draw_t",
+    "shortfall_t",
+    "shortfall_pct",
+    "shortfall_over_duration_t",
+    "stockpile_cover_days",
+    "price_change_pct",
+)
+
+
+def importer_table(sim: Simulation) -> pd.DataFrame:
+    """Per-importer shortfall, stockpile cover and price of every touched pair."""
+    ds = sim.dataset
+    rows: list[pd.DataFrame] = []
+    for m, s in sim.pairs:
+        c0 = sim.consumption0(m, s)
+        change = sim.supply_change(m, s)
+        demand = c0 * sim.demand[m, s]
+        gross = sim.gross_shortfall[m, s]
+        draw = sim.stock_draw[m, s]
+        short = np.maximum(gross - draw, 0.0)
+        stock = sim.stock[m, s]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where(demand > 0, 100.0 * short / demand, np.nan)
+            cover = np.where(gross > 0, stock / (gross / 365.0), np.nan)
+        price = sim.prices.get((m, s))
+        keep = ((c0 > 0) | (gross > 0) | (stock > 0) | (np.abs(change) > 1e-9)) & (
+            ds.countries != OTHER_COUNTRIES
+        )
+        frame = pd.DataFrame(
+            {
+                "mineral": str(ds.minerals[m]),
+                "stage": str(ds.stages[s]),
+                "year": sim.year,
+                "country": ds.countries,
+                "consumption_t": c0,
+                "demand_t": demand,
+                "supply_change_t": change,
+                "shortfall_gross_t": gross,
+                "stockpile_t": stock,
+                "stockpile_draw_t": draw,
+                "shortfall_t": short,
+                "shortfall_pct": pct,
+                "shortfall_over_duration_t": short * sim.scenario.months / 12.0,
+                "stockpile_cover_days": cover,
+                "price_change_pct": 100.0 * price.price_change if price else np.nan,
+            }
+        )
+        rows.append(frame[keep])
+    if not rows:
+        return pd.DataFrame(columns=list(IMPORTER_COLUMNS))
+    return pd.concat(rows, ignore_index=True)
+
+
+def market_table(sim: Simulation) -> pd.DataFrame:
+    """Per mineral and stage: world supply, what moved where, price change."""
+    ds = sim.dataset
+    records: list[dict[str, Any]] = []
+    for m, s in sim.pairs:
+        led = sim.ledgers.get((m, s), PairLedger())
+        price = sim.prices.get((m, s))
+        records.append(
+            {
+                "mineral": str(ds.minerals[m]),
+                "stage": str(ds.stages[s]),
+                "year": sim.year,
+                "world_production_t": float(sim.production0[m, s].sum()),
+                "world_production_shocked_t": float(sim.production[m, s].sum()),
+                "world_trade_t": float(sim.flows0[m, s].sum())
+                if sim.flows0 is not None
+                else math.nan,
+                "world_trade_shocked_t": float(sim.flows[m, s].sum())
+                if sim.flows is not None
+                else math.nan,
+                "production_lost_t": led.production_lost,
+                "propagated_loss_t": led.propagated_loss,
+                "blocked_t": led.blocked,
+                "deflected_t": led.deflected,
+                "withheld_t": led.withheld,
+                "quota_withheld_t": led.quota_withheld,
+                "redirected_t": led.redirected,
+                "partnership_surplus_t": led.partnership_surplus,
+                "passed_on_t": led.passed_on,
+                "new_supply_t": led.new_supply,
+                "stockpile_draw_t": led.stockpile_draw,
+                "demand_change_t": led.demand_change,
+                "shortfall_fraction": price.shortfall_fraction if price else math.nan,
+                "supply_elasticity": price.supply_elasticity if price else math.nan,
+                "demand_elasticity": price.demand_elasticity if price else math.nan,
+                "price_model": price.model if price else "none",
+                "price_change_pct": 100.0 * price.price_change if price else math.nan,
+            }
+        )
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,491 @@
+r"""Market response to a shock: trade deflection, re-sourcing and the price.
+
+Everything here works on one mineral and stage of one year: a production
+vector ``P[c]`` and a flow matrix ``F[e, i]`` (exporter ``e`` to importer
+``i``) in tonnes per year. Functions return new arrays and never let a
+quantity go negative.
+
+Trade deflection (targeted bans)
+--------------------------------
+A ban that targets some importers blocks ``B[e, i]``. A fraction ``delta``
+(``market.deflection``) of exporter ``e``'s blocked volume is offered to its
+other buyers ``j`` in proportion to what they already buy from it. A buyer
+takes extra volume only up to what it can displace - its imports from
+suppliers not involved in any restriction plus its own production kept at
+home - and displaces exactly what it takes, so its consumption is unchanged.
+The displaced tonnes are freed at those suppliers ``k`` and go to the
+targeted importers, in proportion to what each lost from ``e``:
+
+.. math::
+
+    A_{ej} &= \min\Bigl(1, \frac{cap_j}{\sum_{e'} a_{e'j}}\Bigr) a_{ej},
+        \qquad a_{ej} = \delta \sum_i B_{ei}\, \frac{F_{ej}}{\sum_{j'} F_{ej'}} \\
+    F_{ej} &\mathrel{+}= A_{ej}, \qquad
+    F_{kj} \mathrel{-}= \frac{F_{kj}}{cap_j} \sum_e A_{ej}, \qquad
+    F_{ki} \mathrel{+}= \sum_e \Bigl(\sum_j A_{ej} \frac{F_{kj}}{cap_j}\Bigr)
+        \frac{B_{ei}}{\sum_{i'} B_{ei'}}
+
+Mass is conserved: every deflected tonne arrives at a buyer and the same
+tonnage reaches a targeted importer; what is not deflected stays in the
+exporting country (``withheld``) and is the targeted importers' shortfall.
+
+Price
+-----
+With ``W0`` the baseline world production of the stage, ``dS`` the net change
+of supply reaching the market and ``dD`` the change in demand, the world
+shortfall is ``sigma = (dD - dS) / W0``. Small shocks use the linear rule
+``dp/p = sigma / (e_s - e_d)``; large ones solve iso-elastic market clearing
+
+.. math:: S_r\, r^{e_s} + S_{fix} = D_1\, r^{e_d}
+
+for the price ratio ``r`` with :func:`scipy.optimize.brentq`, where ``S_r`` is
+the supply that responds to the price, ``S_fix`` the volumes committed
+whatever the price (stockpile draws, new capacity) and ``D_1 = W0 + dD``.
+Both agree to first order. How the engine measures ``dS`` and ``dD`` when
+trade and production are recorded in different units is in
+:mod:`riskengine.scenarios.engine`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Short-run (about one year) price elasticities used when the scenario does
+#: not give them: ``(supply, demand)``. These are riskengine's assumptions, not
+#: estimates: metal markets react little within a year, and by-product metals
+#: (recovered from the ores of a host metal: gallium from bauxite/alumina,
+#: germanium from zinc, cobalt from copper and nickel, indium and cadmium
+#: from zinc, tellurium and selenium from copper) react least because their
+#: output follows the host metal, not their own price. Minor metals that are a
+#: small share of the cost of the goods they go into also have the least
+#: elastic demand. Override them per mineral in ``market.elasticities``.
+DEFAULT_ELASTICITY: tuple[float, float] = (0.3, -0.3)
+
+ELASTICITIES: dict[str, tuple[float, float]] = {
+    # major metals: mine and smelter capacity can be run harder within a year
+    "copper": (0.3, -0.3),
+    "zinc": (0.3, -0.3),
+    "nickel": (0.3, -0.3),
+    "lead": (0.3, -0.3),
+    "aluminium": (0.3, -0.3),
+    "bauxite": (0.3, -0.3),
+    "alumina": (0.3, -0.3),
+    "iron_ore": (0.3, -0.3),
+    "tin": (0.25, -0.3),
+    # battery materials: new capacity takes years; demand tied to cell output
+    "lithium": (0.25, -0.25),
+    "natural_graphite": (0.25, -0.25),
+    "manganese": (0.25, -0.25),
+    # by-product metals: supply follows the host metal
+    "cobalt": (0.15, -0.2),
+    "gallium": (0.1, -0.15),
+    "germanium": (0.1, -0.15),
+    "indium": (0.1, -0.15),
+    "tellurium": (0.1, -0.15),
+    "selenium": (0.1, -0.15),
+    "cadmium": (0.1, -0.15),
+    "rhenium": (0.1, -0.15),
+    # small, concentrated markets with few substitutes
+    "antimony": (0.2, -0.2),
+    "rare_earths": (0.2, -0.2),
+    "tungsten": (0.2, -0.2),
+    "platinum": (0.2, -0.2),
+    "palladium": (0.2, -0.2),
+}
+
+
+def elasticities_for(
+    mineral: str, overrides: dict[str, tuple[float | None, float | None]]
+) -> tuple[float, float]:
+    """Supply and demand elasticity of a mineral: the defaults, then overrides.
+
+    Parameters
+    ----------
+    mineral
+        Mineral id.
+    overrides
+        ``{mineral: (supply or None, demand or None)}`` from the scenario.
+    """
+    supply, demand = ELASTICITIES.get(mineral, DEFAULT_ELASTICITY)
+    s_over, d_over = overrides.get(mineral, (None, None))
+    return (supply if s_over is None else s_over, demand if d_over is None else d_over)
+
+
+# ------------------------------------------------------------ re-routing
+def displacement_capacity(
+    flows: np.ndarray, production: np.ndarray, eligible: np.ndarray
+) -> np.ndarray:
+    """Return what each buyer can stop taking from its sources, ``Fx[k, j]``.
+
+    Parameters
+    ----------
+    flows
+        ``F[k, j]`` (tonnes).
+    production
+        ``P[c]`` (tonnes).
+    eligible
+        Boolean ``[k]``: suppliers that may be displaced (not restricting, not
+        short of supply themselves).
+
+    Returns
+    -------
+    ndarray
+        ``Fx[k, j]``: imports of ``j`` from eligible ``k`` off the diagonal, and
+        on the diagonal ``j``'s own production kept at home,
+        ``max(P_j - X_j, 0)``, when ``j`` is eligible.
+    """
+    fx = np.where(eligible[:, None], flows, 0.0)
+    np.fill_diagonal(fx, 0.0)
+    kept = np.maximum(production - flows.sum(axis=1), 0.0)
+    fx[np.diag_indices_from(fx)] = np.where(eligible, kept, 0.0)
+    return fx
+
+
+def displace(
+    flows: np.ndarray,
+    capacity: np.ndarray,
+    arrivals: np.ndarray,
+    loss_weights: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Buyers who received extra volume stop buying it elsewhere; losers get it.
+
+    Parameters
+    ----------
+    flows
+        ``F[k, j]``, already including the arrivals.
+    capacity
+        ``Fx[k, j]`` from :func:`displacement_capacity`.
+    arrivals
+        ``A[e, j]``: volume from source ``e`` that buyer ``j`` displaces
+        (``sum_e A[e, j] <= sum_k Fx[k, j]``).
+    loss_weights
+        ``W[e, i]``: how the volume freed on account of source ``e`` is shared
+        among the importers who lost supply (rows sum to 1 where ``e`` gave
+        anything).
+
+    Returns
+    -------
+    flows : ndarray
+        ``F`` after displacement (``F[k, j]`` lowered) and re-sourcing
+        (``F[k, i]`` raised).
+    moved : float
+        Tonnes re-sourced.
+    """
+    cap = capacity.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(cap > 0, capacity / cap, 0.0)  # [k, j]
+    wanted = arrivals.sum(axis=0)  # [j]
+    out = flows.copy()
+    cut = frac * wanted  # [k, j]
+    off = ~np.eye(len(flows), dtype=bool)
+    out[off] = np.maximum(out[off] - cut[off], 0.0)
+    freed = np.einsum("ej,kj->ek", arrivals, frac)  # [e, k]: freed at k on account of e
+    gained = np.einsum("ek,ei->ki", freed, loss_weights)
+    np.fill_diagonal(gained, 0.0)
+    out += gained
+    return out, float(gained.sum())
+
+
+@dataclass
+class Deflection:
+    """What trade deflection did to one mineral and stage (tonnes per year).
+
+    ``withheld_by_exporter`` is the blocked volume each exporter kept.
+    """
+
+    blocked: float = 0.0
+    deflected: float = 0.0
+    withheld: float = 0.0
+    withheld_by_exporter: np.ndarray | None = None
+
+
+def deflect(
+    flows: np.ndarray,
+    production: np.ndarray,
+    blocked: np.ndarray,
+    targeted: np.ndarray,
+    restricted: np.ndarray,
+    delta: float,
+) -> tuple[np.ndarray, Deflection]:
+    """Re-route the volume that targeted bans block (see the module notes).
+
+    Parameters
+    ----------
+    flows
+        ``F[e, i]`` after the bans.
+    production
+        ``P[c]``.
+    blocked
+        ``B[e, i]``: tonnes the bans removed from each flow.
+    targeted
+        Boolean ``[e, i]``: pairs under a ban (severity > 0).
+    restricted
+        Boolean ``[c]``: countries restricting exports of this product (banning
+        or under a quota); they are not displaced.
+    delta
+        Fraction of the blocked volume offered to other buyers.
+
+    Returns
+    -------
+    flows : ndarray
+        ``F`` after deflection and re-sourcing.
+    ledger : Deflection
+        Blocked, deflected and withheld tonnes; ``blocked = deflected + withheld``.
+    """
+    total_blocked = float(blocked.sum())
+    ledger = Deflection(
+        blocked=total_blocked, withheld=total_blocked, withheld_by_exporter=blocked.sum(axis=1)
+    )
+    if total_blocked <= 0 or delta <= 0:
+        return flows, ledger
+    n = len(flows)
+    losers = targeted.any(axis=0)
+    recipients = ~losers & ~restricted  # [j]
+    buyer = np.where(recipients[None, :] & ~np.eye(n, dtype=bool), flows, 0.0)  # [e, j]
+    row = buyer.sum(axis=1, keepdims=True)
+    offer = delta * blocked.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        desired = np.where(row > 0, offer * buyer / row, 0.0)  # [e, j]
+    eligible = ~losers & ~restricted
+    capacity = displacement_capacity(flows, production, eligible)
+    cap = capacity.sum(axis=0)
+    want = desired.sum(axis=0)
+    scale = np.ones_like(want)
+    np.divide(cap, want, out=scale, where=want > cap)
+    arrivals = desired * scale[None, :]
+    loss_total = blocked.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(loss_total > 0, blocked / loss_total, 0.0)
+    out = flows + arrivals
+    out, _ = displace(out, capacity, arrivals, weights)
+    ledger.deflected = float(arrivals.sum())
+    ledger.withheld_by_exporter = np.maximum(blocked.sum(axis=1) - arrivals.sum(axis=1), 0.0)
+    ledger.withheld = float(ledger.withheld_by_exporter.sum())
+    return out, ledger
+
+
+@dataclass
+class Redirect:
+    """What a partnership did (tonnes per year)."""
+
+    redirected: float = 0.0
+    resourced: float = 0.0
+    surplus: float = 0.0
+
+
+def redirect(
+    flows: np.ndarray,
+    production: np.ndarray,
+    importer: int,
+    partner: int,
+    share: float,
+    restricted: np.ndarray,
+    delta: float,
+) -> tuple[np.ndarray, Redirect]:
+    """Send ``share`` of a partner's exports to other buyers to one importer.
+
+    The importer then displaces up to ``delta`` of the extra volume from its
+    other eligible sources (:func:`displace`), and the freed tonnes go to the
+    buyers the partner no longer serves, in proportion to what each lost.
+    What the importer cannot displace is its surplus.
+
+    Parameters
+    ----------
+    flows, production
+        ``F[e, i]`` and ``P[c]``.
+    importer, partner
+        Positions on the country axis.
+    share
+        Fraction of the partner's exports to others that is redirected.
+    restricted
+        Boolean ``[c]``: countries restricting exports of this product.
+    delta
+        Fraction of the extra volume the importer displaces elsewhere.
+    """
+    n = len(flows)
+    others = np.ones(n, dtype=bool)
+    others[[importer, partner]] = False
+    moved = np.where(others, flows[partner] * share, 0.0)
+    total = float(moved.sum())
+    ledger = Redirect(redirected=total)
+    if total <= 0:
+        return flows, ledger
+    out = flows.copy()
+    out[partner] -= moved
+    out[partner, importer] += total
+    eligible = ~restricted & ~(moved > 0)
+    eligible[partner] = False
+    capacity = displacement_capacity(out, production, eligible)
+    capacity[:, [c for c in range(n) if c != importer]] = 0.0
+    cap = float(capacity[:, importer].sum())
+    take = min(delta * total, cap)
+    arrivals = np.zeros((1, n))
+    arrivals[0, importer] = take
+    weights = (moved / total)[None, :]
+    out, ledger.resourced = displace(out, capacity, arrivals, weights)
+    ledger.surplus = max(total - ledger.resourced, 0.0)
+    return out, ledger
+
+
+def pass_through(
+    flows: np.ndarray,
+    flows0: np.ndarray,
+    production0: np.ndarray,
+    *,
+    max_iter: int = 200,
+) -> tuple[np.ndarray, float]:
+    r"""Countries that lose imports pass part of the loss on to their own buyers.
+
+    A country re-exports part of what it takes in; when its imports fall, its
+    exports fall by the share of its baseline supply it exported,
+    :math:`x_c = \min(X_c / (P_c + M_c), 1)`, and the loss travels down the
+    chain (trading hubs, toll refiners, transit countries). Iterated until the
+    cuts stop growing.
+
+    Parameters
+    ----------
+    flows
+        ``F[e, i]`` after the shocks.
+    flows0, production0
+        Baseline flows and production of the same mineral and stage.
+    max_iter
+        Bound on the passes down the chain.
+
+    Returns
+    -------
+    flows : ndarray
+        ``F`` with the passed-on cuts.
+    passed : float
+        Tonnes of exports cut in all.
+    """
+    imports0 = flows0.sum(axis=0)
+    exports0 = flows0.sum(axis=1)
+    supply0 = production0 + imports0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
+    out = flows.copy()
+    passed = np.zeros(len(flows))
+    tol = 1e-12 * max(float(exports0.sum()), 1.0)
+    for _ in range(max_iter):
+        loss = np.maximum(imports0 - out.sum(axis=0), 0.0)
+        step = np.maximum(share * loss - passed, 0.0)
+        if step.sum() <= tol:
+            break
+        exports = out.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
+        cut = out * frac[:, None]
+        out -= cut
+        passed += cut.sum(axis=1)
+    return np.maximum(out, 0.0), float(passed.sum())
+
+
+# ------------------------------------------------------------------ price
+@dataclass
+class PriceResponse:
+    """Price change of one mineral and stage."""
+
+    shortfall_fraction: float
+    price_change: float
+    model: str
+    supply_elasticity: float
+    demand_elasticity: float
+    note: str = ""
+
+
+def price_response(
+    supply_change: float,
+    demand_change: float,
+    fixed_supply: float,
+    elasticity: tuple[float, float],
+    *,
+    model: str = "auto",
+    threshold: float = 0.05,
+) -> PriceResponse:
+    r"""Relative price change that clears the market after a shock.
+
+    Quantities are fractions of baseline world supply, so that the price
+    does not depend on the unit the dataset records them in.
+
+    Parameters
+    ----------
+    supply_change
+        Net change ``dS / W0`` of supply reaching the market (-0.1 = a tenth
+        of world supply lost).
+    demand_change
+        Change ``dD / W0`` of demand.
+    fixed_supply
+        Part of the shocked supply that does not respond to the price
+        (stockpile draws, new capacity), ``S_fix / W0``.
+    elasticity
+        ``(e_s, e_d)`` with ``e_s >= 0 >= e_d`` and not both zero.
+    model
+        ``"linear"``, ``"isoelastic"`` or ``"auto"`` (linear when
+        ``|sigma| <= threshold``).
+    threshold
+        Shortfall fraction above which ``auto`` solves the iso-elastic market.
+
+    Returns
+    -------
+    PriceResponse
+        ``price_change`` is ``dp/p`` (0.25 = +25 %); NaN with a note when no
+        price clears the market.
+
+    Notes
+    -----
+    .. math::
+
+        \sigma = dD/W_0 - dS/W_0, \qquad
+        \frac{dp}{p} \approx \frac{\sigma}{e_s - e_d} \quad\text{(linear)}
+
+    The iso-elastic model solves
+    :math:`(1 + s - f)\, r^{e_s} + f = (1 + d)\, r^{e_d}` for the price ratio
+    :math:`r = p_1/p_0` (``s``, ``d``, ``f`` the arguments above) with
+    :func:`scipy.optimize.brentq` on :math:`\ln r`, and returns :math:`r - 1`.
+    Both models agree to first order in the shock when ``f = 0``.
+
+    Examples
+    --------
+    >>> round(price_response(-0.04, 0.0, 0.0, (0.3, -0.3)).price_change, 4)
+    0.0667
+    """
+    es, ed = elasticity
+    sigma = demand_change - supply_change
+    if not math.isfinite(sigma):
+        note = "no production or trade to measure the shock against: price not computed"
+        return PriceResponse(math.nan, math.nan, "none", es, ed, note)
+    if sigma == 0:
+        return PriceResponse(0.0, 0.0, "none", es, ed)
+    use = model
+    if model == "auto":
+        use = "linear" if abs(sigma) <= threshold else "isoelastic"
+    if use == "linear":
+        return PriceResponse(sigma, sigma / (es - ed), "linear", es, ed)
+    from scipy.optimize import brentq
+
+    fixed = max(fixed_supply, 0.0)
+    responsive = max(1.0 + supply_change - fixed, 0.0)
+    demand = max(1.0 + demand_change, 0.0)
+
+    def excess_supply(log_r: float) -> float:
+        r = math.exp(log_r)
+        return float(responsive * r**es + fixed - demand * r**ed)
+
+    lo, hi = -25.0, 25.0
+    if not (excess_supply(lo) <= 0 <= excess_supply(hi)):
+        return PriceResponse(
+            sigma,
+            math.nan,
+            "isoelastic",
+            es,
+            ed,
+            "no market-clearing price: the shock removes the whole supply or demand",
+        )
+    log_r = brentq(excess_supply, lo, hi, xtol=1e-12)
+    return PriceResponse(sigma, math.expm1(log_r), "isoelastic", es, ed)

@@ -1,0 +1,596 @@
+"""Scenario mechanics on small synthetic datasets: hand-computed cases and invariants."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from riskengine.dataset import Dataset
+from riskengine.dims import STAGES, WGI_INDICATORS
+from riskengine.errors import ScenarioError
+from riskengine.scenarios import (
+    Scenario,
+    apply_scenario,
+    load_scenario,
+    parse_scenario,
+    run_scenario,
+    simulate,
+)
+from riskengine.scenarios.engine import importer_table
+from riskengine.scenarios.market import price_response
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "scenarios"
+
+COUNTRIES = ("AUS", "CHL", "CHN", "COD", "DEU", "JPN", "KOR", "PER", "USA")
+MINERALS = ("cobalt", "copper")
+PV = {"AUS": 0.86, "CHL": 0.04, "CHN": -0.47, "COD": -1.79, "DEU": 0.6, "JPN": 1.0,
+      "KOR": 0.6, "PER": -0.5, "USA": 0.0}  # fmt: skip
+
+Key = tuple[str, str, str]  # mineral, stage, country
+Flow = tuple[str, str, str, str]  # mineral, stage, exporter, importer
+
+
+def build(
+    production: Mapping[Key, float] | None = None,
+    flows: Mapping[Flow, float] | None = None,
+    *,
+    countries: tuple[str, ...] = COUNTRIES,
+    trade: bool = True,
+) -> Dataset:
+    """A one-year (2024) dataset with the given quantities and unit value 1000 USD/t."""
+    c_idx = pd.Index(countries, name="country")
+    m_idx = pd.Index(MINERALS, name="mineral")
+    s_idx = pd.Index(STAGES, name="stage")
+    prod = np.zeros((len(m_idx), len(s_idx), 1, len(c_idx)))
+    for (m, s, c), q in (production or {}).items():
+        prod[m_idx.get_loc(m), s_idx.get_loc(s), 0, c_idx.get_loc(c)] = q
+    tq = np.zeros((len(m_idx), len(s_idx), 1, len(c_idx), len(c_idx)))
+    for (m, s, e, i), q in (flows or {}).items():
+        tq[m_idx.get_loc(m), s_idx.get_loc(s), 0, c_idx.get_loc(e), c_idx.get_loc(i)] = q
+    gov = np.zeros((len(WGI_INDICATORS), 1, len(c_idx)))
+    gov[WGI_INDICATORS.index("PV"), 0, :] = [PV.get(c, 0.0) for c in countries]
+    return Dataset(
+        minerals=m_idx,
+        stages=s_idx,
+        years=pd.Index([2024], name="year", dtype="int64"),
+        countries=c_idx,
+        production=prod,
+        trade_quantity=tq if trade else None,
+        trade_value=tq * 1000.0 if trade else None,
+        governance=gov,
+        governance_years=pd.Index([2022], name="governance_year", dtype="int64"),
+        mineral_info=pd.DataFrame(index=pd.Index([], name="mineral")),
+        name="synthetic",
+    )
+
+
+def scenario(shocks: str = "", market: str = "", **head: object) -> Scenario:
+    fields = {"name": "t", "description": "d", "year": 2024, "sources": "[s]", **head}
+    text = "".join(f"{k}: {v}\n" for k, v in fields.items())
+    if market:
+        text += "market:\n" + market
+    if shocks:
+        text += "shocks:\n" + shocks
+    return parse_scenario(text, "test.yaml")
+
+
+def ban(exporters: str, mineral: str, stage: str, importers: str = "all", severity=1.0) -> str:
+    return (
+        f"  - {{type: export_ban, exporters: {exporters}, minerals: {mineral}, stage: {stage}, "
+        f"importers: {importers}, severity: {severity}}}\n"
+    )
+
+
+def pos(ds: Dataset, code: str) -> int:
+    return int(ds.countries.get_loc(code))
+
+
+def row(frame: pd.DataFrame, mineral: str, stage: str, country: str) -> pd.Series:
+    hit = frame[
+        (frame["mineral"] == mineral) & (frame["stage"] == stage) & (frame["country"] == country)
+    ]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+def same(a: Dataset, b: Dataset) -> bool:
+    for k in ("production", "trade_quantity", "trade_value"):
+        x, y = getattr(a, k), getattr(b, k)
+        if (x is None) != (y is None):
+            return False
+        if x is not None and not np.array_equal(x, y, equal_nan=True):
+            return False
+    return True
+
+
+# A refined cobalt market: China refines and exports, Australia is a second supplier.
+DEFLECT_FLOWS: dict[Flow, float] = {
+    ("cobalt", "refining", "CHN", "USA"): 100.0,
+    ("cobalt", "refining", "CHN", "JPN"): 100.0,
+    ("cobalt", "refining", "AUS", "JPN"): 50.0,
+}
+DEFLECT_PROD: dict[Key, float] = {
+    ("cobalt", "refining", "CHN"): 300.0,
+    ("cobalt", "refining", "AUS"): 50.0,
+}
+
+
+# ------------------------------------------------------------------ no-ops
+def test_empty_scenario_changes_nothing():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = load_scenario(FIXTURES / "minimal.yaml")
+    assert same(apply_scenario(ds, sc), ds)
+    result = run_scenario(ds, sc)
+    assert result.importers.empty
+    assert result.market.empty
+    scores = result.to_frame()
+    assert len(scores) > 0
+    assert (scores["delta"].fillna(0.0) == 0.0).all()
+
+
+def test_ban_with_severity_zero_changes_nothing():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(ban("CHN", "cobalt", "both", "[USA]", 0.0))
+    assert same(apply_scenario(ds, sc), ds)
+    result = run_scenario(ds, sc)
+    assert (result.importers["shortfall_t"] == 0).all()
+    assert (result.market["price_change_pct"] == 0).all()
+    assert (result.to_frame()["delta"].fillna(0) == 0).all()
+
+
+def test_ban_on_exporter_without_flows_changes_nothing_and_says_so():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(ban("KOR", "cobalt", "refining"))
+    assert same(apply_scenario(ds, sc), ds)
+    notes = run_scenario(ds, sc).notes
+    assert any("KOR exported no cobalt/refining" in n and "changes nothing" in n for n in notes)
+
+
+def test_ban_on_pair_without_trade_changes_nothing_and_says_so():
+    # like gallium in the default data: production, but no HS code in BACI
+    prod = {**DEFLECT_PROD, ("copper", "refining", "CHN"): 100.0}
+    ds = build(prod, DEFLECT_FLOWS)
+    sc = scenario(ban("CHN", "copper", "both"))
+    assert same(apply_scenario(ds, sc), ds)
+    sim = simulate(ds, sc)
+    assert any(
+        "no bilateral trade for copper/refining in 2024; the ban changes nothing" in n
+        for n in sim.notes
+    )
+    assert any(
+        "copper/mining: the dataset has neither production nor trade in 2024; "
+        "shocks[0] change nothing" in n
+        for n in sim.notes
+    )
+    no_trade = build(prod, trade=False)
+    assert same(apply_scenario(no_trade, sc), no_trade)
+
+
+# ---------------------------------------------------- bans and deflection
+def test_full_ban_to_all_importers_is_withheld():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    result = run_scenario(ds, scenario(ban("CHN", "cobalt", "refining")))
+    q = result.dataset.trade_quantity
+    assert q is not None
+    assert q[0, 1, 0, pos(ds, "CHN")].sum() == 0.0
+    market = result.market.iloc[0]
+    assert market["blocked_t"] == 200.0
+    assert market["deflected_t"] == 0.0
+    assert market["withheld_t"] == 200.0
+    imp = result.importers
+    assert row(imp, "cobalt", "refining", "USA")["shortfall_t"] == 100.0
+    assert row(imp, "cobalt", "refining", "USA")["shortfall_pct"] == 100.0
+    assert row(imp, "cobalt", "refining", "JPN")["shortfall_t"] == 100.0
+    assert row(imp, "cobalt", "refining", "JPN")["shortfall_pct"] == pytest.approx(100 / 1.5)
+    assert row(imp, "cobalt", "refining", "CHN")["supply_change_t"] == 200.0
+
+
+@pytest.mark.parametrize(
+    ("deflection", "moved"),
+    [(1.0, 50.0), (0.4, 40.0), (0.0, 0.0)],
+)
+def test_targeted_ban_deflects_up_to_what_other_buyers_can_displace(deflection, moved):
+    # China's 100 t to the US are blocked. Japan, its other buyer, can take extra
+    # Chinese metal only up to the 50 t it buys from Australia; Australia then
+    # sells those tonnes to the US.
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(ban("CHN", "cobalt", "refining", "[USA]"), f"  deflection: {deflection}\n")
+    sim = simulate(ds, sc)
+    f = sim.flows[0, 1]
+    chn, usa, jpn, aus = (pos(ds, c) for c in ("CHN", "USA", "JPN", "AUS"))
+    assert f[chn, usa] == 0.0
+    assert f[chn, jpn] == pytest.approx(100.0 + moved)
+    assert f[aus, jpn] == pytest.approx(50.0 - moved)
+    assert f[aus, usa] == pytest.approx(moved)
+    led = sim.ledgers[(0, 1)]
+    assert (led.blocked, led.deflected, led.withheld) == pytest.approx(
+        (100.0, moved, 100.0 - moved)
+    )
+    imp = run_scenario(ds, sc).importers
+    assert row(imp, "cobalt", "refining", "USA")["shortfall_t"] == pytest.approx(100.0 - moved)
+    assert row(imp, "cobalt", "refining", "JPN")["shortfall_t"] == pytest.approx(0.0)
+    assert row(imp, "cobalt", "refining", "CHN")["supply_change_t"] == pytest.approx(100.0 - moved)
+
+
+def test_deflection_can_displace_a_buyers_own_production():
+    # Japan mines and refines 30 t it uses at home: it can take 30 t more Chinese
+    # metal and sell its own 30 t to the US.
+    prod = {**DEFLECT_PROD, ("cobalt", "refining", "JPN"): 30.0}
+    flows = {k: v for k, v in DEFLECT_FLOWS.items() if k[2] != "AUS"}
+    ds = build(prod, flows)
+    sim = simulate(ds, scenario(ban("CHN", "cobalt", "refining", "[USA]")))
+    f = sim.flows[0, 1]
+    assert f[pos(ds, "JPN"), pos(ds, "USA")] == pytest.approx(30.0)
+    assert f[pos(ds, "CHN"), pos(ds, "JPN")] == pytest.approx(130.0)
+
+
+def test_region_names_expand_to_members():
+    flows = {**DEFLECT_FLOWS, ("cobalt", "refining", "CHN", "DEU"): 10.0}
+    ds = build(DEFLECT_PROD, flows)
+    sim = simulate(ds, scenario(ban("CHN", "cobalt", "refining", "[EU27]")))
+    assert sim.flows[0, 1, pos(ds, "CHN"), pos(ds, "DEU")] == 0.0
+    assert sim.flows[0, 1, pos(ds, "CHN"), pos(ds, "USA")] == 100.0
+
+
+# ------------------------------------------------------------------ quotas
+def test_quota_caps_the_row_sum_in_proportion():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    quota = (
+        "  - {type: export_quota, exporter: CHN, mineral: cobalt, stage: refining, "
+        "cap_fraction: 0.25}\n"
+    )
+    sim = simulate(ds, scenario(quota))
+    f = sim.flows[0, 1]
+    assert f[pos(ds, "CHN"), pos(ds, "USA")] == pytest.approx(25.0)
+    assert f[pos(ds, "CHN"), pos(ds, "JPN")] == pytest.approx(25.0)
+    assert sim.ledgers[(0, 1)].quota_withheld == pytest.approx(150.0)
+    loose = quota.replace("cap_fraction: 0.25", "cap_tonnes: 500")
+    sim = simulate(ds, scenario(loose))
+    assert np.array_equal(sim.flows, sim.flows0)
+    assert any("within the cap of 500 t; the quota changes nothing" in n for n in sim.notes)
+
+
+# ------------------------------------------------ disruption, propagation
+def propagation_case() -> Dataset:
+    prod = {
+        ("cobalt", "mining", "COD"): 100.0,
+        ("cobalt", "mining", "AUS"): 50.0,
+        ("cobalt", "refining", "CHN"): 90.0,
+        ("cobalt", "refining", "COD"): 10.0,
+        ("cobalt", "refining", "AUS"): 50.0,
+    }
+    flows = {
+        ("cobalt", "mining", "COD", "CHN"): 80.0,
+        ("cobalt", "refining", "CHN", "USA"): 30.0,
+        ("cobalt", "refining", "CHN", "JPN"): 30.0,
+    }
+    return build(prod, flows)
+
+
+def test_mining_disruption_propagates_to_refined_output_and_exports():
+    ds = propagation_case()
+    sc = scenario(
+        "  - {type: production_disruption, country: COD, mineral: cobalt, stage: mining, "
+        "fraction_lost: 0.5}\n"
+    )
+    sim = simulate(ds, sc)
+    m, mine, ref = 0, 0, 1
+    cod, chn, aus = pos(ds, "COD"), pos(ds, "CHN"), pos(ds, "AUS")
+    # DR Congo mines 50 t less and ships 40 t instead of 80 t to China.
+    assert sim.production[m, mine, cod] == 50.0
+    assert sim.flows[m, mine, cod, chn] == 40.0
+    # China's feed (80 t of Congolese ore) halves, so does DR Congo's own (20 -> 10 t).
+    assert sim.production[m, ref, chn] == pytest.approx(45.0)
+    assert sim.production[m, ref, cod] == pytest.approx(5.0)
+    assert sim.production[m, ref, aus] == 50.0  # Australian feed is untouched
+    assert sim.flows[m, ref, chn, pos(ds, "USA")] == pytest.approx(15.0)
+    assert sim.ledgers[(m, ref)].propagated_loss == pytest.approx(50.0)
+    imp = run_scenario(ds, sc).importers
+    assert row(imp, "cobalt", "mining", "CHN")["shortfall_t"] == pytest.approx(40.0)
+    assert row(imp, "cobalt", "mining", "COD")["shortfall_t"] == pytest.approx(10.0)
+    assert row(imp, "cobalt", "refining", "USA")["shortfall_t"] == pytest.approx(15.0)
+    assert row(imp, "cobalt", "refining", "USA")["shortfall_pct"] == pytest.approx(50.0)
+
+
+def test_more_ore_does_not_raise_refined_output():
+    ds = propagation_case()
+    sc = scenario(
+        "  - {type: new_supply, country: CHN, mineral: cobalt, stage: mining, "
+        "tonnes_per_year: 40}\n"
+    )
+    sim = simulate(ds, sc)
+    assert np.array_equal(sim.production[0, 1], sim.production0[0, 1])
+    assert sim.production[0, 0, pos(ds, "CHN")] == 40.0
+
+
+def test_disruption_of_a_country_without_output_says_so():
+    ds = propagation_case()
+    sc = scenario(
+        "  - {type: production_disruption, country: JPN, mineral: cobalt, stage: mining, "
+        "fraction_lost: 0.5}\n"
+    )
+    sim = simulate(ds, sc)
+    assert np.array_equal(sim.production, sim.production0)
+    assert any("is not recorded for 2024; the disruption changes nothing" in n for n in sim.notes)
+
+
+def test_reexporters_pass_part_of_a_loss_on():
+    # Korea imports 100 t from China and re-exports 40 t to the US.
+    flows = {
+        ("cobalt", "refining", "CHN", "KOR"): 100.0,
+        ("cobalt", "refining", "KOR", "USA"): 40.0,
+    }
+    ds = build({("cobalt", "refining", "CHN"): 100.0}, flows)
+    sim = simulate(ds, scenario(ban("CHN", "cobalt", "refining", "[KOR]", 0.5)))
+    f = sim.flows[0, 1]
+    assert f[pos(ds, "CHN"), pos(ds, "KOR")] == pytest.approx(50.0)
+    assert f[pos(ds, "KOR"), pos(ds, "USA")] == pytest.approx(20.0)  # 40 % of the 50 t lost
+    assert sim.ledgers[(0, 1)].passed_on == pytest.approx(20.0)
+
+
+# ------------------------------------------------------------- partnership
+def test_partnership_redirects_and_resources_without_shortfall():
+    flows = {
+        ("copper", "mining", "PER", "CHN"): 100.0,
+        ("copper", "mining", "PER", "JPN"): 10.0,
+        ("copper", "mining", "CHL", "JPN"): 40.0,
+        ("copper", "mining", "CHL", "CHN"): 60.0,
+    }
+    ds = build({("copper", "mining", "PER"): 110.0, ("copper", "mining", "CHL"): 100.0}, flows)
+    sc = scenario(
+        "  - {type: partnership, importer: JPN, partner: PER, mineral: copper, stage: mining, "
+        "share: 0.2}\n"
+    )
+    sim = simulate(ds, sc)
+    assert list(sim.dataset.minerals) == ["copper"]  # the simulation keeps what it shocks
+    f = sim.flows[0, 0]
+    per, chl, chn, jpn = (pos(ds, c) for c in ("PER", "CHL", "CHN", "JPN"))
+    assert f[per, chn] == pytest.approx(80.0)
+    assert f[per, jpn] == pytest.approx(30.0)
+    assert f[chl, jpn] == pytest.approx(20.0)
+    assert f[chl, chn] == pytest.approx(80.0)
+    led = sim.ledgers[(0, 0)]
+    assert (led.redirected, led.partnership_surplus) == pytest.approx((20.0, 0.0))
+    result = run_scenario(ds, sc)
+    assert (result.importers["shortfall_t"].abs() < 1e-9).all()
+    # Japan's copper ore now comes half from Peru (was a fifth): its supplier mix changed.
+    hhi = result.scores
+    assert not hhi.empty
+
+
+# ------------------------------------------- new supply, stockpile, demand
+def test_new_supply_serves_the_short_importers():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(
+        ban("CHN", "cobalt", "refining")
+        + "  - {type: new_supply, country: AUS, mineral: cobalt, stage: refining, "
+        "tonnes_per_year: 100}\n"
+    )
+    sim = simulate(ds, sc)
+    f = sim.flows[0, 1]
+    aus = pos(ds, "AUS")
+    assert f[aus, pos(ds, "USA")] == pytest.approx(50.0)  # shortfalls 100 and 100 share 100 t
+    assert f[aus, pos(ds, "JPN")] == pytest.approx(100.0)
+    assert sim.production[0, 1, aus] == 150.0
+    assert sim.ledgers[(0, 1)].new_supply == 100.0
+
+
+def test_stockpile_release_over_the_duration():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(
+        ban("CHN", "cobalt", "refining", "[USA, JPN]")
+        + "  - {type: stockpile_release, holders: [JPN, USA], mineral: cobalt, "
+        "stage: refining, tonnes: 20}\n",
+        "  deflection: 0\n",
+        duration_months=6,
+    )
+    imp = run_scenario(ds, sc).importers
+    usa = row(imp, "cobalt", "refining", "USA")
+    # 20 t shared by shortfall (100 t each): 10 t each, released over 6 months = 20 t/yr.
+    assert usa["stockpile_t"] == pytest.approx(10.0)
+    assert usa["stockpile_draw_t"] == pytest.approx(20.0)
+    assert usa["shortfall_gross_t"] == pytest.approx(100.0)
+    assert usa["shortfall_t"] == pytest.approx(80.0)
+    assert usa["shortfall_over_duration_t"] == pytest.approx(40.0)
+    assert usa["stockpile_cover_days"] == pytest.approx(10.0 / (100.0 / 365.0))
+
+
+def test_stockpile_in_days_of_consumption():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(
+        ban("CHN", "cobalt", "refining", "[JPN]")
+        + "  - {type: stockpile_release, holders: JPN, mineral: cobalt, "
+        "stage: refining, days_of_consumption: 73}\n",
+        "  deflection: 0\n",
+    )
+    jpn = row(run_scenario(ds, sc).importers, "cobalt", "refining", "JPN")
+    assert jpn["stockpile_t"] == pytest.approx(150.0 * 73 / 365)  # 30 t
+    assert jpn["shortfall_t"] == pytest.approx(70.0)
+    assert jpn["stockpile_cover_days"] == pytest.approx(30.0 / (100.0 / 365.0))
+
+
+def test_world_demand_shock_moves_price_linearly():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario("  - {type: demand_shock, mineral: cobalt, stage: refining, multiplier: 1.03}\n")
+    result = run_scenario(ds, sc)
+    market = result.market.iloc[0]
+    assert market["shortfall_fraction"] == pytest.approx(0.03)
+    assert market["price_model"] == "linear"
+    assert market["price_change_pct"] == pytest.approx(100 * 0.03 / (0.15 + 0.2))  # cobalt
+    usa = row(result.importers, "cobalt", "refining", "USA")
+    assert usa["shortfall_t"] == pytest.approx(3.0)
+    assert usa["shortfall_pct"] == pytest.approx(100 * 3 / 103)
+
+
+def test_ban_price_uses_withheld_share_of_world_supply():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    sc = scenario(
+        ban("CHN", "cobalt", "refining", severity=0.05),
+        "  price_model: linear\n  elasticities: {cobalt: {supply: 0.5, demand: -0.5}}\n",
+    )
+    market = run_scenario(ds, sc).market.iloc[0]
+    # 10 t withheld by China, whose exports (200 t) are below its output: 10 / 350 t.
+    assert market["shortfall_fraction"] == pytest.approx(10 / 350)
+    assert market["price_change_pct"] == pytest.approx(100 * (10 / 350) / 1.0)
+
+
+def test_isoelastic_price_matches_the_closed_form():
+    for s, d, es, ed in [(-0.3, 0.0, 0.2, -0.3), (-0.1, 0.2, 0.1, -0.1), (0.2, 0.0, 0.3, -0.3)]:
+        got = price_response(s, d, 0.0, (es, ed), model="isoelastic").price_change
+        assert got == pytest.approx(((1 + d) / (1 + s)) ** (1 / (es - ed)) - 1, rel=1e-9)
+    small = price_response(-0.01, 0.0, 0.0, (0.3, -0.3))
+    assert small.model == "linear"
+    assert small.price_change == pytest.approx(0.01 / 0.6)
+    gone = price_response(-1.0, 0.0, 0.0, (0.3, -0.3), model="isoelastic")
+    assert math.isnan(gone.price_change)
+    assert "no market-clearing price" in gone.note
+
+
+# ----------------------------------------------------------- label errors
+def test_unknown_labels_name_file_line_path_and_valid_choices():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    with pytest.raises(ScenarioError) as err:
+        run_scenario(ds, load_scenario(FIXTURES / "unknown_labels.yaml"))
+    text = str(err.value)
+    f = FIXTURES / "unknown_labels.yaml"
+    assert f"{f}: 2 labels do not match the dataset 'synthetic'" in text
+    assert (
+        f"{f}:17: shocks[2].exporters[0]: unknown country 'CHX'; use an ISO3 code or a "
+        f"country name known to the dataset; valid: AUS, CHL, CHN" in text
+    )
+    assert (
+        f"{f}:18: shocks[2].minerals[1]: unknown mineral 'unobtainium' in this dataset; "
+        f"valid: cobalt, copper" in text
+    )
+
+
+def test_unknown_year_and_country_names():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    with pytest.raises(ScenarioError, match=r"test.yaml:3: year: the dataset 'synthetic' has no"):
+        simulate(ds, scenario(year=2023))
+    sim = simulate(ds, scenario(ban("China", "cobalt", "refining", "[United States]")))
+    assert sim.flows[0, 1, pos(ds, "CHN"), pos(ds, "USA")] == 0.0
+
+
+def test_result_tables_are_labelled():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
+    result = run_scenario(ds, scenario(ban("CHN", "cobalt", "refining", "[USA]")))
+    scores = result.to_frame()
+    assert list(scores.columns) == [
+        "mineral", "stage", "year", "country", "measure", "baseline", "shocked", "delta",
+    ]  # fmt: skip
+    usa = scores[(scores["country"] == "USA") & (scores["stage"] == "refining")]
+    assert {"score", "import_exposure", "hhi"} <= set(usa["measure"])
+    conc = result.to_frame("concentration")
+    assert {"hhi", "cr1"} <= set(conc["measure"])
+    assert {"shortfall_t", "stockpile_cover_days"} <= set(result.to_frame("importers").columns)
+    assert "price_change_pct" in result.to_frame("market").columns
+    geo = run_scenario(ds, result.scenario, method="geopolrisk", regions=None)
+    assert geo.method == "geopolrisk"
+
+
+# -------------------------------------------------------------- invariants
+N = len(COUNTRIES)
+
+
+@st.composite
+def markets(draw: st.DrawFn) -> tuple[Dataset, int, list[int], float, float]:
+    """Random refined-cobalt flows, production, a banning exporter and targets."""
+    values = st.floats(min_value=0.0, max_value=100.0, allow_nan=False)
+    flat = draw(st.lists(values, min_size=N * N, max_size=N * N))
+    flows = np.array(flat).reshape(N, N)
+    np.fill_diagonal(flows, 0.0)
+    flows[flows < 20] = 0.0  # sparse, as trade is
+    prod = np.array(draw(st.lists(values, min_size=N, max_size=N)))
+    exporter = draw(st.integers(0, N - 1))
+    targets = draw(st.lists(st.integers(0, N - 1), min_size=1, max_size=3, unique=True))
+    delta = draw(st.sampled_from([0.0, 0.3, 1.0]))
+    severity = draw(st.floats(min_value=0.0, max_value=1.0))
+    named = {("cobalt", "refining", COUNTRIES[e], COUNTRIES[i]): flows[e, i]
+             for e in range(N) for i in range(N) if flows[e, i] > 0}  # fmt: skip
+    production = {("cobalt", "refining", COUNTRIES[c]): prod[c] for c in range(N)}
+    return build(production, named), exporter, targets, delta, severity
+
+
+def ban_scenario(exporter: int, targets: list[int], severity: float, delta: float) -> Scenario:
+    names = ", ".join(COUNTRIES[t] for t in targets)
+    return scenario(
+        ban(COUNTRIES[exporter], "cobalt", "refining", f"[{names}]", severity),
+        f"  deflection: {delta}\n",
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets())
+def test_rerouting_conserves_mass(case):
+    ds, exporter, targets, delta, severity = case
+    sim = simulate(ds, ban_scenario(exporter, targets, severity, delta))
+    if not sim.pairs:
+        return
+    f0, f1 = sim.flows0[0, 1], sim.flows[0, 1]
+    led = sim.ledgers[(0, 1)]
+    assert (f1 >= 0).all()
+    assert led.blocked == pytest.approx(led.deflected + led.withheld, abs=1e-9)
+    assert led.deflected <= delta * led.blocked + 1e-9
+    # what leaves one buyer arrives at another, or stays with the exporter or a re-exporter
+    assert f1.sum() == pytest.approx(f0.sum() - led.withheld - led.passed_on, abs=1e-7)
+    change = sim.supply_change(0, 1)
+    assert change.sum() == pytest.approx(0.0, abs=1e-7)
+    # every tonne short somewhere is a tonne kept by someone
+    assert np.maximum(-change, 0).sum() == pytest.approx(np.maximum(change, 0).sum(), abs=1e-7)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets(), st.floats(min_value=0.0, max_value=1.0))
+def test_larger_ban_never_lowers_the_targets_shortfall(case, other):
+    ds, exporter, targets, delta, severity = case
+    low, high = sorted((severity, other))
+    short = []
+    for s in (low, high):
+        sim = simulate(ds, ban_scenario(exporter, targets, s, delta))
+        gross = sim.gross_shortfall[0, 1] if sim.pairs else np.zeros(N)
+        short.append(gross[targets])
+    assert (short[1] >= short[0] - 1e-7).all()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    markets(),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.floats(min_value=0.0, max_value=3.0),
+    st.integers(0, N - 1),
+)
+def test_quantities_never_go_negative(case, fraction, multiplier, other):
+    ds, exporter, targets, delta, severity = case
+    e, o = COUNTRIES[exporter], COUNTRIES[other]
+    shocks = (
+        ban(e, "cobalt", "both", f"[{COUNTRIES[targets[0]]}]", severity)
+        + f"  - {{type: production_disruption, country: {o}, mineral: cobalt, "
+        f"stage: refining, fraction_lost: {fraction}}}\n"
+        f"  - {{type: export_quota, exporter: {o}, mineral: cobalt, stage: refining, "
+        f"cap_fraction: {fraction}}}\n"
+        f"  - {{type: partnership, importer: {o}, partner: {e}, mineral: cobalt, "
+        f"stage: refining, share: {fraction}}}\n"
+        f"  - {{type: new_supply, country: {o}, mineral: cobalt, stage: refining, "
+        f"tonnes_per_year: {10 * multiplier}}}\n"
+        f"  - {{type: demand_shock, mineral: cobalt, multiplier: {multiplier}}}\n"
+        f"  - {{type: stockpile_release, holders: [{e}, {o}], mineral: cobalt, "
+        f"stage: refining, days_of_consumption: 30}}\n"
+    )
+    sc = scenario(shocks, f"  deflection: {delta}\n")
+    shocked = apply_scenario(ds, sc)
+    assert (shocked.production >= 0).all()
+    assert shocked.trade_quantity is not None
+    assert (shocked.trade_quantity >= 0).all()
+    assert (np.nan_to_num(shocked.trade_value) >= 0).all()
+    importers = importer_table(simulate(ds, sc))
+    assert (importers["shortfall_t"] >= 0).all()
+    assert (importers["stockpile_draw_t"] <= importers["shortfall_gross_t"] + 1e-9).all()
