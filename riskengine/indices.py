@@ -484,6 +484,22 @@ def geopolrisk_import_risk(
     0.4
     """
     f = _asfloat(flows)
-    g = np.broadcast_to(_asfloat(weights), f.shape)
-    numerator = np.where(f == 0, 0.0, g * f).sum(axis=-2)
+    w = _asfloat(weights)
+    w = w.reshape((1,) * (f.ndim - w.ndim) + w.shape)
+    unknown = np.isnan(w)
+    has_unknown = bool(unknown.any())
+    # Σ_e g_e f_ei as one fused multiply-and-reduce over e; the weights stay a
+    # broadcast view, so no temporary as large as the flows is made.
+    known = np.where(unknown, 0.0, w) if has_unknown else w
+    numerator = np.einsum("...ei,...ei->...i", np.broadcast_to(known, f.shape), f)
+    if has_unknown:
+        # NaN where a non-zero flow (NaN included) meets an unknown weight; only
+        # the exporters with an unknown weight somewhere are visited.
+        other = tuple(a for a in range(w.ndim) if a != w.ndim - 2)
+        rows = np.flatnonzero(unknown.any(axis=other)) if w.shape[-2] > 1 else range(f.shape[-2])
+        unknown_b = np.broadcast_to(unknown, f.shape)
+        hit = np.zeros(numerator.shape, dtype=bool)
+        for e in rows:
+            hit |= (f[..., e, :] != 0) & unknown_b[..., e, :]
+        numerator = np.where(hit, np.nan, numerator)
     return _divide(numerator, _asfloat(own_production) + f.sum(axis=-2))
