@@ -104,6 +104,9 @@ Loc = tuple[str | int, ...]
 
 STAGE_ORDER: tuple[str, ...] = (Stage.MINING.value, Stage.REFINING.value)
 
+#: World shortfall (fraction of supply) above which the price change gets a caution note.
+LARGE_SHOCK = 0.25
+
 
 # ------------------------------------------------------------------ labels
 @dataclass
@@ -777,6 +780,13 @@ class _Engine:
         )
         if response.note:
             self.notes.append(f"{self.name(m, s)}: {response.note}")
+        elif abs(response.shortfall_fraction) > LARGE_SHOCK:
+            self.notes.append(
+                f"{self.name(m, s)}: the shock moves {response.shortfall_fraction:.0%} of world "
+                f"supply; constant elasticities without inventories overstate the price "
+                f"change of shocks this large ({100 * response.price_change:+,.0f} %), read "
+                f"it as a direction, not a forecast"
+            )
         self.prices[(m, s)] = response
 
 
@@ -883,6 +893,9 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
     return shocked_dataset(dataset, simulate(dataset, scenario))
 
 
+#: Tonnes below which a shortfall or a change is rounding noise (one gram).
+TINY = 1e-6
+
 IMPORTER_COLUMNS: tuple[str, ...] = (
     "mineral",
     "stage",
@@ -910,15 +923,17 @@ def importer_table(sim: Simulation) -> pd.DataFrame:
         c0 = sim.consumption0(m, s)
         change = sim.supply_change(m, s)
         demand = c0 * sim.demand[m, s]
-        gross = sim.gross_shortfall[m, s]
-        draw = sim.stock_draw[m, s]
+        gross = np.where(sim.gross_shortfall[m, s] > TINY, sim.gross_shortfall[m, s], 0.0)
+        draw = np.minimum(sim.stock_draw[m, s], gross)
         short = np.maximum(gross - draw, 0.0)
+        short[short <= TINY] = 0.0
+        change[np.abs(change) <= TINY] = 0.0
         stock = sim.stock[m, s]
         with np.errstate(divide="ignore", invalid="ignore"):
             pct = np.where(demand > 0, 100.0 * short / demand, np.nan)
             cover = np.where(gross > 0, stock / (gross / 365.0), np.nan)
         price = sim.prices.get((m, s))
-        keep = ((c0 > 0) | (gross > 0) | (stock > 0) | (np.abs(change) > 1e-9)) & (
+        keep = ((c0 > 0) | (gross > 0) | (stock > 0) | (change != 0)) & (
             ds.countries != OTHER_COUNTRIES
         )
         frame = pd.DataFrame(

@@ -460,7 +460,7 @@ def price_response(
     if not math.isfinite(sigma):
         note = "no production or trade to measure the shock against: price not computed"
         return PriceResponse(math.nan, math.nan, "none", es, ed, note)
-    if sigma == 0:
+    if abs(sigma) < 1e-12:  # rounding noise of re-routing, not a shock
         return PriceResponse(0.0, 0.0, "none", es, ed)
     use = model
     if model == "auto":
