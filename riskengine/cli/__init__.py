@@ -12,6 +12,7 @@ import warnings
 import typer
 
 from riskengine.cli.data import data_app
+from riskengine.cli.scenario import scenario_app
 from riskengine.cli.score import score_command
 from riskengine.errors import RiskEngineError
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.command(name="score")(score_command)
 app.add_typer(data_app, name="data")
+app.add_typer(scenario_app, name="scenario")
 
 
 @app.callback(invoke_without_command=True)

@@ -27,6 +27,8 @@ _FLOAT = {
     "imports_t": ",.0f",
     "hhi_wgi_global": ".2f",
     "hhi_wgi_sourcing": ".2f",
+    "score_baseline": ".3f",
+    "score_change": "+.3f",
 }
 
 #: Importers below this share of world imports of a mineral/stage are left out of
@@ -101,6 +103,14 @@ def score_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on data gaps instead of warning.")
     ] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="Scenario file or bundled scenario name: show the scores after its shocks "
+            "(score) beside the baseline (score_baseline, score_change), in its year.",
+        ),
+    ] = None,
 ) -> None:
     """Score concentration and supply risk on a dataset.
 
@@ -125,14 +135,31 @@ def score_command(
     if top < 1:
         raise RiskEngineError(f"--top must be at least 1, got {top}")
     tables, directory = read_dataset_tables(data)
-    chosen_year = year if year is not None else _default_year(tables)
+    sc = None
+    if scenario is not None:
+        from riskengine.scenarios import load_scenario
+
+        sc = load_scenario(scenario)
+        if year is not None and year != sc.year:
+            raise RiskEngineError(
+                f"--year {year} differs from the year of the scenario {sc.origin} "
+                f"({sc.year}); drop --year to score the scenario's year"
+            )
+    chosen_year = year if year is not None else (sc.year if sc else _default_year(tables))
     ds = Dataset.from_tables(
         tables,
-        minerals=mineral or None,
+        minerals=(mineral or None) if sc is None else None,
         years=[chosen_year],
         name=DEFAULT_DATA_NAME if data is None else str(directory),
         path=directory,
     )
+    shocked = None
+    if sc is not None:
+        from riskengine.scenarios import apply_scenario
+
+        shocked = apply_scenario(ds, sc)
+        if mineral:
+            ds, shocked = ds.sel(minerals=mineral), shocked.sel(minerals=mineral)
     import warnings
 
     from riskengine.dataset import RiskEngineWarning
@@ -174,11 +201,20 @@ def score_command(
 
     result = score(ds, method=method, **params)
     frame = result.to_frame()
+    if shocked is not None:
+        baseline = frame
+        result = score(shocked, method=method, **params)
+        frame = _beside_baseline(result.to_frame(), baseline)
     if country:
         frame = frame[frame["country"].isin(countries)]
 
     if fmt == "table":
         text = _table_text(result, frame, countries if country else None, top, chosen_year)
+        if sc is not None:
+            text = (
+                f"Scenario: {sc.name} ({sc.origin}) - scores after the shock beside the "
+                f"baseline\n\n{text}"
+            )
     elif fmt == "csv":
         text = report.to_csv(frame)
     else:
@@ -191,6 +227,15 @@ def score_command(
         typer.echo(f"wrote {len(frame)} records to {output}", err=True)
     else:
         typer.echo(text)
+
+
+def _beside_baseline(shocked: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+    """Shocked scores with the baseline ``score_baseline`` and ``score_change`` beside them."""
+    keys = ["mineral", "stage", "year", "country"]
+    base = baseline[[*keys, "score"]].rename(columns={"score": "score_baseline"})
+    out = shocked.merge(base, on=keys, how="outer")
+    out["score_change"] = out["score"] - out["score_baseline"]
+    return out
 
 
 def _table_text(
@@ -249,6 +294,8 @@ def _table_text(
         "eu": ["hhi_wgi_global", "hhi_wgi_sourcing", "import_reliance"],
     }[result.method]
     columns.update({c: c for c in extra})
+    if "score_baseline" in frame.columns:
+        columns.update({"score_baseline": "baseline", "score_change": "change"})
     parts.append(report.text_table(shown, columns, _FLOAT, title=title))
     gyears = sorted({v for v in result.params.get("governance_year", {}).values() if v})
     parts.append(

@@ -1,0 +1,373 @@
+"""``riskengine scenario``: run, validate and list what-if scenarios."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pandas as pd
+import typer
+
+from riskengine.errors import RiskEngineError, ScenarioError, UnknownLabelError
+
+if TYPE_CHECKING:
+    from riskengine.dataset import Dataset
+    from riskengine.scenarios import Scenario, ScenarioResult
+
+scenario_app = typer.Typer(
+    help="What-if scenarios: export bans, quotas, disruptions, new supply, demand shocks, "
+    "stockpile releases and partnerships, applied to a dataset.",
+    no_args_is_help=True,
+)
+
+_FLOAT = {
+    "world_production_t": ",.0f",
+    "world_trade_t": ",.0f",
+    "blocked_t": ",.0f",
+    "deflected_t": ",.0f",
+    "withheld_t": ",.0f",
+    "quota_withheld_t": ",.0f",
+    "redirected_t": ",.0f",
+    "production_lost_t": ",.0f",
+    "propagated_loss_t": ",.0f",
+    "new_supply_t": ",.0f",
+    "stockpile_draw_t": ",.0f",
+    "shortfall_fraction": ".1%",
+    "price_change_pct": "+,.1f",
+    "consumption_t": ",.0f",
+    "shortfall_t": ",.0f",
+    "shortfall_pct": ".1f",
+    "stockpile_t": ",.0f",
+    "stockpile_cover_days": ",.0f",
+    "baseline": ".3f",
+    "shocked": ".3f",
+    "delta": "+.3f",
+}
+
+
+class _Tables:
+    """A dataset directory read once; one :class:`Dataset` per scenario year."""
+
+    def __init__(self, data: Path | None) -> None:
+        self.data = data
+        self._tables: dict[str, pd.DataFrame] | None = None
+        self._datasets: dict[int, Dataset] = {}
+
+    def dataset_for(self, scenario: Scenario) -> Dataset:
+        from riskengine.dataset import DEFAULT_DATA_NAME, Dataset, read_dataset_tables
+
+        if scenario.year in self._datasets:
+            return self._datasets[scenario.year]
+        if self._tables is None:
+            self._tables, self._directory = read_dataset_tables(self.data)
+        tables = self._tables
+        name = DEFAULT_DATA_NAME if self.data is None else str(self._directory)
+        years = set(tables["production"]["year"].astype(int))
+        if "trade" in tables:
+            years |= set(tables["trade"]["year"].astype(int))
+        if scenario.year not in years:
+            raise ScenarioError(
+                f"{scenario.locate(('year',))}: the dataset {name!r} has no year "
+                f"{scenario.year}; valid: {', '.join(map(str, sorted(years)))}"
+            )
+        ds = Dataset.from_tables(tables, years=[scenario.year], name=name, path=self._directory)
+        self._datasets[scenario.year] = ds
+        return ds
+
+
+def load_dataset_for(scenario: Scenario, data: Path | None) -> Dataset:
+    """Load the scenario's baseline year of a dataset directory (default: embedded).
+
+    Raises
+    ------
+    ScenarioError
+        When the dataset has no such year, naming the scenario file and line.
+    """
+    return _Tables(data).dataset_for(scenario)
+
+
+def _warn_data_gaps(ds: Dataset, scenario: Scenario) -> None:
+    from riskengine.dataset import RiskEngineWarning, check_dataset
+
+    wanted = sorted({m for s in scenario.shocks for m in s.minerals_of() if m in ds.minerals})
+    if not wanted:
+        return
+    for finding in check_dataset(ds.sel(minerals=wanted)):
+        warnings.warn(finding.message, RiskEngineWarning, stacklevel=1)
+
+
+def _write(text: str, output: Path | None, what: str) -> None:
+    if output is None:
+        typer.echo(text)
+        return
+    try:
+        output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    except OSError as exc:
+        raise RiskEngineError(f"cannot write {output}: {exc.strerror}") from exc
+    typer.echo(f"wrote {what} to {output}", err=True)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = json.loads(frame.to_json(orient="records", double_precision=10))
+    return list(records)
+
+
+def result_json(result: ScenarioResult, table: str | None) -> str:
+    """JSON of a scenario result: one table, or everything in one document."""
+    if table is not None:
+        return json.dumps(_records(result.to_frame(table)), indent=1)  # type: ignore[arg-type]
+    sc = result.scenario
+    doc = {
+        "scenario": {
+            "name": sc.name,
+            "file": sc.origin,
+            "year": sc.year,
+            "duration_months": sc.months,
+            "hypothetical": sc.hypothetical,
+            "sources": sc.sources,
+        },
+        "method": result.method,
+        "notes": list(result.notes),
+        "market": _records(result.market),
+        "importers": _records(result.importers),
+        "concentration": _records(result.concentration),
+        "scores": _records(result.scores),
+    }
+    return json.dumps(doc, indent=1)
+
+
+def result_text(result: ScenarioResult, top: int) -> str:
+    """Plain-text report of a scenario result."""
+    from riskengine import report
+
+    sc = result.scenario
+    head = [
+        f"Scenario: {sc.name}" + (" (hypothetical)" if sc.hypothetical else ""),
+        f"file: {sc.origin or '-'}; baseline year {sc.year}; duration {sc.months:g} months; "
+        f"method {result.method}",
+        *(f"source: {s}" for s in sc.sources),
+    ]
+    parts = ["\n".join(head)]
+    market = result.market
+    if market.empty:
+        parts.append("No mineral or stage is touched by the shocks.")
+    else:
+        columns = {
+            "mineral": "mineral",
+            "stage": "stage",
+            "world_production_t": "world prod. t",
+            "world_trade_t": "world trade t",
+            "production_lost_t": "prod. lost t",
+            "propagated_loss_t": "propagated t",
+            "blocked_t": "blocked t",
+            "deflected_t": "deflected t",
+            "withheld_t": "withheld t",
+            "quota_withheld_t": "over quota t",
+            "redirected_t": "redirected t",
+            "new_supply_t": "new supply t",
+            "stockpile_draw_t": "stock drawn t",
+            "shortfall_fraction": "world shortfall",
+            "price_change_pct": "price %",
+        }
+        optional = [c for c in columns if c.endswith("_t") and not c.startswith("world_")]
+        for col in optional:
+            if (market[col].fillna(0) == 0).all():
+                del columns[col]
+        parts.append(
+            report.text_table(
+                market,
+                columns,
+                _FLOAT,
+                title="Market: tonnes per year while the shock lasts; price change from the "
+                "world shortfall",
+            )
+        )
+        short = result.importers.sort_values("shortfall_t", ascending=False)
+        short = short[short["shortfall_t"] > 0].head(top)
+        parts.append(
+            report.text_table(
+                short,
+                {
+                    "mineral": "mineral",
+                    "stage": "stage",
+                    "country": "country",
+                    "consumption_t": "consumption t",
+                    "shortfall_t": "shortfall t",
+                    "shortfall_pct": "% of demand",
+                    "stockpile_t": "stockpile t",
+                    "stockpile_cover_days": "cover days",
+                },
+                _FLOAT,
+                title="Importers most short of supply (tonnes as recorded in the dataset)",
+            )
+        )
+        changes = result.score_changes()
+        missing = int(changes["shocked"].isna().sum())
+        changes = changes[changes["delta"].abs() > 0]
+        order = changes["delta"].abs().sort_values(ascending=False).index
+        parts.append(
+            report.text_table(
+                changes.loc[order].head(top),
+                {
+                    "mineral": "mineral",
+                    "stage": "stage",
+                    "country": "country",
+                    "baseline": "baseline",
+                    "shocked": "shocked",
+                    "delta": "change",
+                },
+                _FLOAT,
+                title=f"Largest score changes ({result.method})",
+            )
+        )
+        if missing:
+            parts[-1] += (
+                f"\n({missing} score(s) are not available - missing production or governance "
+                f"data; the factors are in --format csv or json)"
+            )
+    if result.notes:
+        parts.append("Notes:\n" + "\n".join(f"  - {n}" for n in result.notes))
+    return "\n\n".join(parts)
+
+
+@scenario_app.command("run")
+def run_command(
+    file: Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled one.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
+    ] = "riskengine",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: table, csv or json.")
+    ] = "table",
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table",
+            help="For csv/json: scores, concentration, importers or market "
+            "(csv default: scores; json default: everything).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows per table in table format.")] = 10,
+) -> None:
+    """Apply a scenario to a dataset and report shortfalls, prices and score changes."""
+    from riskengine import report
+    from riskengine.methods import METHODS
+    from riskengine.scenarios import load_scenario, run_scenario
+    from riskengine.scenarios.result import TABLES
+
+    if method not in METHODS:
+        raise UnknownLabelError("method", [method], METHODS)
+    if fmt not in report.FORMATS:
+        raise UnknownLabelError("format", [fmt], report.FORMATS)
+    if table is not None and table not in TABLES:
+        raise UnknownLabelError("table", [table], TABLES)
+    if top < 1:
+        raise RiskEngineError(f"--top must be at least 1, got {top}")
+    sc = load_scenario(file)
+    ds = load_dataset_for(sc, data)
+    _warn_data_gaps(ds, sc)
+    result = run_scenario(ds, sc, method=method)
+    if fmt == "table":
+        text = result_text(result, top)
+    elif fmt == "csv":
+        text = report.to_csv(result.to_frame(table or "scores"))  # type: ignore[arg-type]
+    else:
+        text = result_json(result, table)
+    _write(text, output, f"scenario {sc.name!r}")
+
+
+@scenario_app.command("validate")
+def validate_command(
+    files: Annotated[list[str], typer.Argument(help="Scenario files or bundled names.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Dataset whose labels to check against (default: embedded)."),
+    ] = None,
+    format_only: Annotated[
+        bool,
+        typer.Option("--format-only", help="Check the file format only, not the labels."),
+    ] = False,
+) -> None:
+    """Check scenario files: format, then minerals, countries and year against a dataset."""
+    from riskengine.scenarios import load_scenario
+    from riskengine.scenarios.engine import resolve
+
+    cache = _Tables(data)
+    failed = 0
+    for file in files:
+        try:
+            sc = load_scenario(file)
+            if not format_only:
+                resolve(cache.dataset_for(sc), sc)
+        except ScenarioError as exc:
+            failed += 1
+            typer.echo(f"error: {exc}", err=True)
+            continue
+        what = "format" if format_only else "format and labels"
+        typer.echo(f"ok: {sc.origin} ({len(sc.shocks)} shocks; {what} checked)")
+    if failed:
+        typer.echo(f"{failed} of {len(files)} scenario file(s) invalid", err=True)
+        raise typer.Exit(code=1)
+
+
+@scenario_app.command("list")
+def list_command(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder of scenario files (default: the bundled library)."),
+    ] = None,
+) -> None:
+    """List the scenarios of the bundled library (or of a folder)."""
+    from riskengine import report
+    from riskengine.scenarios import list_scenarios, load_scenario
+
+    rows = []
+    for path in list_scenarios(directory):
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as exc:
+            rows.append({"scenario": path.stem, "year": math.nan, "name": f"INVALID: {exc}"})
+            continue
+        kinds = sorted({s.type for s in sc.shocks})
+        rows.append(
+            {
+                "scenario": path.stem,
+                "year": sc.year,
+                "shocks": len(sc.shocks),
+                "types": ", ".join(kinds),
+                "name": sc.name + (" (hypothetical)" if sc.hypothetical else ""),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        typer.echo("(no scenario files)")
+        return
+    typer.echo(
+        report.text_table(
+            frame,
+            {"scenario": "scenario", "year": "year", "shocks": "shocks", "name": "name"},
+            {"year": ".0f", "shocks": ".0f"},
+        )
+    )
+
+
+@scenario_app.command("schema")
+def schema_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON schema of scenario files (committed as scenarios/schema.json)."""
+    from riskengine.scenarios import json_schema
+
+    _write(json.dumps(json_schema(), indent=2, ensure_ascii=False), output, "the JSON schema")
