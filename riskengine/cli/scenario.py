@@ -186,7 +186,7 @@ def result_text(result: ScenarioResult, top: int) -> str:
             )
         )
         short = result.importers.sort_values("shortfall_t", ascending=False)
-        short = short[short["shortfall_t"] > 0].head(top)
+        short = short[short["shortfall_t"] >= 0.5].head(top)  # shown to the tonne
         parts.append(
             report.text_table(
                 short,
@@ -206,7 +206,7 @@ def result_text(result: ScenarioResult, top: int) -> str:
         )
         changes = result.score_changes()
         missing = int(changes["shocked"].isna().sum())
-        changes = changes[changes["delta"].abs() > 0]
+        changes = changes[changes["delta"].abs() >= 0.0005]  # shown to 3 decimals
         order = changes["delta"].abs().sort_values(ascending=False).index
         parts.append(
             report.text_table(

@@ -456,6 +456,12 @@ class _Engine:
                     continue
                 if items or (propagated and self.has_data(m, s)):
                     pairs.append((m, s))
+                    if items and self.p0[m, s].sum() <= 0:
+                        self.notes.append(
+                            f"{self.name(m, s)}: the dataset records no production in "
+                            f"{self.sc.year}; the price is measured against world trade and "
+                            f"production-based measures (concentration) are not available"
+                        )
                 self._stage(m, s, items)
                 if stage == Stage.MINING.value and items:
                     mining_changed = True
