@@ -19,7 +19,7 @@ import pandas as pd
 
 from riskengine.io.baci import read_baci
 from riskengine.io.canonical import write_table
-from riskengine.io.usgs import read_usgs_mcs
+from riskengine.io.usgs import ImportResult, read_usgs_mcs
 from riskengine.io.wgi import read_wgi
 
 OUT = Path(__file__).resolve().parent
@@ -49,6 +49,7 @@ EU_ATTRIBUTES: dict[str, dict[str, object]] = {
         "cobalt (EoL-RIR 22 %, SI_SR 0.98)",
     },
 }
+
 
 def iea_refining(production: pd.DataFrame) -> pd.DataFrame:
     """Refining rows from IEA shares for minerals USGS gives no refinery figures for."""
@@ -82,6 +83,59 @@ def iea_refining(production: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+USGS_TRADE_YEAR = 2024
+
+
+def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
+    """US import flows for mineral/stage pairs that BACI's HS92 codes do not cover.
+
+    USGS gives US imports for consumption of a product in a year and the
+    product's import sources as shares of a multi-year period; the flow from a
+    partner is their product (summed over products of the same mineral and
+    stage). Only pairs without any BACI flow in :data:`USGS_TRADE_YEAR` get rows.
+    """
+    covered = set(
+        map(tuple, trade.loc[trade["year"] == USGS_TRADE_YEAR, ["mineral", "stage"]].to_numpy())
+    )
+    imports = usgs.us_imports[
+        (usgs.us_imports["year"] == USGS_TRADE_YEAR) & usgs.us_imports["quantity"].notna()
+    ]
+    sources = usgs.import_sources[usgs.import_sources["share"].notna()]
+    joined = imports.merge(sources, on=["mineral", "stage", "country", "product"])
+    joined = joined[
+        [(m, st) not in covered for m, st in zip(joined["mineral"], joined["stage"], strict=True)]
+    ]
+    # "other countries" has no governance score: the named partners' flows are kept
+    # as published and the residual is left out (the source string says how much)
+    joined = joined[~joined["partner"].isin(["USA", "XOT"])]
+    rows = []
+    for (mineral, stage, partner), g in joined.groupby(["mineral", "stage", "partner"]):
+        parts = "; ".join(
+            f"{r.product} {r.quantity:g} t x {r.share:.0%} ({r.period})" for r in g.itertuples()
+        )
+        named = sources[
+            (sources["mineral"] == mineral)
+            & (sources["stage"] == stage)
+            & sources["product"].isin(g["product"])
+            & (sources["partner"] != "XOT")
+        ]["share"].sum() / max(len(set(g["product"])), 1)
+        parts += f" (named partners cover {named:.0%} of imports; the rest is not included)"
+        rows.append(
+            {
+                "mineral": mineral,
+                "stage": stage,
+                "exporter": partner,
+                "importer": "USA",
+                "year": USGS_TRADE_YEAR,
+                "quantity": float((g["quantity"] * g["share"]).sum()),
+                "value_usd": float("nan"),
+                "source": "USGS MCS 2026 data release (doi:10.5066/P1WKQ63T): US imports for "
+                f"consumption {USGS_TRADE_YEAR} x import-source shares: {parts}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main(releases: Path) -> None:
     """Build ``production``, ``trade``, ``governance`` and ``minerals`` tables into ``data/``."""
     usgs = read_usgs_mcs(releases / "usgs_mcs2026" / "MCS2026_Commodities_Data.csv")
@@ -92,6 +146,12 @@ def main(releases: Path) -> None:
     baci = read_baci(releases / "baci_hs92_minerals", years=TRADE_YEARS)
     # trade only for minerals with production figures (drops coal, oil and gas)
     trade = baci.trade[baci.trade["mineral"].isin(set(production["mineral"]))]
+    # derived US flows only where the pair has production figures: without them the
+    # US imports would stand for the whole world market of that pair
+    us = usgs_us_imports(usgs, trade)
+    produced = set(map(tuple, production[["mineral", "stage"]].drop_duplicates().to_numpy()))
+    keep = [(m, st) in produced for m, st in zip(us["mineral"], us["stage"], strict=True)]
+    trade = pd.concat([trade, us[keep]])
     write_table(trade, OUT, "trade", compress=True)
 
     wgi = read_wgi(releases / "wgi" / "WGIData_1996_2022_release2023.csv", years=GOVERNANCE_YEARS)

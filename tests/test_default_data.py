@@ -151,3 +151,24 @@ def test_production_equals_a_fresh_import_of_the_release(tables):
 def test_default_data_dir_is_found():
     assert (default_data_dir() / "production.csv").is_file()
     assert isinstance(pd.read_csv(default_data_dir() / "minerals.csv"), pd.DataFrame)
+
+
+def test_us_gallium_imports_derived_from_usgs(tables, dataset):
+    trade = tables["trade"]
+    ga = trade[(trade["mineral"] == "gallium") & (trade["importer"] == "USA")].set_index("exporter")
+    # USGS MCS 2026: 11 t of gallium metal imported in 2024; sources 2021-24 Canada 28 %,
+    # Japan 22 %, China 18 %, Germany 16 % (other countries, 16 %, left out)
+    assert ga["quantity"].to_dict() == pytest.approx(
+        {"CAN": 3.08, "JPN": 2.42, "CHN": 1.98, "DEU": 1.76}
+    )
+    assert ga["source"].str.contains("named partners cover 84%").all()
+
+
+def test_geopolrisk_gallium_uses_primary_production_for_hhi(dataset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        res = riskengine.score(dataset, method="geopolrisk", minerals=["gallium"], years=[2024])
+    usa = res.to_frame().set_index("country").loc["USA"]
+    assert usa["hhi"] == pytest.approx(0.979, abs=0.001)
+    assert usa["score"] == pytest.approx(usa["hhi"] * usa["import_risk"])
+    assert any("HHI_A uses their refining production" in n for n in res.notes)

@@ -626,3 +626,15 @@ def test_real_2026_reads_fast() -> None:
     start = time.perf_counter()
     read_usgs_mcs(path)
     assert time.perf_counter() - start < 1.0
+
+
+@shared
+@needs_shared
+def test_real_2026_us_imports_join_their_sources(real: dict[int, ImportResult]) -> None:
+    imports = real[2026].us_imports.set_index(["product", "year"])
+    # Gallium metal, 2024: 11,000 kg; antimony oxide 2024: 24,000 t (salient statistics)
+    assert imports.loc[("Gallium: Metal", 2024), "quantity"] == pytest.approx(11.0)
+    assert imports.loc[("Antimony: Oxide", 2024), "quantity"] == pytest.approx(24_000.0)
+    assert (imports["country"] == "USA").all()
+    joined = set(imports.index.get_level_values(0)) & set(real[2026].import_sources["product"])
+    assert {"Gallium: Metal", "Antimony: Oxide", "Germanium: Germanium metal"} <= joined

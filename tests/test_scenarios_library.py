@@ -128,8 +128,16 @@ def test_partnership_moves_a_tenth_of_perus_other_sales(results):
 
 
 def test_bans_without_trade_data_say_so(results):
-    notes = " ".join(results["cn-gallium-germanium-licences-2023"].notes)
-    assert "no bilateral trade for gallium/refining in 2024; the ban changes nothing" in notes
+    notes = " ".join(results["cn-ga-ge-sb-ban-us-2024"].notes)
+    assert "CHN exported no antimony/mining to the targeted importers in 2024" in notes
+
+
+def test_gallium_ban_to_the_us_cuts_chinas_share_of_us_imports(results):
+    # USGS-derived US gallium imports 2024: 11 t x (CAN 28 %, JPN 22 %, CHN 18 %, DEU 16 %)
+    imp = results["cn-ga-ge-sb-ban-us-2024"].importers.set_index(["mineral", "stage", "country"])
+    usa = imp.loc[("gallium", "refining", "USA")]
+    assert usa["shortfall_t"] == pytest.approx(1.98, rel=1e-6)
+    assert usa["shortfall_t"] / usa["consumption_t"] == pytest.approx(1.98 / 9.24, rel=1e-6)
 
 
 def test_joint_stockpile_covers_part_of_the_shortfall(results):

@@ -200,6 +200,8 @@ def score_command(
     from riskengine.methods import score
 
     result = score(ds, method=method, **params)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
     frame = result.to_frame()
     if shocked is not None:
         baseline = frame

@@ -135,6 +135,18 @@ IMPORT_RELIANCE_COLUMNS: tuple[str, ...] = (
     "product",
     "source",
 )
+#: Columns of :attr:`ImportResult.us_imports`.
+US_IMPORTS_COLUMNS: tuple[str, ...] = (
+    "mineral",
+    "stage",
+    "country",
+    "year",
+    "quantity",
+    "flag",
+    "estimated",
+    "product",
+    "source",
+)
 #: Columns of :attr:`ImportResult.import_sources`.
 IMPORT_SOURCES_COLUMNS: tuple[str, ...] = (
     "mineral",
@@ -215,6 +227,10 @@ class ImportResult:
         the importer (``USA``), ``partner`` the source country, ``share`` the
         fraction of imports over ``period`` (NaN where the release gives only
         the order, then ``rank`` is set).
+    us_imports
+        US imports for consumption (:data:`US_IMPORTS_COLUMNS`) from the salient
+        statistics, tonnes, by ``product`` (the same ``Commodity: product`` text
+        as in ``import_sources``, so the two can be joined); MCS 2026 layout only.
     unmatched_countries
         Country names that map to no ISO3 code; their rows are not imported.
     skipped
@@ -239,6 +255,9 @@ class ImportResult:
         default_factory=lambda: pd.DataFrame(columns=["mineral", "stage", "year", "quantity"])
     )
     release: int | None = None
+    us_imports: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(US_IMPORTS_COLUMNS))
+    )
 
 
 class CountryName(NamedTuple):
@@ -424,6 +443,7 @@ class _Collector:
     totals: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
     reliance: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    imports: list[dict[str, Any]] = field(default_factory=list)
     unmatched: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -488,6 +508,15 @@ class _Collector:
             "import source",
             self.skipped,
         )
+        us_imports = _dedupe(
+            pd.DataFrame(self.imports, columns=list(US_IMPORTS_COLUMNS)),
+            ["mineral", "stage", "country", "year", "product"],
+            "US imports",
+            self.skipped,
+        )
+        us_imports["year"] = us_imports["year"].astype("int64")
+        us_imports["quantity"] = us_imports["quantity"].astype(float)
+        us_imports["estimated"] = us_imports["estimated"].astype(bool)
         reliance["year"] = reliance["year"].astype("int64")
         reliance["net_import_reliance"] = reliance["net_import_reliance"].astype(float)
         reliance["estimated"] = reliance["estimated"].astype(bool)
@@ -509,6 +538,7 @@ class _Collector:
             production=production,
             import_reliance=reliance.reset_index(drop=True),
             import_sources=sources.reset_index(drop=True),
+            us_imports=us_imports.reset_index(drop=True),
             unmatched_countries=unmatched,
             skipped=[
                 m if self.skip_counts.get(m, 1) == 1 else f"{m} ({self.skip_counts[m]} rows)"
@@ -709,10 +739,15 @@ def read_mcs_commodities(path: str | Path, *, release: int | None = None) -> Imp
     is_prod = is_world & (stats == "Production")
     is_nir = stats.str.lower() == "net import reliance"
     is_imp = section.str.lower() == "import sources"
+    is_us_imp = (
+        ~is_world
+        & ~is_imp
+        & raw["Statistics_detail"].map(_clean_text).str.startswith("Imports for consumption")
+    )
     for what, mask in (
         ("world reserves", is_world & (stats == "Reserves")),
         ("world capacity", is_world & (stats == "Capacity")),
-        ("other US salient statistics", ~is_world & ~is_nir & ~is_imp),
+        ("other US salient statistics", ~is_world & ~is_nir & ~is_imp & ~is_us_imp),
     ):
         if mask.any():
             col.skip(
@@ -723,6 +758,7 @@ def read_mcs_commodities(path: str | Path, *, release: int | None = None) -> Imp
     _mcs_production(raw[is_prod], p.name, label, col, index)
     _mcs_reliance(raw[is_nir], p.name, label, col, index)
     _mcs_import_sources(raw[is_imp], p.name, label, col, index)
+    _mcs_us_imports(raw[is_us_imp], p.name, label, col, index)
     return col.result()
 
 
@@ -825,6 +861,46 @@ def _mcs_reliance(
                 "product": f"{_clean_text(commodity)}: {detail}",
                 "source": f"{label}; {_clean_text(commodity)}, Salient Statistics—United States:"
                 f" {detail}",
+            }
+        )
+
+
+def _mcs_us_imports(
+    rows: pd.DataFrame, fname: str, label: str, col: _Collector, index: dict[str, Chapter]
+) -> None:
+    """US imports for consumption from the salient statistics, in tonnes."""
+    cols = ["MCS chapter", "Commodity", "Statistics_detail", "Unit", "Year", "Value", "Notes"]
+    for chapter_name, commodity_raw, detail_raw, unit, year_raw, value_raw, notes in zip(
+        *(rows[c] for c in cols), strict=True
+    ):
+        detail = _clean_text(detail_raw)
+        commodity = _clean_text(commodity_raw)
+        chapter = _chapter_of(chapter_name, index)
+        if chapter is None:
+            col.skip(f"{fname}: US imports of {chapter_name!r}: unknown chapter")
+            continue
+        product = re.sub(r"^Imports for consumption[:,]?\s*", "", detail, flags=re.I)
+        mapped = trade_mapping(chapter, commodity, product)
+        if isinstance(mapped, str):
+            col.skip(f"{fname}: US imports, {chapter.name} / {commodity} {product!r}: {mapped}")
+            continue
+        factor = _CSV_UNITS.get(_clean_text(str(unit)).lower())
+        year_s = _clean_text(year_raw)
+        if factor is None or not year_s.isdigit():
+            col.skip(f"{fname}: US imports, {chapter.name} {product!r}: unit {unit!r} not a mass")
+            continue
+        value, flag = parse_value(value_raw)
+        col.imports.append(
+            {
+                "mineral": mapped[0],
+                "stage": mapped[1],
+                "country": "USA",
+                "year": int(year_s),
+                "quantity": _to_tonnes(value, factor),
+                "flag": flag,
+                "estimated": bool(_ESTIMATED_NOTE.search(notes)),
+                "product": f"{commodity}: {product}",
+                "source": f"{label}; {commodity}, Salient Statistics—United States: {detail}",
             }
         )
 

@@ -137,9 +137,10 @@ def handle_missing(
     gap = np.isnan(values) & needed
     if not gap.any():
         return values
-    names = sorted({str(countries[int(i)]) for i in np.nonzero(gap)[-1]} - {OTHER_COUNTRIES})
-    if not names and not isinstance(policy, float | int):
-        return values
+    names = sorted(
+        f"{OTHER_COUNTRIES} (other countries)" if c == OTHER_COUNTRIES else c
+        for c in {str(countries[int(i)]) for i in np.nonzero(gap)[-1]}
+    )
     listed = ", ".join(names[:25]) + (f" ... ({len(names)} in all)" if len(names) > 25 else "")
     if policy == "raise":
         raise DataError(

@@ -56,7 +56,9 @@ def geopolrisk(
         mapping of a new name to ISO3 members). Imports from members get
         ``g = 0`` but stay in the denominator.
     hhi_stage
-        Stage whose global production gives ``HHI_A`` (mining, as published).
+        Stage whose global production gives ``HHI_A`` (mining, as published). A
+        mineral with no production at that stage (gallium, whose USGS series is
+        primary refined output) uses the other stage, and a note says so.
     missing_governance
         What to do with exporters that have flows but no PV score: ``"nan"``
         (default; affected scores are NaN, with a warning), ``"raise"``, or a
@@ -98,11 +100,26 @@ def geopolrisk(
     flows_all, values_all = require_trade(ds, "geopolrisk")
     notes: list[str] = []
     hpos = full.positions("stage", [hhi_stage])[0]
-    mine_full = full.production[:, hpos : hpos + 1]
-    mine = mine_full[full.minerals.get_indexer(ds.minerals)][
+    rows = full.production[full.minerals.get_indexer(ds.minerals)][
         ..., full.years.get_indexer(ds.years), :
     ]
-    mine = clean_quantities(mine, f"{hhi_stage} production", notes)
+    mine = clean_quantities(rows[:, hpos : hpos + 1], f"{hhi_stage} production", notes)
+    # minerals with no production at all at hhi_stage (gallium: USGS reports only
+    # primary, i.e. refined, output) take HHI_A from the other stage, with a note
+    absent = ~(mine > 0).any(axis=(1, 2, 3))
+    other = clean_quantities(rows, "production", []).sum(axis=1, keepdims=True) > 0
+    fallback = absent & other.any(axis=(1, 2, 3))
+    if fallback.any():
+        alt = [s for s in range(len(full.stages)) if s != hpos]
+        mine = np.where(
+            fallback[:, None, None, None],
+            np.nan_to_num(rows[:, alt[0] : alt[0] + 1]),
+            mine,
+        )
+        notes.append(
+            f"no {hhi_stage} production for {', '.join(ds.minerals[fallback])}; "
+            f"HHI_A uses their {full.stages[alt[0]]} production instead"
+        )
     # the "other countries" residual counts in the total, not in the sum of squares
     hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))  # (M, 1, T)
 
