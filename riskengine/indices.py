@@ -421,6 +421,54 @@ def upstream_dependency(refined_flows: ArrayLike, feed_mix: ArrayLike) -> FloatA
     return result
 
 
+def weighted_upstream_exposure(
+    refined_flows: ArrayLike, feed_mix: ArrayLike, weights: ArrayLike
+) -> FloatArray:
+    r"""Weight-averaged ore origin of each importer's refined imports.
+
+    The same quantity as weighting :func:`upstream_dependency` by origin, but in
+    :math:`O(C^2)` instead of :math:`O(C^3)`: the weights are first averaged over
+    each refiner's feed, then over each importer's suppliers.
+
+    Parameters
+    ----------
+    refined_flows
+        ``F^{ref}[..., e, i]``, refined-product flows.
+    feed_mix
+        ``O[..., e, k]`` from :func:`refinery_feed_mix`.
+    weights
+        ``g[..., k]``, a weight per ore origin (e.g. :func:`geopolrisk_weight`).
+
+    Returns
+    -------
+    ndarray
+        ``W[..., i]``; NaN for an importer with no refined imports, or one that
+        buys from a refiner whose feed mix is unknown or uses an origin whose
+        weight is NaN. A zero share never propagates a NaN.
+
+    Notes
+    -----
+    .. math::
+
+        W_i = \sum_k g_k U_{ki} = \sum_e A^{ref}_{ei} \Big(\sum_k O_{ek}\, g_k\Big)
+
+    Examples
+    --------
+    >>> flows = [[0.0, 10.0], [0.0, 0.0]]          # country 0 sells refined metal to 1
+    >>> feed = [[0.5, 0.5], [0.0, 1.0]]            # 0's refineries: half own ore, half 1's
+    >>> weighted_upstream_exposure(flows, feed, [0.2, 0.8]).tolist()
+    [nan, 0.5]
+    """
+    mix = import_mix(refined_flows)
+    origin = _asfloat(feed_mix)
+    g = _asfloat(weights)
+    used = origin != 0  # NaN counts as used
+    with np.errstate(invalid="ignore"):
+        per_refiner = np.where(used, origin * g[..., np.newaxis, :], 0.0).sum(axis=-1)
+    exposure = np.where(mix == 0, 0.0, mix * per_refiner[..., np.newaxis]).sum(axis=-2)
+    return np.where(np.isnan(mix).all(axis=-2), np.nan, exposure)
+
+
 def geopolrisk_weight(political_stability: ArrayLike) -> FloatArray:
     r"""GeoPolRisk governance weight from the WGI political-stability estimate.
 

@@ -651,3 +651,24 @@ def test_loop_geopolrisk_import_risk(data: dict[str, np.ndarray]) -> None:
         ix.geopolrisk_import_risk(trade, g_col, prod),
         ref.over_leading_axes(ref.geopolrisk_import_risk, [trade, g_col, prod], [2, 2, 1]),
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_upstream_exposure_equals_weighting_the_full_upstream_matrix(seed):
+    rng = np.random.default_rng(seed)
+    n = 7
+    flows = rng.random((3, 2, n, n)) * (rng.random((3, 2, n, n)) < 0.5)
+    flows[0, 0, :, 3] = 0.0  # an importer with no refined imports
+    feed = ix.refinery_feed_mix(rng.random((3, 2, n)), rng.random((3, 2, n, n)))
+    feed[1, 1, 2] = np.nan  # a refiner whose feed is unknown
+    g = rng.random((3, 2, n))
+    g[2, 0, 4] = np.nan  # an origin without a governance score
+    full = ix.upstream_dependency(flows, feed)  # U[..., k, i]
+    with np.errstate(invalid="ignore"):
+        expected = np.where(full == 0, 0.0, full * g[..., :, None]).sum(axis=-2)
+    # NaN where the full product is NaN anywhere in the importer's column
+    expected = np.where(np.isnan(full).any(axis=-2), np.nan, expected)
+    got = ix.weighted_upstream_exposure(flows, feed, g)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    assert np.isnan(got[0, 0, 3])

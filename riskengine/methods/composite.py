@@ -162,12 +162,10 @@ def composite(
             f"refiners with no known ore feed are taken as their own ore origin: "
             f"{', '.join(who[:20])}" + (" ..." if len(who) > 20 else "")
         )
-    origin = ix.upstream_dependency(flows[:, s_ref], feed)  # (M,T,K,C)
+    # an ore origin without a PV score (NaN g, policy "nan") makes the factor NaN for
+    # the importers whose refined imports embody its ore; a zero share adds 0
+    weighted_origin = ix.weighted_upstream_exposure(flows[:, s_ref], feed, g[None])  # (M,T,C)
     with np.errstate(invalid="ignore"):
-        # an ore origin without a PV score (NaN g, policy "nan") makes the factor NaN
-        # for the importers whose refined imports embody its ore; a zero share adds 0
-        terms = np.where(origin == 0, 0.0, origin * g[None, :, :, None])  # (M,T,K,C)
-        weighted_origin = terms.sum(axis=2)  # (M,T,C)
         has_imports = imports[:, s_ref] > 0
         upstream[:, s_ref] = np.where(
             has_imports, weighted_origin * imports[:, s_ref] / supply[:, s_ref], 0.0
