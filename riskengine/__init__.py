@@ -28,6 +28,7 @@ from riskengine.scenarios import (
     load_scenario,
     run_scenario,
 )
+from riskengine.stress.sweeps import sweep
 
 try:
     __version__ = version("riskengine")
@@ -53,4 +54,5 @@ __all__ = [
     "load_scenario",
     "run_scenario",
     "score",
+    "sweep",
 ]

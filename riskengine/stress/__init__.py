@@ -1,0 +1,7 @@
+"""Stress tools: ban sweeps, Monte Carlo risk distributions, sensitivity."""
+
+from __future__ import annotations
+
+from riskengine.stress.sweeps import SweepResult, sweep
+
+__all__ = ["SweepResult", "sweep"]

@@ -1,0 +1,214 @@
+"""Score many shocked copies of one dataset slice in one call of a method.
+
+The scoring methods are vectorized over minerals (and years). To score ``K``
+shocked versions of one mineral at once, the copies are laid side by side on
+the mineral axis of a new :class:`~riskengine.dataset.Dataset` (the mineral
+``cobalt`` becomes ``cobalt@0``, ``cobalt@1``, ...), the method runs once, and
+the rows are mapped back to the copies. Every copy is scored by the very code
+:func:`riskengine.score` runs on one mineral, so the result is the method's
+own, not a re-implementation.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskengine.dataset import Dataset
+from riskengine.methods import score
+from riskengine.stress._common import reemit
+
+#: Separator between a mineral id and the copy number in folded datasets.
+SEP = "@"
+
+
+def restrict(ds: Dataset, mineral: str, countries: np.ndarray) -> Dataset:
+    """One mineral of a one-year dataset on a subset of the country axis.
+
+    Parameters
+    ----------
+    ds
+        A dataset with one year.
+    mineral
+        Mineral id.
+    countries
+        Positions of the countries to keep (in dataset order).
+    """
+    sub = ds.sel(minerals=[mineral])
+    idx = np.asarray(countries, dtype=int)
+    return replace(
+        sub,
+        countries=sub.countries[idx],
+        production=sub.production[..., idx],
+        trade_quantity=None
+        if sub.trade_quantity is None
+        else sub.trade_quantity[..., idx[:, None], idx[None, :]],
+        trade_value=None
+        if sub.trade_value is None
+        else sub.trade_value[..., idx[:, None], idx[None, :]],
+        governance=sub.governance[..., idx],
+    )
+
+
+def _params_for_copies(
+    method: str, params: Mapping[str, Any], mineral: str, names: list[str]
+) -> dict[str, Any]:
+    """Rewrite per-mineral parameters so that they apply to every copy."""
+    out = dict(params)
+    spec = out.get("export_restrictions")
+    if method == "eu" and isinstance(spec, Mapping):
+        rewritten: dict[str, Any] = {}
+        for country, value in spec.items():
+            if isinstance(value, Mapping):
+                rewritten[country] = {
+                    name: value[mineral] for name in names if mineral in value
+                } or {}
+            else:
+                rewritten[country] = value
+        out["export_restrictions"] = rewritten
+    return out
+
+
+def score_copies(
+    base: Dataset,
+    production: np.ndarray,
+    flows: np.ndarray,
+    method: str,
+    params: Mapping[str, Any],
+    seen: set[str],
+    measure: str = "score",
+) -> pd.DataFrame:
+    """Score ``K`` copies of a one-mineral, one-year dataset in one method call.
+
+    Parameters
+    ----------
+    base
+        One mineral and one year (:func:`restrict`); gives labels, governance
+        and mineral attributes.
+    production
+        ``[copy, stage, country]``.
+    flows
+        ``[copy, stage, exporter, importer]``.
+    method, params
+        Scoring method and its parameters.
+    seen
+        Warning texts already issued (each distinct warning is issued once).
+    measure
+        Column of the method's score table to return.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``copy, stage, country, value`` for every row the method scores.
+    """
+    mineral = str(base.minerals[0])
+    k = production.shape[0]
+    names = [f"{mineral}{SEP}{i}" for i in range(k)]
+    info = base.mineral_info
+    if mineral in info.index:
+        folded_info = info.loc[[mineral] * k].copy()
+    else:
+        folded_info = info.reindex(pd.Index([mineral] * k, name=info.index.name))
+    index_name = str(info.index.name) if info.index.name else "mineral"
+    folded_info.index = pd.Index(np.asarray(names, dtype=object), name=index_name)
+    folded = replace(
+        base,
+        minerals=pd.Index(names, dtype=object, name="mineral"),
+        production=production[:, :, None, :],
+        trade_quantity=flows[:, :, None],
+        trade_value=flows[:, :, None],  # scores do not use trade values
+        mineral_info=folded_info,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = score(folded, method=method, **_params_for_copies(method, params, mineral, names))
+    reemit(caught, seen)
+    frame = result.scores
+    if measure not in frame.columns:
+        from riskengine.errors import UnknownLabelError
+
+        raise UnknownLabelError(
+            "measure", [measure], [c for c in frame.columns if c not in SCORE_KEYS]
+        )
+    copy = pd.Index(names, dtype=object).get_indexer(pd.Index(frame["mineral"]))
+    return pd.DataFrame(
+        {
+            "copy": copy,
+            "stage": frame["stage"].to_numpy(),
+            "country": frame["country"].to_numpy(),
+            "value": frame[measure].to_numpy(dtype=float),
+        }
+    )
+
+
+SCORE_KEYS: tuple[str, ...] = ("mineral", "stage", "year", "country")
+
+
+def score_years(
+    base: Dataset,
+    production: np.ndarray,
+    flows: np.ndarray,
+    governance: np.ndarray,
+    method: str,
+    params: Mapping[str, Any],
+    seen: set[str],
+    measure: str = "score",
+) -> pd.DataFrame:
+    """Score ``K`` variants of one mineral and year, each with its own governance.
+
+    The variants are laid on the year axis (years ``1 .. K``, each with its
+    own governance year), so that governance can differ between them.
+
+    Parameters
+    ----------
+    base
+        One mineral and one year (:func:`restrict`).
+    production
+        ``[variant, stage, country]``.
+    flows
+        ``[variant, stage, exporter, importer]``.
+    governance
+        ``[indicator, variant, country]`` WGI estimates.
+    method, params, seen, measure
+        As in :func:`score_copies`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``copy, stage, country, value``.
+    """
+    k = production.shape[0]
+    years = pd.Index(np.arange(1, k + 1), name="year", dtype="int64")
+    folded = replace(
+        base,
+        years=years,
+        production=np.moveaxis(production, 0, 1)[None],
+        trade_quantity=np.moveaxis(flows, 0, 1)[None],
+        trade_value=np.moveaxis(flows, 0, 1)[None],
+        governance=governance,
+        governance_years=pd.Index(np.arange(1, k + 1), name="governance_year", dtype="int64"),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = score(folded, method=method, **params)
+    reemit(caught, seen)
+    frame = result.scores
+    if measure not in frame.columns:
+        from riskengine.errors import UnknownLabelError
+
+        raise UnknownLabelError(
+            "measure", [measure], [c for c in frame.columns if c not in SCORE_KEYS]
+        )
+    return pd.DataFrame(
+        {
+            "copy": frame["year"].to_numpy(dtype=int) - 1,
+            "stage": frame["stage"].to_numpy(),
+            "country": frame["country"].to_numpy(),
+            "value": frame[measure].to_numpy(dtype=float),
+        }
+    )
