@@ -28,6 +28,7 @@ from riskengine.scenarios import (
     load_scenario,
     run_scenario,
 )
+from riskengine.stress.montecarlo import simulate
 from riskengine.stress.sweeps import sweep
 
 try:
@@ -54,5 +55,6 @@ __all__ = [
     "load_scenario",
     "run_scenario",
     "score",
+    "simulate",
     "sweep",
 ]

@@ -1,0 +1,322 @@
+"""Monte Carlo disruptions: convergence to exact expectations, reproducibility, batching,
+quantiles from the bounded-memory histograms, and the disruption model file."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import riskengine
+from riskengine.dataset import Dataset, RiskEngineWarning
+from riskengine.dims import STAGES, WGI_INDICATORS
+from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.stress import montecarlo as mc
+from riskengine.stress.disruptions import (
+    DisruptionModel,
+    ProbabilityMapping,
+    load_disruption_model,
+    parse_disruption_model,
+)
+
+COUNTRIES = ("AUS", "CHN", "COD", "DEU", "JPN", "USA")
+PV = {"AUS": 0.9, "CHN": -0.5, "COD": -1.8, "DEU": 0.6, "JPN": 1.0, "USA": 0.0}
+# refined cobalt: the USA buys from three suppliers; Germany buys from China and
+# re-exports a little to Japan, so a disruption of Germany keeps 10 t at home
+FLOWS = {
+    ("AUS", "USA"): 100.0,
+    ("CHN", "USA"): 50.0,
+    ("COD", "USA"): 30.0,
+    ("CHN", "DEU"): 40.0,
+    ("DEU", "JPN"): 10.0,
+}
+PRODUCTION = {"AUS": 150.0, "CHN": 200.0, "COD": 40.0, "JPN": 5.0, "USA": 20.0}
+PROB = {"AUS": 0.2, "CHN": 0.5, "COD": 0.15, "DEU": 0.3}
+
+
+def build(pv: dict[str, float] = PV) -> Dataset:
+    c_idx = pd.Index(COUNTRIES, name="country")
+    prod = np.zeros((1, len(STAGES), 1, len(c_idx)))
+    tq = np.zeros((1, len(STAGES), 1, len(c_idx), len(c_idx)))
+    s = STAGES.index("refining")
+    for c, q in PRODUCTION.items():
+        prod[0, s, 0, c_idx.get_loc(c)] = q
+    for (e, i), q in FLOWS.items():
+        tq[0, s, 0, c_idx.get_loc(e), c_idx.get_loc(i)] = q
+    gov = np.full((len(WGI_INDICATORS), 1, len(c_idx)), np.nan)
+    gov[WGI_INDICATORS.index("PV"), 0, :] = [pv.get(c, np.nan) for c in COUNTRIES]
+    return Dataset(
+        minerals=pd.Index(["cobalt"], name="mineral"),
+        stages=pd.Index(STAGES, name="stage"),
+        years=pd.Index([2024], name="year", dtype="int64"),
+        countries=c_idx,
+        production=prod,
+        trade_quantity=tq,
+        trade_value=tq * 1000.0,
+        governance=gov,
+        governance_years=pd.Index([2022], name="governance_year", dtype="int64"),
+        mineral_info=pd.DataFrame(index=pd.Index([], name="mineral")),
+        name="tiny",
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Dataset:
+    return build()
+
+
+def exact_distribution(severity: float) -> dict[str, dict[float, float]]:
+    """Exact shortfall distribution of every importer, enumerating the 2^4 outcomes."""
+    exporters = list(PROB)
+    exports = {c: sum(q for (e, _), q in FLOWS.items() if e == c) for c in COUNTRIES}
+    out: dict[str, dict[float, float]] = {c: {} for c in ("USA", "DEU", "JPN")}
+    for hits in itertools.product((0, 1), repeat=len(exporters)):
+        p = math.prod(PROB[e] if h else 1 - PROB[e] for e, h in zip(exporters, hits, strict=True))
+        hit = dict(zip(exporters, hits, strict=True))
+        for imp in out:
+            loss = sum(severity * q * hit[e] for (e, i), q in FLOWS.items() if i == imp)
+            own = severity * exports[imp] * hit.get(imp, 0)
+            x = round(max(loss - own, 0.0), 9)
+            out[imp][x] = out[imp].get(x, 0.0) + p
+    return out
+
+
+def quantile(dist: dict[float, float], level: float) -> float:
+    cum = 0.0
+    for x in sorted(dist):
+        cum += dist[x]
+        if cum >= level - 1e-12:
+            return x
+    return max(dist)
+
+
+def expected_shortfall(dist: dict[float, float], level: float) -> float:
+    var = quantile(dist, level)
+    above = sum(x * p for x, p in dist.items() if x > var)
+    at = sum(p for x, p in dist.items() if x <= var) - level
+    return (above + var * at) / (1 - level)
+
+
+def run(ds: Dataset, **kw: object) -> mc.SimulationResult:
+    kw.setdefault("probability", PROB)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        return riskengine.simulate(ds, **kw)  # type: ignore[arg-type]
+
+
+def row(result: mc.SimulationResult, country: str) -> pd.Series:
+    s = result.summary
+    return s[(s["country"] == country) & (s["stage"] == "refining")].iloc[0]
+
+
+# ------------------------------------------------------------ convergence
+def test_converges_to_the_exact_expectation_of_a_small_case(tiny):
+    dists = exact_distribution(0.5)
+    result = run(tiny, n=40_000, seed=11, severity=0.5)
+    for imp, dist in dists.items():
+        r = row(result, imp)
+        mean = sum(x * p for x, p in dist.items())
+        assert abs(r["mean_shortfall_t"] - mean) < 4 * r["mean_shortfall_se_t"], imp
+        p_any = sum(p for x, p in dist.items() if x > 0)
+        assert abs(r["p_shortfall"] - p_any) < 4 * r["p_shortfall_se"] + 1e-12, imp
+    # hand check of the USA: 0.5 * (0.2 * 100 + 0.5 * 50 + 0.15 * 30) = 24.75 t
+    assert sum(x * p for x, p in dists["USA"].items()) == pytest.approx(24.75)
+    # Germany keeps its 10 t of exports when disrupted itself: 20 t short when only
+    # China is hit, 15 t when both are: 0.5 * 0.7 * 20 + 0.5 * 0.3 * 15 = 9.25
+    assert sum(x * p for x, p in dists["DEU"].items()) == pytest.approx(9.25)
+
+
+def test_value_at_risk_of_a_discrete_distribution_is_exact(tiny):
+    dists = exact_distribution(0.5)
+    result = run(tiny, n=40_000, seed=5, severity=0.5)
+    for imp, dist in dists.items():
+        cdf = np.cumsum([dist[x] for x in sorted(dist)])
+        r = row(result, imp)
+        for level in mc.LEVELS:
+            # far from a jump of the CDF, the empirical quantile is the true one
+            if np.min(np.abs(cdf - level)) < 0.01:
+                continue
+            assert r[f"var{100 * level:g}_t"] == quantile(dist, level), (imp, level)
+            es = expected_shortfall(dist, level)
+            se = r[f"es{100 * level:g}_se_t"]
+            assert abs(r[f"es{100 * level:g}_t"] - es) < 4 * se + 1e-9, (imp, level)
+    # the USA at 95 %: outcomes 0, 15, 25, 40, 50, 65, 75, 90 t; P(<= 65) = 0.9 < 0.95
+    assert row(result, "USA")["var95_t"] == 75.0
+
+
+def test_beta_severity_mean(tiny):
+    result = run(tiny, n=20_000, seed=3)  # default Beta(2, 3): mean 0.4
+    r = row(result, "USA")
+    assert abs(r["mean_shortfall_t"] - 0.4 * 49.5) < 4 * r["mean_shortfall_se_t"]
+    cells = result.cells.set_index("exporter")
+    assert cells.loc["CHN", "mean_severity"] == pytest.approx(0.4)
+    assert cells.loc["CHN", "source"] == "override"
+
+
+def test_thresholds_are_fractions_of_consumption(tiny):
+    dists = exact_distribution(0.5)
+    result = run(tiny, n=20_000, seed=2, severity=0.5, thresholds=(0.1, 0.5))
+    r = row(result, "USA")
+    consumption = PRODUCTION["USA"] + 180.0  # 200 t
+    assert r["consumption_t"] == pytest.approx(consumption)
+    for t in (0.1, 0.5):
+        exact = sum(p for x, p in dists["USA"].items() if x > t * consumption)
+        name = f"p_above_{100 * t:g}pct"
+        assert abs(r[name] - exact) <= 4 * r[f"{name}_se"]
+
+
+# ------------------------------------------------------- reproducibility
+def test_same_seed_same_result_other_seed_other_result(tiny):
+    a = run(tiny, n=3000, seed=42)
+    b = run(tiny, n=3000, seed=42)
+    c = run(tiny, n=3000, seed=43)
+    pd.testing.assert_frame_equal(a.summary, b.summary, check_exact=True)
+    assert not a.summary.equals(c.summary)
+    assert a.seed == 42
+    unseeded = run(tiny, n=1000)
+    again = run(tiny, n=1000, seed=unseeded.seed)
+    pd.testing.assert_frame_equal(unseeded.summary, again.summary, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def default() -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return riskengine.load_dataset()
+
+
+def test_batching_gives_the_same_answer_as_one_batch(default):
+    kw = {"minerals": ["cobalt", "lithium", "rare_earths"], "seed": 9, "n": 4500}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        one = riskengine.simulate(default, batch_size=4500, **kw)
+        small = riskengine.simulate(default, batch_size=1000, **kw)
+        odd = riskengine.simulate(default, batch_size=2500, **kw)
+    assert (small.batch_size, one.batch_size, odd.batch_size) == (1000, 5000, 3000)
+    pd.testing.assert_frame_equal(one.summary, small.summary, check_exact=True)
+    pd.testing.assert_frame_equal(one.summary, odd.summary, check_exact=True)
+
+
+def test_draws_do_not_depend_on_batch_or_run_length(tiny):
+    plan = mc.plan_simulation(tiny, probability=PROB)
+    long = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 2500, 2000)], axis=1)
+    short = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 1200, 1000)], axis=1)
+    np.testing.assert_array_equal(long[:, :1200], short)
+
+
+def test_histogram_quantiles_against_exact_order_statistics(default):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        plan = mc.plan_simulation(default, minerals=["cobalt", "copper"])
+        result = riskengine.simulate(default, minerals=["cobalt", "copper"], n=3000, seed=21)
+    draws = np.concatenate([v for _, v in mc.iter_blocks(plan, 21, 3000, 1000)], axis=1)
+    n = draws.shape[1]
+    ordered = np.sort(draws, axis=1)
+    np.testing.assert_allclose(result.summary["mean_shortfall_t"], draws.mean(axis=1), rtol=1e-9)
+    width = 10 ** (mc.DECADES / mc.N_BINS) - 1  # relative width of a bin, 5.5 %
+    for level in mc.LEVELS:
+        exact = ordered[:, math.ceil(level * n) - 1]
+        got = result.summary[f"var{100 * level:g}_t"].to_numpy()
+        resolved = exact > plan.upper * 10**-mc.DECADES
+        np.testing.assert_array_less(np.abs(got - exact)[resolved], width * exact[resolved] + 1e-12)
+        k = n - math.floor(level * n)
+        es = ordered[:, n - k :].mean(axis=1)
+        got_es = result.summary[f"es{100 * level:g}_t"].to_numpy()
+        np.testing.assert_allclose(got_es[resolved], es[resolved], rtol=width)
+
+
+# ----------------------------------------------------------------- model
+def test_default_mapping_is_logistic_in_political_stability(tiny):
+    result = run(tiny, n=1000, seed=1, probability=None)
+    cells = result.cells.set_index("exporter")
+    for country in ("AUS", "CHN", "COD", "DEU"):
+        expected = 1 / (1 + math.exp(3.0 + PV[country]))
+        assert cells.loc[country, "probability"] == pytest.approx(expected)
+        assert cells.loc[country, "source"] == "mapping"
+    assert ProbabilityMapping().probability(np.array([0.0]))[0] == pytest.approx(0.0474259)
+    assert cells.loc["DEU", "exports_t"] == pytest.approx(10.0)
+
+
+def test_missing_governance_is_named_or_raises():
+    ds = build({**PV, "COD": np.nan})
+    with pytest.warns(RiskEngineWarning, match="no WGI PV estimate for exporters COD"):
+        result = riskengine.simulate(ds, n=1000, seed=1)
+    assert result.cells.set_index("exporter").loc["COD", "source"] == "missing governance"
+    with pytest.raises(DataError, match="no WGI PV estimate for exporters COD"):
+        riskengine.simulate(ds, n=1000, seed=1, model={"probability": {"missing_value": "raise"}})
+
+
+def test_model_file_round_trip_and_overrides(tiny, tmp_path: Path):
+    path = tmp_path / "model.yaml"
+    path.write_text(
+        "probability: {indicator: PV, intercept: -2.0, slope: -0.5}\n"
+        "severity: {distribution: fixed, value: 0.25}\n"
+        "overrides:\n"
+        "  - {country: China, probability: 0.9}\n"
+        "  - {country: AUS, mineral: cobalt, probability: 0.0}\n",
+        encoding="utf-8",
+    )
+    model = load_disruption_model(path)
+    assert model.severity.mean == 0.25
+    result = run(tiny, n=1000, seed=1, model=path, probability=None)
+    cells = result.cells.set_index("exporter")
+    assert "AUS" not in cells.index  # probability 0: not at risk
+    assert cells.loc["CHN", "probability"] == 0.9
+    assert cells.loc["COD", "probability"] == pytest.approx(1 / (1 + math.exp(2.0 - 0.9)))
+    assert (cells["value"] == 0.25).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("severity: {distribution: fixed}\n", r"model.yaml:1: severity: a fixed severity needs"),
+        (
+            "probability:\n  slope: -1\n  intercept: high\n",
+            r"model.yaml:3: probability.intercept: input should be a valid number",
+        ),
+        (
+            "overrides:\n  - {country: CHN, probability: 1.5}\n",
+            r"model.yaml:2: overrides\[0\].probability: input should be less than or equal to 1",
+        ),
+        ("severity: {alpah: 2}\n", r"model.yaml:1: severity.alpah: unexpected field 'alpah'"),
+        ("overrides: [{country: CHN}]\n", r"an override needs a probability, a severity"),
+        ("probability: [1, 2\n", r"model.yaml:\d+: invalid YAML"),
+    ],
+)
+def test_model_file_errors_name_file_line_and_field(text, message):
+    with pytest.raises(RiskEngineError, match=message):
+        parse_disruption_model(text, "model.yaml")
+
+
+def test_unknown_country_of_an_override_points_at_the_file(tiny, tmp_path: Path):
+    path = tmp_path / "model.yaml"
+    path.write_text("overrides:\n  - country: Atlantis\n    probability: 0.2\n")
+    with pytest.raises(RiskEngineError, match=r"model.yaml:2: overrides\[0\].country: unknown"):
+        run(tiny, n=1000, model=path, probability=None)
+    model = DisruptionModel.model_validate(
+        {"overrides": [{"country": "CHN", "mineral": "unobtainium", "probability": 0.2}]}
+    )
+    with pytest.raises(RiskEngineError, match=r"overrides\[0\].mineral: unknown mineral"):
+        run(tiny, n=1000, model=model, probability=None)
+
+
+def test_argument_errors(tiny):
+    with pytest.raises(RiskEngineError, match="n must be at least 1"):
+        run(tiny, n=0)
+    with pytest.raises(RiskEngineError, match="thresholds"):
+        run(tiny, n=10, thresholds=(1.5,))
+    with pytest.raises(UnknownLabelError, match="unknown mineral: cobolt"):
+        run(tiny, n=10, minerals=["cobolt"])
+    with pytest.raises(UnknownLabelError, match="unknown country: Atlantis"):
+        run(tiny, n=10, importers=["Atlantis"])
+
+
+def test_progress_is_reported_per_batch(tiny):
+    calls: list[tuple[int, int]] = []
+    run(tiny, n=2500, seed=1, batch_size=1000, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1000, 2500), (2000, 2500), (2500, 2500)]
