@@ -29,6 +29,7 @@ from riskengine.scenarios import (
     run_scenario,
 )
 from riskengine.stress.montecarlo import simulate
+from riskengine.stress.sensitivities import sensitivity
 from riskengine.stress.sweeps import sweep
 
 try:
@@ -55,6 +56,7 @@ __all__ = [
     "load_scenario",
     "run_scenario",
     "score",
+    "sensitivity",
     "simulate",
     "sweep",
 ]

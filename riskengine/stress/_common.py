@@ -70,7 +70,11 @@ def resolve_stages(ds: Dataset, stages: Sequence[str] | str | None) -> list[str]
 
 
 def resolve_countries(
-    ds: Dataset, values: Iterable[str] | str | None, *, regions: bool = False
+    ds: Dataset,
+    values: Iterable[str] | str | None,
+    *,
+    regions: bool = False,
+    extra: Iterable[str] = (),
 ) -> list[str] | None:
     """Map ISO3 codes or country names to the dataset's labels.
 
@@ -83,6 +87,8 @@ def resolve_countries(
     regions
         Also accept region names of :data:`riskengine.methods.base.REGIONS`
         (returned as the region name).
+    extra
+        Further labels accepted as they are (regions a method is given).
 
     Raises
     ------
@@ -95,10 +101,14 @@ def resolve_countries(
     from riskengine.methods.base import REGIONS
 
     items = [values] if isinstance(values, str) else list(values)
+    accepted = set(extra)
     out: list[str] = []
     unknown: list[str] = []
     for value in items:
         text = str(value)
+        if text in accepted:
+            out.append(text)
+            continue
         if regions and text.upper() in REGIONS:
             out.append(text.upper())
             continue
@@ -108,7 +118,7 @@ def resolve_countries(
         else:
             out.append(code)
     if unknown:
-        valid = [*(REGIONS if regions else ()), *map(str, ds.countries)]
+        valid = [*accepted, *(REGIONS if regions else ()), *map(str, ds.countries)]
         raise UnknownLabelError("country", unknown, valid)
     return list(dict.fromkeys(out))
 
