@@ -124,14 +124,17 @@ def geopolrisk(
     hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))  # (M, 1, T)
 
     prod = clean_quantities(ds.production, "production", notes)
-    known = ~np.isnan(flows_all)
-    if (~known).any():
+    unknown = np.isnan(flows_all)
+    n_unknown = int(unknown.sum())
+    if n_unknown:
         notes.append(
-            f"{int((~known).sum())} trade flow(s) without a quantity are left out "
-            f"of import risk and price"
+            f"{n_unknown} trade flow(s) without a quantity are left out of import risk and price"
         )
-    flows = np.where(known, flows_all, 0.0)
-    values = np.where(known, values_all, 0.0)
+        flows = np.where(unknown, 0.0, flows_all)
+        values = np.where(unknown, 0.0, values_all)
+    else:
+        flows, values = flows_all, values_all
+    del unknown
 
     gov, used = governance_by_year(ds)
     pv = gov[1]  # (T, C): WGI_INDICATORS[1] == "PV"
@@ -141,22 +144,24 @@ def geopolrisk(
         g, exporting, ds.countries, "WGI political stability (PV)", missing_governance, notes
     )
 
+    # countries: the kernel on the full tensor, weights broadcast (no copy)
+    import_risk_c = ix.geopolrisk_import_risk(flows, g[None, None, :, :, None], prod)
+    qty_c = flows.sum(axis=-2)
+    value_c = values.sum(axis=-2)
+    # regions: flows aggregated over members first, then the same kernel on the small
+    # (exporter x region) tensor; imports from members weigh 0 but stay in the denominator
     region_names, R = region_matrix(ds, regions)
-    # importers: countries, then regions as extra columns
-    f_all = np.concatenate([flows, flows @ R], axis=-1)  # (M,S,T,E,I+R)
-    v_all = np.concatenate([values, values @ R], axis=-1)
-    p_all = np.concatenate([prod, prod @ R], axis=-1)  # (M,S,T,I+R)
-    n_c = len(ds.countries)
-    weight = np.broadcast_to(g[:, :, None], (len(ds.years), n_c, n_c + len(region_names))).copy()
-    if region_names:
-        weight[:, :, n_c:] = weight[:, :, n_c:] * (1.0 - R)[None, :, :]
-    weight = weight[None, None]  # (1,1,T,E,I+R)
+    flows_r = flows @ R  # (M,S,T,E,R)
+    weight_r = g[:, :, None] * (1.0 - R)[None, :, :]  # (T,E,R)
+    import_risk_r = ix.geopolrisk_import_risk(flows_r, weight_r[None, None], prod @ R)
+    import_risk = np.concatenate([import_risk_c, import_risk_r], axis=-1)  # (M,S,T,I+R)
+    qty = np.concatenate([qty_c, flows_r.sum(axis=-2)], axis=-1)
+    value = np.concatenate([value_c, (values @ R).sum(axis=-2)], axis=-1)
+    p_all = np.concatenate([prod, prod @ R], axis=-1)
 
-    import_risk = ix.geopolrisk_import_risk(f_all, weight, p_all)
     score = hhi_a[..., None] * import_risk
-    qty = f_all.sum(axis=-2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = v_all.sum(axis=-2) / qty / 1000.0  # USD per kg
+        price = value / qty / 1000.0  # USD per kg
     cf = score * price / COPPER_REFERENCE
 
     importers = list(ds.countries) + region_names
