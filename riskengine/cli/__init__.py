@@ -14,6 +14,7 @@ import typer
 from riskengine.cli.data import data_app
 from riskengine.cli.scenario import scenario_app
 from riskengine.cli.score import score_command
+from riskengine.cli.stress import sensitivity_command, simulate_command, sweep_command
 from riskengine.errors import RiskEngineError
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ app = typer.Typer(
 app.command(name="score")(score_command)
 app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
+app.command(name="sweep")(sweep_command)
+app.command(name="simulate")(simulate_command)
+app.command(name="sensitivity")(sensitivity_command)
 
 
 @app.callback(invoke_without_command=True)
