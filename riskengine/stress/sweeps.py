@@ -78,8 +78,12 @@ from riskengine.stress._fold import restrict, score_copies
 
 logger = logging.getLogger(__name__)
 
-#: Bans evaluated together (one chunk holds ``chunk_size * n^2`` numbers per array).
-DEFAULT_CHUNK = 64
+#: Memory a chunk of bans may take, in bytes: a chunk of ``k`` bans of a
+#: mineral traded by ``n`` countries holds about ``CHUNK_ARRAYS * k * 2 n^2``
+#: float64 numbers at its peak (the shocked flows of both stages and the
+#: scoring method's temporaries).
+CHUNK_BYTES = 512 * 2**20
+CHUNK_ARRAYS = 12
 
 #: Bound on the passes of the pass-through loop (the engine's default).
 PASS_THROUGH_ITERATIONS = 200
@@ -481,49 +485,61 @@ def pass_through(
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
     tol = 1e-12 * max(float(exports0.sum()), 1.0)
-    start_exports = flows.sum(axis=2)
     g = np.ones((k, n))
     passed = np.zeros((k, n))
-    bans = np.arange(k)
-    if scale is not None or row is not None:
-        h = np.ones((k, n)) if scale is None else scale
-        rows = np.zeros(k, dtype=int) if row is None else np.asarray(row, dtype=int)
-        extra = None
-        if row is not None:
-            extra = flows[bans, rows, :] - h[bans, rows, None] * flows0[rows, :]
-
-        # trade matrices are sparse (about 5 % of pairs trade a product): a
-        # sparse product, single-threaded, for all bans at once
+    active = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
+    structured = scale is not None or row is not None
+    # the loop runs on the bans still moving, compacted whenever one stops
+    start = flows.sum(axis=2)[active]
+    if structured:
         from scipy import sparse
 
         base_t = sparse.csr_array(flows0.T)
-
-        def imports_of(idx: np.ndarray) -> np.ndarray:
-            out = np.asarray((base_t @ (g[idx] * h[idx]).T).T)
-            if extra is not None:
-                out += g[idx, rows[idx], None] * extra[idx]
-            return out
-
+        h = (np.ones((k, n)) if scale is None else scale)[active]
+        r = None if row is None else np.asarray(row, dtype=int)[active]
+        extra = None
+        if r is not None:
+            extra = flows[active, r, :] - h[np.arange(len(active)), r, None] * flows0[r, :]
+        sub = None
     else:
-
-        def imports_of(idx: np.ndarray) -> np.ndarray:
-            return np.einsum("bk,bkj->bj", g[idx], flows[idx])
-
-    active = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
+        sub = flows[active]
+    ga = np.ones((len(active), n))
+    pa = np.zeros((len(active), n))
     for _ in range(max_iter):
         if not len(active):
             break
-        loss = np.maximum(imports0 - imports_of(active), 0.0)
-        step = np.maximum(share * loss - passed[active], 0.0)
+        if structured:
+            imports = np.asarray((base_t @ (ga * h).T).T)
+            if extra is not None and r is not None:
+                imports += ga[np.arange(len(active)), r, None] * extra
+        else:
+            assert sub is not None
+            imports = np.einsum("bk,bkj->bj", ga, sub)
+        loss = np.maximum(imports0 - imports, 0.0)
+        step = np.maximum(share * loss - pa, 0.0)
         going = step.sum(axis=1) > tol
-        active, step = active[going], step[going]
-        if not len(active):
-            break
-        exports = g[active] * start_exports[active]
+        if not going.all():
+            g[active[~going]] = ga[~going]
+            passed[active[~going]] = pa[~going]
+            active, ga, pa, step, start = (
+                active[going], ga[going], pa[going], step[going], start[going],
+            )  # fmt: skip
+            if structured:
+                h = h[going]
+                if r is not None and extra is not None:
+                    r, extra = r[going], extra[going]
+            else:
+                assert sub is not None
+                sub = sub[going]
+            if not len(active):
+                break
+        exports = ga * start
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
-        passed[active] += exports * frac
-        g[active] *= 1.0 - frac
+        pa += exports * frac
+        ga *= 1.0 - frac
+    g[active] = ga
+    passed[active] = pa
     flows *= g[:, :, None]
     np.maximum(flows, 0.0, out=flows)
     return passed.sum(axis=1)
@@ -703,6 +719,12 @@ def _prices(
 
 
 # ----------------------------------------------------------------- sweep
+def _chunk_for(n_countries: int, n_stages: int) -> int:
+    """Bans per chunk that keep a chunk within :data:`CHUNK_BYTES`."""
+    per_ban = CHUNK_ARRAYS * n_stages * max(n_countries, 1) ** 2 * 8
+    return max(1, min(1024, CHUNK_BYTES // per_ban))
+
+
 def _candidates(f0: np.ndarray, target: int | None, allowed: np.ndarray | None) -> np.ndarray:
     """Return the exporters (local positions) whose ban blocks something."""
     if target is None:
@@ -728,7 +750,7 @@ def sweep(
     severity: float = 1.0,
     method: str = DEFAULT_METHOD,
     market: Market | Mapping[str, Any] | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     progress: Progress | None = None,
     **params: Any,
 ) -> SweepResult:
@@ -758,8 +780,9 @@ def sweep(
         Market parameters (:class:`riskengine.scenarios.models.Market` or a
         mapping of its fields): deflection, elasticities, price model.
     chunk_size
-        Bans evaluated together; memory is about ``10 * chunk_size * n^2 * 8``
-        bytes for a mineral traded by ``n`` countries.
+        Bans evaluated together. None (default) sizes each mineral's chunks
+        to stay within :data:`CHUNK_BYTES` (about ``CHUNK_ARRAYS * k * 2 n^2 * 8``
+        bytes for ``k`` bans of a mineral traded by ``n`` countries).
     progress
         Called with ``(bans done, bans in all)`` after each chunk.
     **params
@@ -808,7 +831,7 @@ def sweep(
     check_params(params, "sweep")
     if not (0.0 < float(severity) <= 1.0):
         raise RiskEngineError(f"severity must be in (0, 1], got {severity}")
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise RiskEngineError(f"chunk_size must be at least 1, got {chunk_size}")
     mkt = market if isinstance(market, Market) else Market.model_validate(dict(market or {}))
     for mineral in mkt.elasticities:
@@ -836,8 +859,9 @@ def sweep(
         for stage in stage_list:
             s = int(yt.dataset.positions("stage", [stage])[0])
             cands = _candidates(md.f0[s], t_local, allowed)
-            for start in range(0, len(cands), chunk_size):
-                plans.append((md, int(s), cands[start : start + chunk_size], t_local))
+            size = chunk_size or _chunk_for(len(md.countries), len(md.stage_names))
+            for start in range(0, len(cands), size):
+                plans.append((md, int(s), cands[start : start + size], t_local))
     total = sum(len(p[2]) for p in plans)
     logger.info("sweep %s: %d bans in %d chunks", year_, total, len(plans))
 
@@ -911,72 +935,69 @@ def _tables(
     short = np.maximum(gross - 0.0, 0.0)
     short[short <= TINY] = 0.0
     change[np.abs(change) <= TINY] = 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where(c0[None] > 0, 100.0 * short / c0[None], np.nan)
     blocked = np.zeros((k, n_stages, n))
     blocked[:, chunk.stage] = chunk.blocked
     touched = chunk.touched[:, :, None]
     short = np.where(touched, short, 0.0)
     change = np.where(touched, change, 0.0)
-    keep = touched & ((short > 0) | (change != 0) | (blocked > 0))
-    keep &= np.asarray(md.countries != OTHER_COUNTRIES)[None, None, :]
-    b_i, s_i, c_i = np.nonzero(keep)
-    engine = pd.DataFrame(
-        {
-            "copy": b_i,
-            "affected_stage": stage_names[s_i],
-            "country": md.countries.to_numpy()[c_i],
-            "consumption_t": c0[s_i, c_i],
-            "blocked_t": blocked[b_i, s_i, c_i],
-            "supply_change_t": change[b_i, s_i, c_i],
-            "shortfall_t": short[b_i, s_i, c_i],
-            "shortfall_pct": pct[b_i, s_i, c_i],
-        }
-    )
+    keep_engine = touched & ((short > 0) | (change != 0) | (blocked > 0))
+    keep_engine &= np.asarray(md.countries != OTHER_COUNTRIES)[None, None, :]
 
-    # ---- score changes: shocked copies against the baseline (outer join, as compare())
-    base = baseline.drop(columns="copy").rename(
-        columns={"stage": "affected_stage", "value": "score_baseline"}
-    )
-    shocked = scores.rename(columns={"stage": "affected_stage", "value": "score_shocked"})
-    grid = pd.DataFrame(
+    # ---- one label axis: the countries, then regions the method scores, sorted
+    labels = pd.Index(sorted({*map(str, md.countries), *baseline["country"], *scores["country"]}))
+    cpos = labels.get_indexer(md.countries)
+    n_labels = len(labels)
+
+    def spread(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full((*values.shape[:-1], n_labels), fill, dtype=values.dtype)
+        out[..., cpos] = values
+        return out
+
+    stage_index = pd.Index(md.stage_names)
+
+    def dense(frame: pd.DataFrame, copies: int) -> np.ndarray:
+        out = np.full((copies, n_stages, n_labels), np.nan)
+        out[
+            frame["copy"].to_numpy(dtype=int),
+            stage_index.get_indexer(pd.Index(frame["stage"])),
+            labels.get_indexer(pd.Index(frame["country"])),
+        ] = frame["value"].to_numpy(dtype=float)
+        return out
+
+    # score changes: shocked copies against the baseline (rows on either side, as compare())
+    before = dense(baseline, 1)
+    after = dense(scores, k)
+    delta = after - before
+    nan_b, nan_a = np.isnan(before), np.isnan(after)
+    with np.errstate(invalid="ignore"):
+        keep_score = ~(nan_b & nan_a) & ((nan_b != nan_a) | (delta != 0))
+    keep = spread(keep_engine, False) | keep_score
+    b_i, s_i, c_i = np.nonzero(keep)
+    consumption = spread(c0, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(
+            consumption[None] > 0, 100.0 * spread(short, 0.0) / consumption[None], np.nan
+        )
+    impacts = pd.DataFrame(
         {
-            "copy": np.repeat(np.arange(k), len(base)),
-            "affected_stage": np.tile(base["affected_stage"].to_numpy(), k),
-            "country": np.tile(base["country"].to_numpy(), k),
-            "score_baseline": np.tile(base["score_baseline"].to_numpy(), k),
+            "ban": ids[b_i],
+            "mineral": md.name,
+            "stage": ban_stage,
+            "exporter": exporter[b_i],
+            "target": target_label,
+            "severity": severity,
+            "affected_stage": stage_names[s_i],
+            "country": labels.to_numpy()[c_i],
+            "consumption_t": consumption[s_i, c_i],
+            "blocked_t": spread(blocked, 0.0)[b_i, s_i, c_i],
+            "supply_change_t": spread(change, 0.0)[b_i, s_i, c_i],
+            "shortfall_t": spread(short, 0.0)[b_i, s_i, c_i],
+            "shortfall_pct": pct[b_i, s_i, c_i],
+            "score_baseline": before[0, s_i, c_i],
+            "score_shocked": after[b_i, s_i, c_i],
+            "score_change": delta[b_i, s_i, c_i],
         }
     )
-    sc = grid.merge(shocked, on=["copy", "affected_stage", "country"], how="outer")
-    sc["score_change"] = sc["score_shocked"] - sc["score_baseline"]
-    differs = (sc["score_change"] != 0) & ~(
-        sc["score_baseline"].isna() & sc["score_shocked"].isna()
-    )
-    differs |= sc["score_baseline"].isna() != sc["score_shocked"].isna()
-    sc = sc[differs]
-    impacts = engine.merge(sc, on=["copy", "affected_stage", "country"], how="outer")
-    for col in ("blocked_t", "supply_change_t", "shortfall_t"):
-        impacts[col] = impacts[col].fillna(0.0)
-    # consumption of rows that only have a score change
-    cons = pd.Series(c0.ravel(), index=pd.MultiIndex.from_product([md.stage_names, md.countries]))
-    missing = impacts["consumption_t"].isna()
-    if missing.any():
-        keys = pd.MultiIndex.from_arrays(
-            [impacts.loc[missing, "affected_stage"], impacts.loc[missing, "country"]]
-        )
-        impacts.loc[missing, "consumption_t"] = cons.reindex(keys).to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = impacts.loc[missing, "consumption_t"].to_numpy(dtype=float)
-            impacts.loc[missing, "shortfall_pct"] = np.where(c > 0, 0.0, np.nan)
-    copies = impacts["copy"].to_numpy(dtype=int)
-    impacts.insert(0, "ban", ids[copies])
-    impacts.insert(1, "mineral", md.name)
-    impacts.insert(2, "stage", ban_stage)
-    impacts.insert(3, "exporter", exporter[copies])
-    impacts.insert(4, "target", target_label)
-    impacts.insert(5, "severity", severity)
-    impacts = impacts.drop(columns="copy")[list(IMPACT_COLUMNS)]
-    impacts = impacts.sort_values(["ban", "affected_stage", "country"], kind="stable")
 
     # ---- market rows: (ban, touched stage)
     wp = md.p0.sum(axis=1)
