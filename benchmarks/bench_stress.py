@@ -1,0 +1,254 @@
+"""Benchmark the stress tools on the default data and write ``results/stress.json``.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.bench_stress            # full: every ban, 10,000 and 100,000 draws
+    python -m benchmarks.bench_stress --quick    # five minerals, 10,000 and 20,000 draws
+
+Measured:
+
+* **sweep vs loop** - :func:`riskengine.sweep` over every single-exporter ban
+  of the default data's latest year (to all importers, severity 1, and
+  targeted at the USA), against a loop of :func:`riskengine.run_scenario` over a
+  seeded random sample of the same bans, extrapolated to all of them (time per
+  ban times the number of bans). The sample's results are checked against the
+  sweep's before any time is reported (shortfalls to 1e-12 of the country's
+  gross volume, score changes to 1e-9).
+* **Monte Carlo draws per second** - :func:`riskengine.simulate` on the whole
+  default data at 10,000 and 100,000 draws (quick: 10,000 and 20,000), and the
+  peak memory traced during a run at the smallest and the largest ``n`` (it
+  should not grow with ``n``).
+
+The main suite (``benchmarks/run.py``) has a fixed case registry for its
+array kernels; these end-to-end measurements run on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import riskengine
+from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory
+from riskengine.scenarios.models import ExportBan, Scenario
+from riskengine.stress._common import default_year
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+QUICK_MINERALS = ["cobalt", "copper", "lithium", "natural_graphite", "rare_earths"]
+SAMPLE = {"full": 40, "quick": 8}
+DRAWS = {"full": (10_000, 100_000), "quick": (10_000, 20_000)}
+SEED = 20240601
+
+
+class AgreementError(AssertionError):
+    """The sweep and the scenario engine disagree on a sampled ban."""
+
+
+def _scenario(row: pd.Series, year: int, target: str | None) -> Scenario:
+    return Scenario(
+        name="benchmark ban",
+        description="one ban of the sweep",
+        year=year,
+        sources=["benchmarks/bench_stress.py"],
+        shocks=[
+            ExportBan(
+                type="export_ban",
+                exporters=[row["exporter"]],
+                minerals=[row["mineral"]],
+                stage=row["stage"],
+                importers=[target] if target else "all",
+                severity=float(row["severity"]),
+            )
+        ],
+    )
+
+
+def _check(ds: riskengine.Dataset, result: Any, ban: int, engine: Any) -> float:
+    """Largest disagreement of one ban, relative to the tolerance; raise above 1."""
+    year = result.year
+    sub = ds.sel(years=[year])
+    p = np.nan_to_num(sub.production[:, :, 0])
+    f = np.nan_to_num(sub.trade_quantity[:, :, 0])
+    volume = p + f.sum(axis=-1) + f.sum(axis=-2)
+    mine = result.impact(ban)
+    merged = engine.importers.merge(
+        mine,
+        left_on=["stage", "country"],
+        right_on=["affected_stage", "country"],
+        how="outer",
+        suffixes=("_e", "_s"),
+    )
+    mineral = sub.minerals.get_loc(result.bans.set_index("ban").loc[ban, "mineral"])
+    stage = merged["stage_e"].fillna(merged["affected_stage"])
+    scale = volume[
+        mineral,
+        sub.stages.get_indexer(pd.Index(stage)),
+        sub.countries.get_indexer(pd.Index(merged["country"])),
+    ]
+    a = merged["shortfall_t_e"].fillna(0.0).to_numpy()
+    b = merged["shortfall_t_s"].fillna(0.0).to_numpy()
+    worst = float(np.max(np.abs(a - b) / np.maximum(1e-9 * np.abs(a), 1e-12 * scale), initial=0))
+    scores = engine.score_changes().merge(
+        mine[["affected_stage", "country", "score_change"]],
+        left_on=["stage", "country"],
+        right_on=["affected_stage", "country"],
+        how="left",
+    )
+    want = scores["delta"].to_numpy()
+    got = scores["score_change"].to_numpy()
+    got = np.where(np.isnan(got) & ~np.isnan(want), 0.0, got)
+    finite = ~np.isnan(want)
+    if (np.isnan(got) != np.isnan(want)).any():
+        raise AgreementError(f"ban {ban}: the sweep and the engine disagree on NaN scores")
+    score_err = np.abs(got[finite] - want[finite]) / (1e-9 * np.abs(want[finite]) + 1e-12)
+    worst = max(worst, float(np.max(score_err, initial=0)))
+    if worst > 1:
+        raise AgreementError(f"ban {ban}: sweep and run_scenario differ ({worst:.3g} x tolerance)")
+    return worst
+
+
+def bench_sweep(
+    ds: riskengine.Dataset, mode: str, minerals: list[str] | None, target: str | None
+) -> dict[str, Any]:
+    """Time one sweep and a sampled loop over run_scenario; check they agree."""
+    started = time.perf_counter()
+    result = riskengine.sweep(ds, minerals=minerals, target=target)
+    sweep_s = time.perf_counter() - started
+    n_bans = len(result.bans)
+    rng = np.random.default_rng(SEED)
+    sample = rng.choice(
+        result.bans["ban"].to_numpy(), size=min(SAMPLE[mode], n_bans), replace=False
+    )
+    loop_s = 0.0
+    worst = 0.0
+    for ban in sample:
+        row = result.bans.set_index("ban").loc[int(ban)]
+        sc = _scenario(row, result.year, target)
+        t0 = time.perf_counter()
+        engine = riskengine.run_scenario(ds, sc)
+        loop_s += time.perf_counter() - t0
+        worst = max(worst, _check(ds, result, int(ban), engine))
+    per_ban = loop_s / len(sample)
+    return {
+        "name": f"sweep-{'all' if target is None else target}",
+        "year": result.year,
+        "minerals": "all" if minerals is None else minerals,
+        "target": target or "all",
+        "bans": n_bans,
+        "impact_rows": len(result.impacts),
+        "sweep_s": sweep_s,
+        "sweep_ms_per_ban": 1000 * sweep_s / n_bans,
+        "loop_sample": len(sample),
+        "loop_s_per_ban": per_ban,
+        "loop_s_extrapolated": per_ban * n_bans,
+        "speedup": per_ban * n_bans / sweep_s,
+        "agreement_worst_over_tolerance": worst,
+    }
+
+
+def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
+    """Draws per second at each n, and the peak memory at the smallest and largest n."""
+    out = []
+    for n in DRAWS[mode]:
+        started = time.perf_counter()
+        result = riskengine.simulate(ds, n=n, seed=SEED)
+        wall = time.perf_counter() - started
+        out.append(
+            {
+                "name": f"simulate-{n}",
+                "n": n,
+                "series": len(result.summary),
+                "cells": len(result.cells),
+                "batch_size": result.batch_size,
+                "wall_s": wall,
+                "draw_s": result.elapsed_s,
+                "draws_per_s": result.draws_per_s,
+                "draws_per_s_wall": n / wall,
+            }
+        )
+    for record in (out[0], out[-1]):
+        n = record["n"]
+        record["peak_memory_bytes"] = peak_memory(lambda n=n: riskengine.simulate(ds, n=n, seed=1))
+    return out
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """Short Markdown summary of a run."""
+    lines = [
+        f"# riskengine stress benchmarks ({doc['mode']})",
+        "",
+        f"{doc['machine']['cpu']}, {doc['machine']['cores']} cores; {doc['dataset']}",
+        "",
+        "| sweep | bans | sweep s | ms/ban | loop s/ban (sample) | loop s (all, extrapolated) "
+        "| speed-up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in doc["sweep"]:
+        lines.append(
+            f"| {s['name']} | {s['bans']:,} | {s['sweep_s']:.2f} | {s['sweep_ms_per_ban']:.2f} "
+            f"| {s['loop_s_per_ban']:.3f} ({s['loop_sample']}) | {s['loop_s_extrapolated']:.0f} "
+            f"| {s['speedup']:.0f}x |"
+        )
+    lines += [
+        "",
+        "| Monte Carlo | series | cells | draws/s | wall s | peak memory |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in doc["simulate"]:
+        peak = m.get("peak_memory_bytes")
+        lines.append(
+            f"| n = {m['n']:,} | {m['series']:,} | {m['cells']:,} | {m['draws_per_s']:,.0f} "
+            f"| {m['wall_s']:.1f} | {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks, write ``results/stress.json`` and print a summary."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_stress")
+    parser.add_argument("--quick", action="store_true", help="five minerals, fewer draws")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    host = machine()  # with the load average before the run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = riskengine.load_dataset()
+        year = default_year(ds)
+        ds = ds.sel(years=[year])
+        minerals = QUICK_MINERALS if args.quick else None
+        import scipy.optimize  # noqa: F401 - imported once, before anything is timed
+
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        sweeps = [bench_sweep(ds, mode, minerals, None), bench_sweep(ds, mode, minerals, "USA")]
+        sims = bench_simulate(ds, mode)
+    doc = {
+        "mode": mode,
+        "started": started,
+        "dataset": f"{ds.name}, year {year}",
+        "machine": host,
+        "load_average_at_end": load_average(),
+        "max_rss_bytes": max_rss_bytes(),
+        "sweep": sweeps,
+        "simulate": sims,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / ("stress.json" if mode == "full" else "stress-quick.json")
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(markdown(doc))
+    print(f"\nwrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""The stress benchmark runs end to end on a small dataset (timings are not asserted)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import riskengine
+from benchmarks import bench_stress
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "stress" / "data"
+
+
+def test_bench_stress_checks_agreement_and_reports(monkeypatch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = riskengine.load_dataset(DATA)
+    record = bench_stress.bench_sweep(ds, "quick", None, None)
+    assert record["bans"] == 11
+    assert record["loop_sample"] == 8
+    assert record["agreement_worst_over_tolerance"] <= 1.0
+    monkeypatch.setitem(bench_stress.DRAWS, "quick", (1000, 2000))
+    sims = bench_stress.bench_simulate(ds, "quick")
+    assert [s["n"] for s in sims] == [1000, 2000]
+    assert all(s["draws_per_s"] > 0 for s in sims)
+    assert "peak_memory_bytes" in sims[0]
+    text = bench_stress.markdown(
+        {"mode": "quick", "machine": {"cpu": "cpu", "cores": 2}, "dataset": "fixture",
+         "sweep": [record], "simulate": sims}
+    )  # fmt: skip
+    assert "| sweep-all | 11 |" in text
