@@ -6,12 +6,14 @@ import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 data_app = typer.Typer(
     help="Import official releases into a dataset directory, validate it, summarise it.",
@@ -84,6 +86,8 @@ def fetch(source: str, workdir: Path) -> Path:
 
 def _merge(new: pd.DataFrame, directory: Path, name: str) -> pd.DataFrame:
     """Combine ``new`` with the table already in ``directory``; new rows win on the key."""
+    import pandas as pd
+
     from riskengine.io.canonical import SCHEMAS, find_table, read_table
 
     existing_path = find_table(directory, name)

@@ -8,12 +8,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from riskengine.errors import RiskEngineError, ScenarioError, UnknownLabelError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from riskengine.dataset import Dataset
     from riskengine.scenarios import Scenario, ScenarioResult
 
@@ -328,6 +329,8 @@ def list_command(
     ] = None,
 ) -> None:
     """List the scenarios of the bundled library (or of a folder)."""
+    import pandas as pd
+
     from riskengine import report
     from riskengine.scenarios import list_scenarios, load_scenario
 

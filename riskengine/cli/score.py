@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from riskengine.errors import RiskEngineError, UnknownLabelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _FLOAT = {
     "hhi": ".3f",
@@ -243,6 +245,8 @@ def _beside_baseline(shocked: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFr
 def _table_text(
     result: object, frame: pd.DataFrame, countries: list[str] | None, top: int, year: int
 ) -> str:
+    import pandas as pd
+
     from riskengine import report
     from riskengine.methods.base import REGIONS, ScoreResult
 

@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from riskengine.errors import RiskEngineError, UnknownLabelError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from riskengine.dataset import Dataset
 
 _FLOAT = {
@@ -534,6 +535,8 @@ def sensitivity_command(
     parameter) is moved by -step and +step of itself; the table shows, for each
     score of the chosen countries, the inputs that move it most.
     """
+    import pandas as pd
+
     from riskengine.stress.sensitivities import INPUT_KINDS, sensitivity
 
     _check_common(method, fmt, top)
