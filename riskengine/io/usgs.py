@@ -51,7 +51,7 @@ import logging
 import math
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -820,30 +820,54 @@ def _percent(value: float, flag: str) -> tuple[float, str]:
     return (value / 100.0, flag) if not flag else (math.nan, flag)
 
 
+def _mapped_rows(
+    rows: pd.DataFrame,
+    fname: str,
+    col: _Collector,
+    index: dict[str, Chapter],
+    what: str,
+    product_of: Callable[[str], str],
+    extra: list[str],
+) -> Iterator[tuple[Chapter, str, str, tuple[str, str], list[Any]]]:
+    """Rows of a US table whose chapter and product map to a (mineral, stage).
+
+    Yields ``(chapter, commodity, detail, (mineral, stage), [extra values])``;
+    rows of unknown chapters or unmapped products are recorded as skipped.
+    """
+    base = ["MCS chapter", "Commodity", "Statistics_detail"]
+    for chapter_name, commodity_raw, detail_raw, *rest in zip(
+        *(rows[c] for c in base + extra), strict=True
+    ):
+        detail = _clean_text(detail_raw)
+        commodity = _clean_text(commodity_raw)
+        chapter = _chapter_of(chapter_name, index)
+        if chapter is None:
+            col.skip(f"{fname}: {what} of {chapter_name!r}: unknown chapter")
+            continue
+        product = product_of(detail)
+        mapped = trade_mapping(chapter, commodity, product)
+        if isinstance(mapped, str):
+            col.skip(
+                f"{fname}: {what}, {chapter.name} / {commodity} {product!r}: not imported, {mapped}"
+            )
+            continue
+        yield chapter, commodity, detail, mapped, rest
+
+
+def _reliance_product(detail: str) -> str:
+    product = re.sub(
+        r"^.*?net import reliance\s*as a percentage of [^:,]*[:,]?\s*", "", detail, flags=re.I
+    )
+    return "" if product == detail else product
+
+
 def _mcs_reliance(
     rows: pd.DataFrame, fname: str, label: str, col: _Collector, index: dict[str, Chapter]
 ) -> None:
-    cols = ["MCS chapter", "Commodity", "Statistics_detail", "Year", "Value", "Notes"]
-    for chapter_name, commodity, detail_raw, year_raw, value_raw, notes in zip(
-        *(rows[c] for c in cols), strict=True
-    ):
-        detail = _clean_text(detail_raw)
-        chapter = _chapter_of(chapter_name, index)
-        if chapter is None:
-            col.skip(f"{fname}: net import reliance of {chapter_name!r}: unknown chapter")
-            continue
-        product = re.sub(
-            r"^.*?net import reliance\s*as a percentage of [^:,]*[:,]?\s*", "", detail, flags=re.I
-        )
-        if product == detail:
-            product = ""
-        mapped = trade_mapping(chapter, _clean_text(commodity), product)
-        if isinstance(mapped, str):
-            col.skip(
-                f"{fname}: net import reliance, {chapter.name} / {_clean_text(commodity)} "
-                f"{product!r}: not imported, {mapped}"
-            )
-            continue
+    for chapter, commodity, detail, mapped, (year_raw, value_raw, notes) in _mapped_rows(
+        rows, fname, col, index, "net import reliance", _reliance_product,
+        ["Year", "Value", "Notes"],
+    ):  # fmt: skip
         year_s = _clean_text(year_raw)
         if not year_s.isdigit():
             col.skip(f"{fname}: net import reliance {chapter.name}: year {year_raw!r}")
@@ -858,32 +882,24 @@ def _mcs_reliance(
                 "net_import_reliance": value,
                 "flag": flag,
                 "estimated": bool(_ESTIMATED_NOTE.search(notes)),
-                "product": f"{_clean_text(commodity)}: {detail}",
-                "source": f"{label}; {_clean_text(commodity)}, Salient Statistics—United States:"
-                f" {detail}",
+                "product": f"{commodity}: {detail}",
+                "source": f"{label}; {commodity}, Salient Statistics—United States: {detail}",
             }
         )
+
+
+def _imports_product(detail: str) -> str:
+    return re.sub(r"^Imports for consumption[:,]?\s*", "", detail, flags=re.I)
 
 
 def _mcs_us_imports(
     rows: pd.DataFrame, fname: str, label: str, col: _Collector, index: dict[str, Chapter]
 ) -> None:
     """US imports for consumption from the salient statistics, in tonnes."""
-    cols = ["MCS chapter", "Commodity", "Statistics_detail", "Unit", "Year", "Value", "Notes"]
-    for chapter_name, commodity_raw, detail_raw, unit, year_raw, value_raw, notes in zip(
-        *(rows[c] for c in cols), strict=True
+    for chapter, commodity, detail, mapped, (unit, year_raw, value_raw, notes) in _mapped_rows(
+        rows, fname, col, index, "US imports", _imports_product, ["Unit", "Year", "Value", "Notes"]
     ):
-        detail = _clean_text(detail_raw)
-        commodity = _clean_text(commodity_raw)
-        chapter = _chapter_of(chapter_name, index)
-        if chapter is None:
-            col.skip(f"{fname}: US imports of {chapter_name!r}: unknown chapter")
-            continue
-        product = re.sub(r"^Imports for consumption[:,]?\s*", "", detail, flags=re.I)
-        mapped = trade_mapping(chapter, commodity, product)
-        if isinstance(mapped, str):
-            col.skip(f"{fname}: US imports, {chapter.name} / {commodity} {product!r}: {mapped}")
-            continue
+        product = _imports_product(detail)
         factor = _CSV_UNITS.get(_clean_text(str(unit)).lower())
         year_s = _clean_text(year_raw)
         if factor is None or not year_s.isdigit():
