@@ -63,11 +63,18 @@ class UnknownLabelError(RiskEngineError):
         self.valid = [str(v) for v in valid]
         shown = self.valid[:60]
         more = "" if len(self.valid) <= 60 else f", ... ({len(self.valid)} in all)"
-        plural = "s" if len(self.unknown) > 1 else ""
+        kinds = _plural(kind)
         super().__init__(
-            f"unknown {kind}{plural}: {', '.join(self.unknown)}. "
-            f"Valid {kind}s: {', '.join(shown)}{more}."
+            f"unknown {kinds if len(self.unknown) > 1 else kind}: {', '.join(self.unknown)}. "
+            f"Valid {kinds}: {', '.join(shown)}{more}."
         )
+
+
+def _plural(noun: str) -> str:
+    """English plural of a label kind ("country" -> "countries", "mineral" -> "minerals")."""
+    if noun.endswith("y") and noun[-2:-1] not in set("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 class CoordinateError(DataError):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from riskengine import indices as ix
 from riskengine.dataset import Dataset
-from riskengine.errors import RiskEngineError
+from riskengine.errors import RiskEngineError, UnknownLabelError
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
@@ -26,12 +26,21 @@ from riskengine.methods.base import (
 ExportRestrictions = Mapping[str, float | Mapping[str, float]]
 
 
-def _restriction_factors(ds: Dataset, restrictions: ExportRestrictions | None) -> np.ndarray:
-    """``t[mineral, country]``: 1 by default, the given factor where set."""
+def _restriction_factors(
+    ds: Dataset, restrictions: ExportRestrictions | None, known: pd.Index
+) -> np.ndarray:
+    """``t[mineral, country]``: 1 by default, the given factor where set.
+
+    Minerals are checked against ``known`` (the whole dataset's), so a typo is an
+    error while a mineral left out of the current selection is simply not used.
+    """
     t = np.ones((len(ds.minerals), len(ds.countries)))
     for country, spec in (restrictions or {}).items():
         c = ds.positions("country", [country])[0]
         if isinstance(spec, Mapping):
+            unknown = [m for m in spec if m not in known]
+            if unknown:
+                raise UnknownLabelError("mineral", unknown, known)
             for mineral, factor in spec.items():
                 if mineral in ds.minerals:
                     t[ds.minerals.get_loc(mineral), c] = float(factor)
@@ -113,7 +122,7 @@ def eu_supply_risk(
     gov, used = governance_by_year(ds)
     mean_wgi = gov.mean(axis=0)  # NaN unless all six estimates are known
     w10 = ix.wgi10(mean_wgi)  # (T, C)
-    t_factor = _restriction_factors(ds, export_restrictions)  # (M, C)
+    t_factor = _restriction_factors(ds, export_restrictions, dataset.minerals)  # (M, C)
     atom = atomistic_weights(ds)
 
     region_names, R = region_matrix(ds, regions)

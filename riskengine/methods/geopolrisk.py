@@ -85,7 +85,9 @@ def geopolrisk(
     production but not in the sum of squares of ``HHI_A`` (it is many small
     producers, not one), as in :func:`~riskengine.methods.base.concentration_table`.
     Flows whose quantity the source does not give are left out of both the
-    numerator and the denominator, with a note.
+    numerator and the denominator, with a note. The price uses only flows with
+    both a value and a quantity (a note says when some have no value); an
+    importer none of whose flows has a value has no price (NaN).
 
     References
     ----------
@@ -160,8 +162,21 @@ def geopolrisk(
     p_all = np.concatenate([prod, prod @ R], axis=-1)
 
     score = hhi_a[..., None] * import_risk
+    priced_qty = qty
+    if np.isnan(value).any():
+        # flows with a quantity but no value (e.g. derived from USGS import shares):
+        # the unit value comes from the flows that have both
+        no_value = np.isnan(values)
+        notes.append(
+            f"{int(no_value.sum())} trade flow(s) have a quantity but no value; "
+            f"prices use the flows that have both"
+        )
+        q_valued = np.where(no_value, 0.0, flows)
+        v_known = np.where(no_value, 0.0, values)
+        priced_qty = np.concatenate([q_valued.sum(axis=-2), (q_valued @ R).sum(axis=-2)], axis=-1)
+        value = np.concatenate([v_known.sum(axis=-2), (v_known @ R).sum(axis=-2)], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = value / qty / 1000.0  # USD per kg
+        price = value / priced_qty / 1000.0  # USD per kg
     cf = score * price / COPPER_REFERENCE
 
     importers = list(ds.countries) + region_names
