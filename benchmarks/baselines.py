@@ -1,4 +1,4 @@
-r"""Baselines riskengine is measured against, written from METHODS.md sections 1, 2 and 4.
+r"""Baselines riskengine is measured against, written from docs/methods.md.
 
 Three kinds, all independent of :mod:`riskengine.indices`:
 
@@ -15,7 +15,7 @@ Three kinds, all independent of :mod:`riskengine.indices`:
   DataFrame queries does (geopolrisk-py queries SQLite per result, about 18 ms
   a result there).
 
-Formulas (METHODS.md):
+Formulas (docs/methods.md):
 
 .. math::
 

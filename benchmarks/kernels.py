@@ -51,7 +51,7 @@ def geopolrisk_score(x: Inputs) -> np.ndarray:
     """GeoPolRisk score of every (mineral, stage, year, importer).
 
     ``HHI`` of global mining production times the import risk, with the
-    governance weight of every exporter from its PV (METHODS.md section 4).
+    governance weight of every exporter from its PV (docs/methods.md).
     """
     hhi_a = ix.hhi(x.production[:, :1])  # (M, 1, T)
     g = ix.geopolrisk_weight(x.pv).astype(x.trade.dtype, copy=False)[..., None]  # (T, E, 1)

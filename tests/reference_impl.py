@@ -1,6 +1,6 @@
 """Slow, obviously-correct loop implementations of the index kernels.
 
-Written from the formulas in ``METHODS.md`` (sections 1-4), one country at a
+Written from the formulas in ``docs/methods.md``, one country at a
 time with plain Python floats, independently of :mod:`riskengine.indices`.
 They serve two purposes:
 
@@ -13,7 +13,7 @@ indexed ``F[e][i]``: flow from exporter ``e`` to importer ``i``. Use
 :func:`over_leading_axes` to apply a function over any number of leading axes
 (mineral, stage, year ...), still one slice at a time.
 
-Conventions mirrored from METHODS.md: shares are fractions; HHI is on the 0-1
+Conventions mirrored from docs/methods.md: shares are fractions; HHI is on the 0-1
 scale; 0/0 is NaN (never 0); NaN inputs propagate.
 """
 

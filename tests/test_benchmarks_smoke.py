@@ -115,7 +115,7 @@ def test_a_wrong_kernel_is_caught() -> None:
 
 
 def test_baselines_reproduce_methods_test_vectors() -> None:
-    # METHODS.md 1: shares 40/30/20/10 % -> HHI 3000; 4: numerator 1000, imports 2000,
+    # docs/methods.md shares 40/30/20/10 % -> HHI 3000; 4: numerator 1000, imports 2000,
     # own production 500, HHI 0.3 -> ImportRisk 0.4, Score 0.12.
     production = pd.DataFrame(
         {

@@ -66,7 +66,7 @@ def test_coverage_at_least_35_minerals_with_both_stages(tables):
     assert set(tables["governance"]["indicator"]) == {"VA", "PV", "GE", "RQ", "RL", "CC"}
 
 
-# METHODS.md §8: USGS MCS 2026 (mining, 2025) and IEA (refining, 2024), within 3 points
+# docs/methods.md: USGS MCS 2026 (mining, 2025) and IEA (refining, 2024), within 3 points
 @pytest.mark.parametrize(
     ("mineral", "stage", "year", "country", "published"),
     [

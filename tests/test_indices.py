@@ -2,7 +2,7 @@
 
 Three layers:
 
-1. published reference values (METHODS.md §1, §3, §4);
+1. published reference values (docs/methods.md);
 2. exact extremes (monopoly, equal suppliers, empty markets, pure importers ...);
 3. agreement with the loop implementations in ``tests/reference_impl.py`` on
    random seeded tensors with leading (mineral, stage, year) axes, exact zeros,
@@ -160,7 +160,7 @@ def test_wgi10_missing_and_array() -> None:
     ],
 )
 def test_geopolrisk_test_vector(flows: list[float], weights: list[float]) -> None:
-    """METHODS.md §4: numerator 1000, imports 2000, own production 500, HHI 0.3, price 50."""
+    """docs/methods.md: numerator 1000, imports 2000, own production 500, HHI 0.3, price 50."""
     f = np.array(flows)[:, None]  # one importer
     g = np.array(weights)[:, None]
     risk = ix.geopolrisk_import_risk(f, g, [500.0])

@@ -1,6 +1,6 @@
 """Property-based tests of :mod:`riskengine.indices` (hypothesis).
 
-Every property below follows from the definitions in METHODS.md §1-§4:
+Every property below follows from the definitions in docs/methods.md:
 
 * ``HHI = Σ S²`` with ``Σ S = 1``, ``S >= 0`` gives ``1/n <= HHI <= 1`` and
   ``CR1² <= HHI <= CR1`` (``S_max² <= Σ S² <= S_max Σ S``);

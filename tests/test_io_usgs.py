@@ -550,7 +550,7 @@ def test_real_2026_key_figures(real: dict[int, ImportResult]) -> None:
         _row(p, mineral="cobalt", stage="mining", country="COD", year=2024)["quantity"] == 226000.0
     )
     assert _row(r.world_totals, mineral="cobalt", stage="mining", year=2025)["quantity"] == 310000.0
-    # METHODS.md section 8, USGS MCS 2026, 2025: share of the listed countries and
+    # docs/methods.md, USGS MCS 2026, 2025: share of the listed countries and
     # share of the published (rounded) world total
     assert _share(r, "cobalt", "mining", "COD", 2025) == pytest.approx(0.7311, abs=5e-4)
     assert _world_share(r, "cobalt", "mining", "COD", 2025) == pytest.approx(0.7419, abs=5e-4)

@@ -199,7 +199,7 @@ def test_release_2023() -> None:
     assert sorted(g["year"].unique()) == [1996, 1998, 2000, *range(2002, 2023)]
     assert len(r.aggregate_codes) == 0
     assert r.unmatched_codes["code"].tolist() == ["ANT"]
-    # METHODS.md §3, PV 2020 and the GeoPolRisk weight g = clip((2.5 - PV) / 5, 0, 1)
+    # docs/methods.md, PV 2020 and the GeoPolRisk weight g = clip((2.5 - PV) / 5, 0, 1)
     expected = {"CHN": -0.4731, "COD": -1.7855, "AUS": 0.8617, "CHL": 0.0440}
     weights = {"CHN": 0.5946, "COD": 0.8571, "AUS": 0.3277, "CHL": 0.4912}
     for iso, pv in expected.items():

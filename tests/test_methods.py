@@ -148,7 +148,7 @@ def test_fixture_governance_matches_the_constants(ds: Dataset) -> None:
 
 
 def test_geopolrisk_reproduces_the_methods_test_vector(gpr: ScoreResult) -> None:
-    # METHODS.md §4: numerator 1000, imports 2000, own production 500, HHI 0.3, price 50
+    # docs/methods.md: numerator 1000, imports 2000, own production 500, HHI 0.3, price 50
     numerator = g("CHL") * 1000 + g("PER") * 600 + g("AUS") * 400
     assert numerator == pytest.approx(1000.0, abs=1e-9)
     jpn = row(gpr, "copper", "mining", 2024, "JPN")
