@@ -540,12 +540,38 @@ def test_rerouting_conserves_mass(case):
     assert (f1 >= 0).all()
     assert led.blocked == pytest.approx(led.deflected + led.withheld, abs=1e-9)
     assert led.deflected <= delta * led.blocked + 1e-9
-    # what leaves one buyer arrives at another, or stays with the exporter or a re-exporter
-    assert f1.sum() == pytest.approx(f0.sum() - led.withheld - led.passed_on, abs=1e-7)
+    # what leaves one buyer arrives at another, or stays with the exporter or a
+    # re-exporter; trade can only grow beyond that by a buyer's own output, freed by
+    # deflected supply, being sold on to a targeted importer
+    lower = f0.sum() - led.withheld - led.passed_on
+    own_output = sim.production0[0, 1].sum()
+    assert lower - 1e-7 <= f1.sum() <= lower + own_output + 1e-7
     change = sim.supply_change(0, 1)
     assert change.sum() == pytest.approx(0.0, abs=1e-7)
     # every tonne short somewhere is a tonne kept by someone
     assert np.maximum(-change, 0).sum() == pytest.approx(np.maximum(change, 0).sum(), abs=1e-7)
+
+
+def test_deflection_frees_own_output_for_the_targeted_importer():
+    # KOR sells 20 t of refined cobalt to AUS and 20 t to COD, which also refines 1 t.
+    # A full ban on KOR -> AUS with 30 % deflection: COD can take 1 t more from KOR
+    # (displacing its own output), and AUS buys those freed 1 t from COD.
+    named = {("cobalt", "refining", "KOR", "AUS"): 20.0, ("cobalt", "refining", "KOR", "COD"): 20.0}
+    production = {("cobalt", "refining", c): (1.0 if c == "COD" else 0.0) for c in COUNTRIES}
+    sim = simulate(build(production, named), ban_scenario(COUNTRIES.index("KOR"),
+                   [COUNTRIES.index("AUS")], 1.0, 0.3))  # fmt: skip
+    f1 = sim.flows[0, 1]
+    kor, cod, aus = (COUNTRIES.index(c) for c in ("KOR", "COD", "AUS"))
+    assert f1[kor, aus] == 0.0
+    assert f1[kor, cod] == pytest.approx(21.0)
+    assert f1[cod, aus] == pytest.approx(1.0)
+    led = sim.ledgers[(0, 1)]
+    assert (led.blocked, led.deflected, led.withheld) == pytest.approx((20.0, 1.0, 19.0))
+    change = sim.supply_change(0, 1)
+    assert change[aus] == pytest.approx(-19.0)  # short by what was withheld
+    assert change[kor] == pytest.approx(19.0)  # kept by the exporter
+    assert change[cod] == pytest.approx(0.0)  # 21 t imported, 1 t own output sold on
+    assert f1.sum() == pytest.approx(40.0 - 19.0 + 1.0)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
