@@ -153,6 +153,67 @@ class Dataset:
             )
         return pos
 
+    def country_code(self, value: str) -> str | None:
+        """Return the dataset's label for an ISO3 code or a country name (None if unknown).
+
+        ``"chn"`` and ``"China"`` both give ``"CHN"``; source spellings such as
+        ``"Congo (Kinshasa)"`` go through :func:`riskengine.io.countries.to_iso3`.
+        """
+        from riskengine.io.countries import to_iso3
+
+        text = str(value).strip()
+        code = text.upper() if text.upper() in self.countries else to_iso3(text)
+        return code if code is not None and code in self.countries else None
+
+    def resolve_countries(
+        self,
+        values: Iterable[str] | str | None,
+        *,
+        regions: bool = False,
+        extra: Iterable[str] = (),
+    ) -> list[str] | None:
+        """Map ISO3 codes or country names to the dataset's labels, in order, once each.
+
+        Parameters
+        ----------
+        values
+            Codes or names (one string or several); None passes through.
+        regions
+            Also accept the names of :data:`riskengine.methods.base.REGIONS`
+            (returned upper-cased, as the region name).
+        extra
+            Further labels accepted as they are (e.g. regions a method was given).
+
+        Raises
+        ------
+        UnknownLabelError
+            Naming every value that matches no country, with the valid labels.
+        """
+        if values is None:
+            return None
+        from riskengine.methods.base import REGIONS
+
+        accepted = set(extra)
+        out: list[str] = []
+        unknown: list[str] = []
+        for value in [values] if isinstance(values, str) else list(values):
+            text = str(value)
+            code: str | None
+            if text in accepted:
+                code = text
+            elif regions and text.upper() in REGIONS:
+                code = text.upper()
+            else:
+                code = self.country_code(text)
+            if code is None:
+                unknown.append(text)
+            else:
+                out.append(code)
+        if unknown:
+            valid = [*accepted, *(REGIONS if regions else ()), *map(str, self.countries)]
+            raise UnknownLabelError("country", unknown, valid)
+        return list(dict.fromkeys(out))
+
     def _index(self, dim: str) -> pd.Index:
         names = {
             "mineral": self.minerals,

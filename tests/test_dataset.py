@@ -326,3 +326,15 @@ def test_strict_turns_findings_into_a_consistency_error(tmp_path: Path) -> None:
 def test_strict_passes_on_a_clean_dataset() -> None:
     clean = load_dataset(TINY, strict=True)
     assert check_dataset(clean, strict=True) == []
+
+
+def test_resolve_countries_maps_names_codes_and_regions(ds: Dataset) -> None:
+    assert ds.country_code("Congo (Kinshasa)") == "COD"
+    assert ds.country_code("jpn") == "JPN"
+    assert ds.country_code("Korea, Republic of") is None  # a real country, not in this dataset
+    assert ds.resolve_countries(["Japan", "JPN", "eu27"], regions=True) == ["JPN", "EU27"]
+    assert ds.resolve_countries(None) is None
+    with pytest.raises(
+        UnknownLabelError, match=r"unknown country: Atlantis\. Valid countries: EU27"
+    ):
+        ds.resolve_countries(["Atlantis"], regions=True)

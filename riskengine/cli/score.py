@@ -38,26 +38,6 @@ _FLOAT = {
 MAJOR_IMPORTER_SHARE = 0.01
 
 
-def resolve_countries(codes: list[str], valid: pd.Index, extra: list[str]) -> list[str]:
-    """Map country names or codes to ISO3 labels known to the dataset."""
-    from riskengine.io.countries import to_iso3
-
-    out: list[str] = []
-    unknown: list[str] = []
-    for code in codes:
-        if code.upper() in extra:
-            out.append(code.upper())
-            continue
-        iso = to_iso3(code)
-        if iso is None or iso not in valid:
-            unknown.append(code)
-        else:
-            out.append(iso)
-    if unknown:
-        raise UnknownLabelError("country", unknown, [*extra, *valid])
-    return out
-
-
 def _default_year(tables: dict[str, pd.DataFrame]) -> int:
     years = set(tables["production"]["year"].astype(int))
     if "trade" in tables:
@@ -172,7 +152,7 @@ def score_command(
     if stage:
         ds.positions("stage", [stage])
     regions = list(REGIONS)
-    countries = resolve_countries(country or [], ds.countries, regions)
+    countries = ds.resolve_countries(country or [], regions=True) or []
     if method == "riskengine":
         # the composite scores countries, not regions: a region stands for its members
         countries = list(

@@ -231,9 +231,8 @@ def sweep_command(
     if table not in tables:
         raise UnknownLabelError("table", [table], tables)
     ds, chosen = _load(data, year)
-    from riskengine.stress._common import resolve_countries
 
-    importers = resolve_countries(ds, importer, regions=True) if importer else None
+    importers = ds.resolve_countries(importer, regions=True) if importer else None
     with _progress("sweeping bans") as progress:
         result = sweep(
             ds,
@@ -570,9 +569,8 @@ def sensitivity_command(
         f"(governance: of its risk weight 2.5 - WGI)"
     ]
     table = result.table
-    from riskengine.stress._common import resolve_countries
 
-    wanted = resolve_countries(ds, country, regions=True) or []
+    wanted = ds.resolve_countries(country, regions=True) or []
     keys = (
         table[table["country"].isin(wanted)][["mineral", "stage", "country"]]
         .drop_duplicates()

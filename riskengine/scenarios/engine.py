@@ -144,7 +144,6 @@ class _Labels:
         return out
 
     def countries(self, values: Iterable[str], loc: Loc, *, regions: bool = False) -> np.ndarray:
-        from riskengine.io.countries import to_iso3
         from riskengine.methods.base import REGIONS
 
         out: list[int] = []
@@ -156,8 +155,8 @@ class _Labels:
                 members = [c for c in REGIONS[value.upper()] if c in index]
                 out.extend(_pos(index, c) for c in members)
                 continue
-            code = value.upper() if value.upper() in index else to_iso3(value)
-            if code is None or code not in index:
+            code = self.ds.country_code(value)
+            if code is None:
                 shown = ", ".join(str(c) for c in list(index)[:40])
                 more = f", ... ({len(index)} in all)" if len(index) > 40 else ""
                 extra = f"; regions: {', '.join(REGIONS)}" if regions else ""

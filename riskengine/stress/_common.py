@@ -69,60 +69,6 @@ def resolve_stages(ds: Dataset, stages: Sequence[str] | str | None) -> list[str]
     return [str(s) for s in ds.stages if s in keep]
 
 
-def resolve_countries(
-    ds: Dataset,
-    values: Iterable[str] | str | None,
-    *,
-    regions: bool = False,
-    extra: Iterable[str] = (),
-) -> list[str] | None:
-    """Map ISO3 codes or country names to the dataset's labels.
-
-    Parameters
-    ----------
-    ds
-        The dataset.
-    values
-        Codes or names; None passes through.
-    regions
-        Also accept region names of :data:`riskengine.methods.base.REGIONS`
-        (returned as the region name).
-    extra
-        Further labels accepted as they are (regions a method is given).
-
-    Raises
-    ------
-    UnknownLabelError
-        Naming every value that matches no country of the dataset.
-    """
-    if values is None:
-        return None
-    from riskengine.io.countries import to_iso3
-    from riskengine.methods.base import REGIONS
-
-    items = [values] if isinstance(values, str) else list(values)
-    accepted = set(extra)
-    out: list[str] = []
-    unknown: list[str] = []
-    for value in items:
-        text = str(value)
-        if text in accepted:
-            out.append(text)
-            continue
-        if regions and text.upper() in REGIONS:
-            out.append(text.upper())
-            continue
-        code = text.upper() if text.upper() in ds.countries else to_iso3(text)
-        if code is None or code not in ds.countries:
-            unknown.append(text)
-        else:
-            out.append(code)
-    if unknown:
-        valid = [*accepted, *(REGIONS if regions else ()), *map(str, ds.countries)]
-        raise UnknownLabelError("country", unknown, valid)
-    return list(dict.fromkeys(out))
-
-
 def check_params(params: dict[str, Any], what: str) -> None:
     """Refuse method parameters the stress tools set themselves."""
     for reserved in RESERVED_PARAMS:

@@ -90,7 +90,6 @@ from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
 from riskengine.scenarios.engine import TINY
 from riskengine.stress._common import (
     Progress,
-    resolve_countries,
     resolve_minerals,
     resolve_stages,
     resolve_year,
@@ -200,7 +199,7 @@ def _cell_parameters(
     overridden = np.zeros(len(exporters), dtype=bool)
     for j, item in enumerate(model.overrides):
         try:
-            codes = resolve_countries(ds, [item.country])
+            codes = ds.resolve_countries([item.country])
         except UnknownLabelError as exc:
             raise RiskEngineError(f"{model.where(('overrides', j, 'country'))}: {exc}") from exc
         assert codes is not None
@@ -265,7 +264,7 @@ def plan_simulation(
     year_ = resolve_year(dataset, year)
     mineral_list = resolve_minerals(dataset, minerals)
     stage_list = resolve_stages(dataset, stages)
-    importer_list = resolve_countries(dataset, importers)
+    importer_list = dataset.resolve_countries(importers)
     yt = year_tensors(dataset, year_)
     ds = yt.dataset
     s_pos = [int(p) for p in ds.positions("stage", stage_list)]

@@ -56,7 +56,6 @@ from riskengine.stress._common import (
     check_method,
     check_params,
     frame_or_empty,
-    resolve_countries,
     resolve_minerals,
     resolve_stages,
     resolve_year,
@@ -239,7 +238,7 @@ def sensitivity(
     groups: dict[str, list[str]] = {}
     if isinstance(custom, Mapping):
         groups = {str(k): [str(m) for m in v] for k, v in custom.items()}
-    target = resolve_countries(dataset, countries, regions=True, extra=groups)
+    target = dataset.resolve_countries(countries, regions=True, extra=groups)
     yt = year_tensors(dataset, year_)
     seen: set[str] = set()
     parts: list[pd.DataFrame] = []

@@ -68,7 +68,6 @@ from riskengine.stress._common import (
     check_method,
     check_params,
     frame_or_empty,
-    resolve_countries,
     resolve_minerals,
     resolve_stages,
     resolve_year,
@@ -839,8 +838,8 @@ def sweep(
     year_ = resolve_year(dataset, year)
     mineral_list = resolve_minerals(dataset, minerals)
     stage_list = resolve_stages(dataset, stages)
-    exporter_list = resolve_countries(dataset, exporters)
-    target_list = resolve_countries(dataset, target)
+    exporter_list = dataset.resolve_countries(exporters)
+    target_list = dataset.resolve_countries(target)
     target_code = target_list[0] if target_list else None
     yt = year_tensors(dataset, year_)
 
