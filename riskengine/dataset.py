@@ -513,6 +513,27 @@ CHECKS: tuple[Callable[[Dataset], list[Finding]], ...] = (
 )
 
 
+def latest_year(tables: dict[str, pd.DataFrame]) -> int:
+    """Latest year with both production and trade (latest production year without trade).
+
+    The default year of ``riskengine score`` and the stress tools.
+    """
+    years = set(tables["production"]["year"].astype(int))
+    if "trade" in tables:
+        both = years & set(tables["trade"]["year"].astype(int))
+        if both:
+            return max(both)
+    return max(years)
+
+
+def warn_findings(ds: Dataset, *, strict: bool = False) -> list[Finding]:
+    """Run :func:`check_dataset` and issue every finding as a :class:`RiskEngineWarning`."""
+    findings = check_dataset(ds, strict=strict)
+    for finding in findings:
+        warnings.warn(finding.message, RiskEngineWarning, stacklevel=3)
+    return findings
+
+
 def check_dataset(ds: Dataset, *, strict: bool = False) -> list[Finding]:
     """Run every consistency check.
 
@@ -605,6 +626,5 @@ def load_dataset(
     tables, directory = read_dataset_tables(path)
     name = DEFAULT_DATA_NAME if path is None else str(directory)
     ds = Dataset.from_tables(tables, minerals=minerals, years=years, name=name, path=directory)
-    for finding in check_dataset(ds, strict=strict):
-        warnings.warn(finding.message, RiskEngineWarning, stacklevel=2)
+    warn_findings(ds, strict=strict)
     return ds

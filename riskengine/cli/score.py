@@ -38,15 +38,6 @@ _FLOAT = {
 MAJOR_IMPORTER_SHARE = 0.01
 
 
-def _default_year(tables: dict[str, pd.DataFrame]) -> int:
-    years = set(tables["production"]["year"].astype(int))
-    if "trade" in tables:
-        both = years & set(tables["trade"]["year"].astype(int))
-        if both:
-            return max(both)
-    return max(years)
-
-
 def score_command(
     data: Annotated[
         Path | None,
@@ -104,8 +95,9 @@ def score_command(
     from riskengine.dataset import (
         DEFAULT_DATA_NAME,
         Dataset,
-        check_dataset,
+        latest_year,
         read_dataset_tables,
+        warn_findings,
     )
     from riskengine.methods import METHODS
     from riskengine.methods.base import REGIONS
@@ -127,7 +119,7 @@ def score_command(
                 f"--year {year} differs from the year of the scenario {sc.origin} "
                 f"({sc.year}); drop --year to score the scenario's year"
             )
-    chosen_year = year if year is not None else (sc.year if sc else _default_year(tables))
+    chosen_year = year if year is not None else (sc.year if sc else latest_year(tables))
     ds = Dataset.from_tables(
         tables,
         minerals=(mineral or None) if sc is None else None,
@@ -142,12 +134,7 @@ def score_command(
         shocked = apply_scenario(ds, sc)
         if mineral:
             ds, shocked = ds.sel(minerals=mineral), shocked.sel(minerals=mineral)
-    import warnings
-
-    from riskengine.dataset import RiskEngineWarning
-
-    for finding in check_dataset(ds, strict=strict):
-        warnings.warn(finding.message, RiskEngineWarning, stacklevel=1)
+    warn_findings(ds, strict=strict)
     stages = [stage] if stage else None
     if stage:
         ds.positions("stage", [stage])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,30 +87,20 @@ def _load(data: Path | None, year: int | None) -> tuple[Dataset, int]:
     from riskengine.dataset import (
         DEFAULT_DATA_NAME,
         Dataset,
-        RiskEngineWarning,
-        check_dataset,
+        latest_year,
         read_dataset_tables,
+        warn_findings,
     )
 
     tables, directory = read_dataset_tables(data)
-    prod_years = set(tables["production"]["year"].astype(int))
-    trade_years = set(tables["trade"]["year"].astype(int)) if "trade" in tables else set()
-    years = prod_years | trade_years
-    if year is None:
-        both = prod_years & trade_years
-        chosen = max(both) if both else max(years)
-    else:
-        if year not in years:
-            raise UnknownLabelError("year", [year], sorted(years))
-        chosen = year
+    chosen = latest_year(tables) if year is None else year
     ds = Dataset.from_tables(
         tables,
         years=[chosen],
         name=DEFAULT_DATA_NAME if data is None else str(directory),
         path=directory,
     )
-    for finding in check_dataset(ds):
-        warnings.warn(finding.message, RiskEngineWarning, stacklevel=1)
+    warn_findings(ds)
     return ds, chosen
 
 
