@@ -138,7 +138,6 @@ def score_command(
     stages = [stage] if stage else None
     if stage:
         ds.positions("stage", [stage])
-    regions = list(REGIONS)
     countries = ds.resolve_countries(country or [], regions=True) or []
     if method == "riskengine":
         # the composite scores countries, not regions: a region stands for its members
@@ -154,17 +153,15 @@ def score_command(
     params: dict[str, object] = {"stages": stages}
     if strict:
         params["missing_governance"] = "raise"
-    if method != "riskengine":
-        wanted_regions = [c for c in countries if c in REGIONS]
-        params["regions"] = wanted_regions or regions
-    if method == "eu":
-        single = [c for c in countries if c not in REGIONS]
+    named_regions = [c for c in countries if c in REGIONS] or list(REGIONS)
+    if method == "geopolrisk":
+        params["regions"] = named_regions
+    elif method == "eu":
+        # the EU method assesses one sourcing scope at a time: single countries as
+        # their own scope, plus the regions asked for (EU27 by default)
         params["regions"] = {
-            **{c: [c] for c in single},
-            **{
-                r: REGIONS[r]
-                for r in (params["regions"] if isinstance(params["regions"], list) else [])
-            },
+            **{c: [c] for c in countries if c not in REGIONS},
+            **{r: REGIONS[r] for r in named_regions},
         }
     from riskengine.methods import score
 
