@@ -108,19 +108,14 @@ def geopolrisk(
     mine = clean_quantities(rows[:, hpos : hpos + 1], f"{hhi_stage} production", notes)
     # minerals with no production at all at hhi_stage (gallium: USGS reports only
     # primary, i.e. refined, output) take HHI_A from the other stage, with a note
-    absent = ~(mine > 0).any(axis=(1, 2, 3))
-    other = clean_quantities(rows, "production", []).sum(axis=1, keepdims=True) > 0
-    fallback = absent & other.any(axis=(1, 2, 3))
+    alt = next(s for s in range(len(full.stages)) if s != hpos)
+    alt_rows = np.nan_to_num(rows[:, alt : alt + 1])
+    fallback = ~(mine > 0).any(axis=(1, 2, 3)) & (alt_rows > 0).any(axis=(1, 2, 3))
     if fallback.any():
-        alt = [s for s in range(len(full.stages)) if s != hpos]
-        mine = np.where(
-            fallback[:, None, None, None],
-            np.nan_to_num(rows[:, alt[0] : alt[0] + 1]),
-            mine,
-        )
+        mine = np.where(fallback[:, None, None, None], alt_rows, mine)
         notes.append(
             f"no {hhi_stage} production for {', '.join(ds.minerals[fallback])}; "
-            f"HHI_A uses their {full.stages[alt[0]]} production instead"
+            f"HHI_A uses their {full.stages[alt]} production instead"
         )
     # the "other countries" residual counts in the total, not in the sum of squares
     hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))  # (M, 1, T)
