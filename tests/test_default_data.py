@@ -148,9 +148,12 @@ def test_production_equals_a_fresh_import_of_the_release(tables):
     assert merged.loc[~both, "quantity_release"].isna().all()
 
 
-def test_default_data_dir_is_found():
-    assert (default_data_dir() / "production.csv").is_file()
-    assert isinstance(pd.read_csv(default_data_dir() / "minerals.csv"), pd.DataFrame)
+def test_default_data_dir_holds_every_table_and_describes_every_mineral(tables):
+    directory = default_data_dir()
+    for name in ("production", "trade", "governance", "minerals", "export_shares"):
+        assert (directory / f"{name}.csv").is_file() or (directory / f"{name}.csv.gz").is_file()
+    described = set(pd.read_csv(directory / "minerals.csv")["mineral"])
+    assert set(tables["production"]["mineral"]) | set(tables["trade"]["mineral"]) <= described
 
 
 def test_us_gallium_imports_derived_from_usgs(tables, dataset):
