@@ -40,7 +40,6 @@ import pandas as pd
 import riskengine
 from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory
 from riskengine.scenarios.models import ExportBan, Scenario
-from riskengine.stress._common import default_year
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -76,9 +75,9 @@ def _scenario(row: pd.Series, year: int, target: str | None) -> Scenario:
 def _check(ds: riskengine.Dataset, result: Any, ban: int, engine: Any) -> float:
     """Largest disagreement of one ban, relative to the tolerance; raise above 1."""
     year = result.year
-    sub = ds.sel(years=[year])
-    p = np.nan_to_num(sub.production[:, :, 0])
-    f = np.nan_to_num(sub.trade_quantity[:, :, 0])
+    sub = ds.sel(years=[year], minerals=[result.bans.set_index("ban").loc[ban, "mineral"]])
+    p = sub.production[:, :, 0]
+    f = sub.trade_array()[:, :, 0]
     volume = p + f.sum(axis=-1) + f.sum(axis=-2)
     mine = result.impact(ban)
     merged = engine.importers.merge(
@@ -224,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = riskengine.load_dataset()
-        year = default_year(ds)
+        year = ds.latest_year()
         ds = ds.sel(years=[year])
         minerals = QUICK_MINERALS if args.quick else None
         import scipy.optimize  # noqa: F401 - imported once, before anything is timed

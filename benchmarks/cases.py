@@ -217,15 +217,17 @@ def synthetic_inputs(
 def inputs_from_dataset(ds: object, notes: tuple[str, ...]) -> Inputs:
     """Build the inputs of a :class:`riskengine.Dataset`, prepared as the methods do.
 
-    Missing quantities (NaN) become 0, as :func:`riskengine.methods.base.
-    clean_quantities` does before shares; PV is the latest governance year at
-    or before each year (:func:`riskengine.methods.base.governance_by_year`).
+    Missing quantities are 0, as in :attr:`riskengine.Dataset.production` and
+    :meth:`riskengine.Dataset.trade_array` (a dense block: this case's
+    dataset must stay below :data:`riskengine.dataset.DENSE_LIMIT` cells); PV
+    is the latest governance year at or before each year
+    (:func:`riskengine.methods.base.governance_by_year`).
     """
     from riskengine.dataset import Dataset
     from riskengine.methods.base import governance_by_year
 
     assert isinstance(ds, Dataset)
-    if ds.trade_quantity is None:
+    if ds.trade is None:
         raise ValueError(f"dataset {ds.name!r} has no trade")
     gov, _ = governance_by_year(ds)
     return Inputs(
@@ -233,8 +235,8 @@ def inputs_from_dataset(ds: object, notes: tuple[str, ...]) -> Inputs:
         stages=tuple(ds.stages),
         years=tuple(int(y) for y in ds.years),
         countries=tuple(ds.countries),
-        production=np.nan_to_num(ds.production, nan=0.0),
-        trade=np.nan_to_num(ds.trade_quantity, nan=0.0),
+        production=ds.production,
+        trade=ds.trade_array(),
         pv=gov[1],
         notes=notes,
     )

@@ -7,7 +7,10 @@ their directory)::
 
 Every step uses riskengine's own importers (the same code as
 ``riskengine data import``); the curated rows are listed in this file with their
-publications. See ``data/README.md`` for provenance and licences.
+publications. Trade quantities are gross tonnes of a named product (a BACI HS92
+code or a named form); the product catalogue ``riskengine/products.csv`` converts
+them to contained content in each mineral's basis (``minerals.csv``, column
+``basis``). See ``data/README.md`` for provenance and licences.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskengine.dataset import (
+    DEFAULT_DATA_NAME,
+    SHIPPED_CACHE,
+    build_dataset,
+    input_hash,
+    save_binary,
+)
 from riskengine.io.baci import read_baci
 from riskengine.io.canonical import write_table
 from riskengine.io.usgs import ImportResult, read_usgs_mcs
@@ -83,7 +93,86 @@ def iea_refining(production: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: What every quantity of a mineral is counted in: the basis of its USGS production
+#: series (the ``source`` of each production row names it; METHODS.md §9). Trade is
+#: brought to it by the product catalogue's content fractions. Where USGS counts the
+#: stages of a mineral in different bases (titanium) or has no series for a stage
+#: (ferro-chromium, zirconium metal), the text names the basis per stage.
+MINERAL_BASIS: dict[str, str] = {
+    "alumina": "alumina (Al2O3), calcined-equivalent dry weight",
+    "aluminium": "aluminium content of primary metal",
+    "antimony": "antimony content",
+    "arsenic": "arsenic trioxide (As2O3), gross weight; arsenic metal as its As2O3 equivalent",
+    "asbestos": "gross weight",
+    "barite": "gross weight",
+    "bauxite": "dry gross weight of bauxite",
+    "beryllium": "beryllium content",
+    "bismuth": "bismuth content (refined bismuth)",
+    "bromine": "bromine content",
+    "cadmium": "cadmium content (refined cadmium)",
+    "chromium": "mining: marketable chromite ore, gross weight; refining (ferro-chromium "
+    "and metal, no production series): chromium content",
+    "cobalt": "cobalt content",
+    "copper": "copper content (recoverable copper in concentrate; refined copper)",
+    "diatomite": "gross weight",
+    "feldspar": "gross weight",
+    "ferrosilicon": "silicon content of ferrosilicon",
+    "fluorspar": "gross weight, all grades",
+    "gallium": "gallium content",
+    "garnet": "gross weight",
+    "gold": "gold content",
+    "gypsum": "gross weight",
+    "indium": "indium content (refined indium)",
+    "iodine": "iodine content (elemental iodine)",
+    "iron_ore": "iron content of usable ore",
+    "lead": "lead content",
+    "lithium": "lithium content",
+    "magnesite": "gross weight of magnesite (MgCO3)",
+    "magnesium": "magnesium content of primary metal",
+    "manganese": "manganese content",
+    "mercury": "mercury content",
+    "mica": "gross weight of scrap and flake mica",
+    "molybdenum": "molybdenum content",
+    "natural_graphite": "gross weight of natural graphite",
+    "nickel": "nickel content",
+    "niobium": "niobium content",
+    "palladium": "palladium content",
+    "perlite": "gross weight",
+    "phosphate_rock": "gross weight of marketable phosphate rock",
+    "platinum": "platinum content",
+    "potash": "potassium oxide (K2O) equivalent",
+    "pumice": "gross weight",
+    "rare_earths": "rare-earth-oxide (REO) equivalent",
+    "rhenium": "rhenium content",
+    "salt": "gross weight",
+    "selenium": "selenium content",
+    "silica_sand": "gross weight",
+    "silicon": "silicon content of silicon metal",
+    "silver": "silver content",
+    "strontium": "strontium content",
+    "tantalum": "tantalum content",
+    "tellurium": "tellurium content",
+    "tin": "tin content",
+    "titanium": "mining: TiO2 content of ilmenite and rutile concentrates; refining: "
+    "titanium content of sponge metal",
+    "tungsten": "tungsten content",
+    "vanadium": "vanadium content",
+    "vermiculite": "gross weight",
+    "wollastonite": "gross weight",
+    "zeolites": "gross weight",
+    "zinc": "zinc content",
+    "zirconium": "mining: zirconium mineral concentrates, gross weight; refining (metal, no "
+    "production series): zirconium content",
+}
+
 USGS_TRADE_YEAR = 2024
+
+#: Named forms of the USGS import statistics, per (mineral, stage): the figures are
+#: already in contained content (``riskengine/products.csv``, basis ``source``).
+USGS_IMPORT_FORMS: dict[tuple[str, str], str] = {
+    ("gallium", "refining"): "form:gallium_metal",
+    ("silicon", "refining"): "form:silicon_metal",
+}
 
 
 def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +216,7 @@ def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
                 "exporter": partner,
                 "importer": "USA",
                 "year": USGS_TRADE_YEAR,
+                "product": USGS_IMPORT_FORMS.get((str(mineral), str(stage)), ""),
                 "quantity": float((g["quantity"] * g["share"]).sum()),
                 "value_usd": float("nan"),
                 "source": "USGS MCS 2026 data release (doi:10.5066/P1WKQ63T): US imports for "
@@ -151,25 +241,41 @@ def main(releases: Path) -> None:
     us = usgs_us_imports(usgs, trade)
     produced = set(map(tuple, production[["mineral", "stage"]].drop_duplicates().to_numpy()))
     keep = [(m, st) in produced for m, st in zip(us["mineral"], us["stage"], strict=True)]
-    trade = pd.concat([trade, us[keep]])
+    us = us[keep]
+    unnamed = sorted(set(us.loc[us["product"] == "", "mineral"]))
+    if unnamed:
+        raise ValueError(
+            f"no named form for the USGS import figures of {', '.join(unnamed)}; add one to "
+            f"USGS_IMPORT_FORMS and riskengine/products.csv"
+        )
+    trade = pd.concat([trade, us])
     write_table(trade, OUT, "trade", compress=True)
 
     wgi = read_wgi(releases / "wgi" / "WGIData_1996_2022_release2023.csv", years=GOVERNANCE_YEARS)
     write_table(wgi.governance, OUT, "governance")
 
     minerals = sorted(set(production["mineral"]) | set(trade["mineral"]))
+    no_basis = [m for m in minerals if m not in MINERAL_BASIS]
+    if no_basis:
+        raise ValueError(f"MINERAL_BASIS has no basis for {', '.join(no_basis)}")
     info = pd.DataFrame(
         [
             {
                 "mineral": m,
                 "name": m.replace("_", " ").capitalize(),
-                "source": "name after the USGS Mineral Commodity Summaries 2026 chapter",
+                "basis": MINERAL_BASIS[m],
+                "source": "name after the USGS Mineral Commodity Summaries 2026 chapter; "
+                "basis of the USGS production series",
                 **EU_ATTRIBUTES.get(m, {}),
             }
             for m in minerals
         ]
     )
     write_table(info, OUT, "minerals")
+    # the pre-validated binary form that riskengine score loads (keyed by the tables'
+    # and the product catalogue's hash; rebuilt here whenever they change)
+    ds = build_dataset(OUT, DEFAULT_DATA_NAME)
+    save_binary(ds, OUT / SHIPPED_CACHE, input_hash(OUT))
     print(
         f"production {len(production):,} rows, trade {len(trade):,} rows, "
         f"governance {len(wgi.governance):,} rows, {len(minerals)} minerals"

@@ -1,29 +1,45 @@
-"""The :class:`Dataset`: validated tables aligned on one canonical coordinate set.
+"""The :class:`Dataset`: validated tables on one canonical coordinate set, flows kept sparse.
 
 A dataset directory (see ``docs/data-format.md``) is read and validated by
-:mod:`riskengine.io.canonical`, then scattered into dense tensors:
+:mod:`riskengine.io.canonical`, traded products are converted to contained
+content with the product catalogue (:mod:`riskengine.products`), and the tables
+are stored as
 
 ========================  =================================================
-``production``            ``[mineral, stage, year, country]``, tonnes
-``trade_quantity``        ``[mineral, stage, year, exporter, importer]``, tonnes
-``trade_value``           ``[mineral, stage, year, exporter, importer]``, USD
+``production``            ``[mineral, stage, year, country]``, contained tonnes
+                          (0 where the source gives no figure; see
+                          ``production_missing``)
+``trade``                 :class:`~riskengine.flows.Flows`, one entry per
+                          (mineral, stage, year, exporter, importer, product):
+                          contained and gross tonnes, USD, missing flags
+``pairs``                 the flows summed over products, one entry per
+                          (mineral, stage, year, exporter, importer)
 ``governance``            ``[indicator, governance_year, country]``, WGI estimates
 ========================  =================================================
 
-Absent rows are zeros (a country the source does not list produces nothing);
-rows the source lists without a figure (withheld, not available) are NaN and
-reported by :func:`check_missing_quantities`. Governance has its own year axis
-because WGI releases lag production statistics; methods pick the latest
-governance year at or before the year they score and record which.
+Production holds at most one number per country and is small; trade is kept
+sparse because real flows fill about 1 % of the exporter x importer pairs: time
+and memory follow the number of flows. Where a matrix is needed (the scenario
+engine's deflection), :meth:`Dataset.trade_array` builds a dense block for a
+small selection. Governance has its own year axis because WGI releases lag
+production statistics; methods pick the latest governance year at or before the
+year they score and record which.
+
+A validated dataset is cached in a binary form keyed by a hash of its input
+files (:func:`load_dataset`); the embedded default dataset ships one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cache
+from dataclasses import dataclass, field, fields, replace
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,11 +49,36 @@ import pandas as pd
 
 from riskengine.dims import STAGES, WGI_INDICATORS
 from riskengine.errors import ConsistencyError, CoordinateError, DataError, UnknownLabelError
-from riskengine.io.canonical import read_tables
+from riskengine.flows import Flows
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATA_NAME = "riskengine default dataset"
+
+#: Flows whose unit value (USD per gross tonne) lies more than this many orders of
+#: magnitude below the value-weighted median of their product and year are
+#: screened out of quantity measures (``docs/methods.md``, "Unit-value screen").
+UNIT_VALUE_ORDERS = 2.0
+
+#: A world-import to world-production ratio above this (contained tonnes, one
+#: mineral, stage and year) means a basis error rather than re-exports
+#: (``docs/methods.md``, "Contained content").
+IMPORT_PRODUCTION_LIMIT = 1.6
+
+#: Largest dense trade block :meth:`Dataset.trade_array` builds, in cells.
+DENSE_LIMIT = 200_000_000
+
+#: Columns of the product table a dataset keeps (see :mod:`riskengine.products`).
+PRODUCT_COLUMNS: tuple[str, ...] = (
+    "product",
+    "mineral",
+    "stage",
+    "content",
+    "content_low",
+    "content_high",
+    "basis",
+    "source",
+)
 
 
 class RiskEngineWarning(UserWarning):
@@ -63,13 +104,20 @@ class Finding:
     items: tuple[str, ...] = ()
 
 
+def _empty_products() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=float if "content" in c else object) for c in PRODUCT_COLUMNS}
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Dense, labelled tensors of one dataset on one canonical coordinate set.
+    """Labelled production, sparse trade and governance of one dataset.
 
-    Build one with :func:`load_dataset` or :meth:`from_tables`; derive subsets
-    with :meth:`sel` and modified copies with :meth:`replace_arrays`. Instances
-    are never modified in place.
+    Build one with :func:`load_dataset`, :meth:`from_tables` or
+    :meth:`from_arrays`; derive subsets with :meth:`sel` and modified copies
+    with :meth:`replace_arrays` or :meth:`with_content`. Instances are never
+    modified in place.
 
     Attributes
     ----------
@@ -77,22 +125,30 @@ class Dataset:
         The canonical coordinates. ``countries`` is also the exporter, importer
         and partner axis.
     production : ndarray
-        ``[mineral, stage, year, country]`` in tonnes; NaN where the source
-        lists a country without a figure.
-    trade_quantity, trade_value : ndarray or None
-        ``[mineral, stage, year, exporter, importer]`` in tonnes and USD; None
-        when the dataset has no trade table.
+        ``[mineral, stage, year, country]`` in contained tonnes; 0 where the
+        source lists a country without a figure (see ``production_missing``).
+    production_missing : ndarray of bool
+        Where the source lists a country without a figure (withheld, n/a).
+    trade : Flows or None
+        Bilateral flows, one entry per (mineral, stage, year, exporter,
+        importer, product), in contained tonnes; None without a trade table.
     governance : ndarray
         ``[indicator, governance_year, country]`` WGI estimates (indicators in
         :data:`~riskengine.dims.WGI_INDICATORS` order); NaN where missing.
     governance_years : pandas.Index
         Years of the governance axis.
     mineral_info : pandas.DataFrame
-        Mineral attributes indexed by mineral id (name, eol_rir, ...).
+        Mineral attributes indexed by mineral id (name, basis, eol_rir, ...).
+    products : pandas.DataFrame
+        The product-catalogue rows the flows refer to (``trade.product`` is a
+        row position): product id, mineral, stage, content fraction with its
+        range, basis and source.
     name : str
         Human-readable name (the directory, or the default dataset).
     path : Path or None
         Directory the dataset was read from.
+    sources : tuple of str
+        Every source named by a row.
     """
 
     minerals: pd.Index
@@ -100,11 +156,12 @@ class Dataset:
     years: pd.Index
     countries: pd.Index
     production: np.ndarray
-    trade_quantity: np.ndarray | None
-    trade_value: np.ndarray | None
+    production_missing: np.ndarray
+    trade: Flows | None
     governance: np.ndarray
     governance_years: pd.Index
     mineral_info: pd.DataFrame
+    products: pd.DataFrame = field(default_factory=_empty_products)
     name: str = "dataset"
     path: Path | None = None
     sources: tuple[str, ...] = field(default=())
@@ -113,23 +170,58 @@ class Dataset:
         m, s, t, c = len(self.minerals), len(self.stages), len(self.years), len(self.countries)
         expected = {
             "production": (m, s, t, c),
-            "trade_quantity": (m, s, t, c, c),
-            "trade_value": (m, s, t, c, c),
+            "production_missing": (m, s, t, c),
             "governance": (len(WGI_INDICATORS), len(self.governance_years), c),
         }
         for attr, shape in expected.items():
             arr = getattr(self, attr)
-            if arr is not None and arr.shape != shape:
+            if arr.shape != shape:
                 raise DataError(
                     f"Dataset.{attr} has shape {arr.shape}, expected {shape} from the "
                     f"coordinates (minerals, stages, years, countries)"
                 )
+        if self.trade is not None and len(self.trade):
+            for dim, size in (
+                ("mineral", m),
+                ("stage", s),
+                ("year", t),
+                ("exporter", c),
+                ("importer", c),
+            ):
+                codes = getattr(self.trade, dim)
+                if codes.min() < 0 or codes.max() >= size:
+                    raise DataError(
+                        f"Dataset.trade.{dim} has codes outside 0..{size - 1}, the "
+                        f"{dim} coordinates"
+                    )
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """``(minerals, stages, years, countries)``."""
+        return (len(self.minerals), len(self.stages), len(self.years), len(self.countries))
+
+    @cached_property
+    def pairs(self) -> Flows:
+        """The flows summed over products: one entry per (mineral, stage, year, exporter, importer).
+
+        Sorted by that key. Quantity measures work on these (shares and sums of
+        squares need one number per exporter-importer pair).
+        """
+        if self.trade is None:
+            return Flows.empty()
+        if not len(self.trade) or (self.trade.product < 0).all():
+            # rows that name no product are unique per pair already (the table's key)
+            return self.trade
+        m, s, t, c = self.shape
+        return self.trade.aggregate(
+            ("mineral", "stage", "year", "exporter", "importer"), (m, s, t, c, c)
+        )
 
     # ------------------------------------------------------------------ labels
     @property
     def has_trade(self) -> bool:
         """Whether the dataset carries bilateral trade."""
-        return self.trade_quantity is not None
+        return self.trade is not None
 
     def positions(self, dim: str, labels: Iterable[Any]) -> np.ndarray:
         """Integer positions of ``labels`` on dimension ``dim``.
@@ -179,7 +271,7 @@ class Dataset:
         values
             Codes or names (one string or several); None passes through.
         regions
-            Also accept the names of :data:`riskengine.methods.base.REGIONS`
+            Also accept the names of :data:`riskengine.dims.REGIONS`
             (returned upper-cased, as the region name).
         extra
             Further labels accepted as they are (e.g. regions a method was given).
@@ -191,7 +283,7 @@ class Dataset:
         """
         if values is None:
             return None
-        from riskengine.methods.base import REGIONS
+        from riskengine.dims import REGIONS
 
         accepted = set(extra)
         out: list[str] = []
@@ -249,46 +341,172 @@ class Dataset:
     def sel(
         self,
         *,
-        minerals: Sequence[str] | None = None,
-        stages: Sequence[str] | None = None,
-        years: Sequence[int] | None = None,
+        minerals: Sequence[str] | str | None = None,
+        stages: Sequence[str] | str | None = None,
+        years: Sequence[int] | int | None = None,
     ) -> Dataset:
         """Return the dataset restricted to some minerals, stages or years.
 
         The country axis is kept whole, so exporters and importers stay aligned.
+        A single string (or year) is one label, not a sequence of letters.
         """
-        mi = self.positions("mineral", minerals) if minerals is not None else slice(None)
-        si = self.positions("stage", stages) if stages is not None else slice(None)
-        ti = self.positions("year", years) if years is not None else slice(None)
+        picks: dict[str, np.ndarray | None] = {}
+        for dim, wanted in (("mineral", minerals), ("stage", stages), ("year", years)):
+            if wanted is None:
+                picks[dim] = None
+            else:
+                one = isinstance(wanted, str | int | np.integer)
+                labels = [wanted] if one else list(wanted)  # type: ignore[arg-type]
+                picks[dim] = self.positions(dim, labels)
+        if all(p is None for p in picks.values()):
+            return self
 
-        def take(arr: np.ndarray | None) -> np.ndarray | None:
-            if arr is None:
-                return None
+        def take(arr: np.ndarray) -> np.ndarray:
             out = arr
-            for axis, idx in enumerate((mi, si, ti)):
-                if not isinstance(idx, slice):
+            for axis, dim in enumerate(("mineral", "stage", "year")):
+                idx = picks[dim]
+                if idx is not None:
                     out = np.take(out, idx, axis=axis)
             return out
 
-        production = take(self.production)
-        assert production is not None
+        trade = self.trade
+        if trade is not None:
+            maps = {}
+            for dim, size in (
+                ("mineral", len(self.minerals)),
+                ("stage", len(self.stages)),
+                ("year", len(self.years)),
+            ):
+                idx = picks[dim]
+                if idx is not None:
+                    table = np.full(size, -1, dtype=np.int64)
+                    table[idx] = np.arange(len(idx))
+                    maps[dim] = table
+            trade = trade.recode(**maps)
+        coords = {}
+        for dim, attr in (("mineral", "minerals"), ("stage", "stages"), ("year", "years")):
+            idx = picks[dim]
+            coords[attr] = getattr(self, attr) if idx is None else getattr(self, attr)[idx]
         return replace(
             self,
-            minerals=self.minerals if isinstance(mi, slice) else self.minerals[mi],
-            stages=self.stages if isinstance(si, slice) else self.stages[si],
-            years=self.years if isinstance(ti, slice) else self.years[ti],
-            production=production,
-            trade_quantity=take(self.trade_quantity),
-            trade_value=take(self.trade_value),
+            **coords,
+            production=take(self.production),
+            production_missing=take(self.production_missing),
+            trade=trade,
         )
 
-    def replace_arrays(self, **arrays: np.ndarray | None) -> Dataset:
-        """Return a copy with some tensors replaced (shapes are checked)."""
-        allowed = {"production", "trade_quantity", "trade_value", "governance"}
-        unknown = set(arrays) - allowed
-        if unknown:
-            raise UnknownLabelError("array", sorted(unknown), sorted(allowed))
-        return replace(self, **arrays)  # type: ignore[arg-type]
+    def replace_arrays(
+        self,
+        *,
+        production: np.ndarray | None = None,
+        trade: np.ndarray | None = None,
+        trade_value: np.ndarray | None = None,
+        governance: np.ndarray | None = None,
+    ) -> Dataset:
+        """Return a copy with some quantities replaced by dense arrays (shapes are checked).
+
+        Parameters
+        ----------
+        production
+            ``[mineral, stage, year, country]`` contained tonnes; NaN marks a
+            figure the source does not give.
+        trade, trade_value
+            ``[mineral, stage, year, exporter, importer]`` contained tonnes and
+            USD: the dense form of a small selection (:meth:`trade_array`),
+            e.g. after a scenario's shocks. Its non-zero cells become the new
+            flows (one per pair, no product named); NaN marks an unknown
+            quantity. ``trade_value`` without ``trade`` keeps the quantities.
+        governance
+            ``[indicator, governance_year, country]``.
+        """
+        changes: dict[str, Any] = {}
+        m, s, t, c = self.shape
+        if production is not None:
+            if production.shape != (m, s, t, c):
+                raise DataError(f"production has shape {production.shape}, expected {(m, s, t, c)}")
+            changes["production_missing"] = np.isnan(production)
+            changes["production"] = np.nan_to_num(production, nan=0.0)
+        if trade is not None or trade_value is not None:
+            shape = (m, s, t, c, c)
+            quantity = self.trade_array() if trade is None else trade
+            value = trade_value
+            for label, arr in (("trade", quantity), ("trade_value", value)):
+                if arr is not None and arr.shape != shape:
+                    raise DataError(f"{label} has shape {arr.shape}, expected {shape}")
+            present = (quantity != 0) & ~(np.isnan(quantity) & (value is None))
+            if value is not None:
+                present |= (value != 0) & ~np.isnan(value)
+            present |= np.isnan(quantity) & (value is not None)
+            cells = np.nonzero(present)
+            changes["trade"] = Flows.build(
+                mineral=cells[0],
+                stage=cells[1],
+                year=cells[2],
+                exporter=cells[3],
+                importer=cells[4],
+                content=quantity[cells],
+                value=None if value is None else value[cells],
+            )
+        if governance is not None:
+            changes["governance"] = governance
+        out = replace(self, **changes)
+        out.__dict__.pop("pairs", None)
+        return out
+
+    def with_content(self, fractions: np.ndarray) -> Dataset:
+        r"""Return a copy whose flows use other content fractions of their products.
+
+        Parameters
+        ----------
+        fractions
+            One contained fraction per row of :attr:`products` (e.g. a Monte
+            Carlo draw between ``content_low`` and ``content_high``).
+
+        Notes
+        -----
+        .. math:: q^{content}_n = q^{gross}_n \cdot f_{product(n)}
+
+        Flows that name no product keep their contained quantity.
+        """
+        if self.trade is None:
+            return self
+        f = np.asarray(fractions, dtype=float)
+        if f.shape != (len(self.products),):
+            raise DataError(
+                f"fractions has shape {f.shape}, expected ({len(self.products)},): one per "
+                f"product of the dataset"
+            )
+        tr = self.trade
+        named = tr.product >= 0
+        content = np.where(named, tr.gross * f[np.maximum(tr.product, 0)], tr.content)
+        content = np.where(tr.usable, content, 0.0)
+        new = replace(tr, content=content, priced=np.where(tr.has_value & tr.usable, content, 0.0))
+        return replace(self, trade=new)
+
+    def trade_array(self, what: str = "content") -> np.ndarray:
+        """Dense ``[mineral, stage, year, exporter, importer]`` block of the flows.
+
+        Parameters
+        ----------
+        what
+            ``"content"`` (contained tonnes, the default), ``"gross"`` or ``"value"``.
+
+        Raises
+        ------
+        DataError
+            When the block would exceed :data:`DENSE_LIMIT` cells: select the
+            minerals and the year first (:meth:`sel`).
+        """
+        m, s, t, c = self.shape
+        shape = (m, s, t, c, c)
+        if int(np.prod(shape, dtype=np.int64)) > DENSE_LIMIT:
+            raise DataError(
+                f"a dense trade block of {m} minerals x {s} stages x {t} years x {c}^2 "
+                f"countries is too large; select the minerals and year first (Dataset.sel)"
+            )
+        if self.trade is None:
+            return np.zeros(shape)
+        return self.pairs.dense(what, shape)
 
     # -------------------------------------------------------------- governance
     def governance_year_for(self, year: int) -> int | None:
@@ -307,18 +525,70 @@ class Dataset:
             return np.full((len(WGI_INDICATORS), len(self.countries)), np.nan), None
         return self.governance[:, self.governance_years.get_loc(gyear), :], gyear
 
+    def latest_year(self) -> int:
+        """Latest year with both production and trade (latest with production without trade).
+
+        The default year of ``riskengine score`` and the stress tools.
+        """
+        with_prod = (self.production > 0).any(axis=(0, 1, 3))
+        if self.trade is not None and len(self.trade):
+            with_trade = np.bincount(self.trade.year, minlength=len(self.years)) > 0
+            both = np.flatnonzero(with_prod & with_trade)
+            if len(both):
+                return int(self.years[both[-1]])
+        years = np.flatnonzero(with_prod)
+        if len(years):
+            return int(self.years[years[-1]])
+        if not len(self.years):
+            raise DataError(f"the dataset {self.name!r} has no years")
+        return int(self.years[-1])
+
     # ----------------------------------------------------------------- frames
     def production_frame(self) -> pd.DataFrame:
-        """Production as a tidy long table (non-zero entries)."""
-        idx = pd.MultiIndex.from_product(
-            [self.minerals, self.stages, self.years, self.countries],
-            names=["mineral", "stage", "year", "country"],
+        """Production as a tidy long table (non-zero entries), contained tonnes."""
+        cells = np.nonzero(self.production)
+        return label_frame(
+            {
+                "mineral": (self.minerals, cells[0]),
+                "stage": (self.stages, cells[1]),
+                "year": (self.years, cells[2]),
+                "country": (self.countries, cells[3]),
+            },
+            {"quantity": self.production[cells]},
         )
-        s = pd.Series(self.production.reshape(-1), index=idx, name="quantity")
-        return s[s.ne(0)].reset_index()
+
+    def trade_frame(self, *, by_product: bool = False) -> pd.DataFrame:
+        """Trade as a tidy long table: contained and gross tonnes, USD, flags.
+
+        Parameters
+        ----------
+        by_product
+            One row per product (the flows as loaded) instead of per pair.
+        """
+        tr = (self.trade if by_product else self.pairs) or Flows.empty()
+        coords = {
+            "mineral": (self.minerals, tr.mineral),
+            "stage": (self.stages, tr.stage),
+            "year": (self.years, tr.year),
+            "exporter": (self.countries, tr.exporter),
+            "importer": (self.countries, tr.importer),
+        }
+        if by_product:
+            ids = pd.Index([*self.products["product"].astype(str).tolist(), ""])
+            coords["product"] = (ids, np.where(tr.product < 0, len(ids) - 1, tr.product))
+        return label_frame(
+            coords,
+            {
+                "content_t": tr.content,
+                "gross_t": tr.gross,
+                "value_usd": np.where(tr.has_value, tr.value, np.nan),
+                "has_quantity": tr.has_quantity,
+                "screened": tr.screened,
+            },
+        )
 
     def __repr__(self) -> str:
-        trade = "with trade" if self.has_trade else "no trade"
+        trade = f"{len(self.trade):,} flows" if self.trade is not None else "no trade"
         years = f"{self.years.min()}-{self.years.max()}" if len(self.years) else "no years"
         return (
             f"<Dataset {self.name!r}: {len(self.minerals)} minerals x {len(self.stages)} stages x "
@@ -327,12 +597,77 @@ class Dataset:
 
     # ---------------------------------------------------------- construction
     @classmethod
+    def from_arrays(
+        cls,
+        *,
+        minerals: Sequence[str] | pd.Index,
+        years: Sequence[int] | pd.Index,
+        countries: Sequence[str] | pd.Index,
+        production: np.ndarray,
+        trade: np.ndarray | None = None,
+        trade_value: np.ndarray | None = None,
+        governance: np.ndarray | None = None,
+        governance_years: Sequence[int] | pd.Index = (),
+        stages: Sequence[str] | pd.Index = STAGES,
+        mineral_info: pd.DataFrame | None = None,
+        name: str = "dataset",
+    ) -> Dataset:
+        """Build a dataset from dense arrays (small synthetic cases, tests).
+
+        Parameters
+        ----------
+        minerals, years, countries, stages
+            Coordinates.
+        production
+            ``[mineral, stage, year, country]`` contained tonnes, NaN = not given.
+        trade, trade_value
+            ``[mineral, stage, year, exporter, importer]`` contained tonnes and
+            USD (None: no trade; no values). Zero cells are no flow.
+        governance, governance_years
+            ``[indicator, governance_year, country]`` WGI estimates.
+        mineral_info, name
+            Attributes and provenance.
+        """
+        c_idx = pd.Index(list(countries), name="country")
+        g_years = pd.Index(
+            [int(y) for y in governance_years], name="governance_year", dtype="int64"
+        )
+        base = cls(
+            minerals=pd.Index(list(minerals), name="mineral"),
+            stages=pd.Index(list(stages), name="stage"),
+            years=pd.Index([int(y) for y in years], name="year", dtype="int64"),
+            countries=c_idx,
+            production=np.nan_to_num(np.asarray(production, dtype=float), nan=0.0),
+            production_missing=np.isnan(np.asarray(production, dtype=float)),
+            trade=None,
+            governance=(
+                np.full((len(WGI_INDICATORS), len(g_years), len(c_idx)), np.nan)
+                if governance is None
+                else np.asarray(governance, dtype=float)
+            ),
+            governance_years=g_years,
+            mineral_info=(
+                pd.DataFrame(index=pd.Index([], name="mineral"))
+                if mineral_info is None
+                else mineral_info
+            ),
+            name=name,
+        )
+        if trade is None:
+            return base
+        return base.replace_arrays(
+            trade=np.asarray(trade, dtype=float),
+            trade_value=None if trade_value is None else np.asarray(trade_value, dtype=float),
+        )
+
+    @classmethod
     def from_tables(
         cls,
         tables: dict[str, pd.DataFrame],
         *,
-        minerals: Sequence[str] | None = None,
-        years: Sequence[int] | None = None,
+        products: pd.DataFrame | None = None,
+        minerals: Sequence[str] | str | None = None,
+        years: Sequence[int] | int | None = None,
         name: str = "dataset",
         path: Path | None = None,
     ) -> Dataset:
@@ -344,16 +679,38 @@ class Dataset:
             ``{"production": ..., "trade": ..., "governance": ..., "minerals": ...}``
             as returned by :func:`riskengine.io.canonical.read_tables`;
             only ``production`` is required.
+        products
+            The product catalogue (:func:`riskengine.products.load_products`);
+            None loads the packaged one (extended by ``path/products.csv``).
         minerals, years
             Restrict the dataset to these labels (None keeps all); unknown labels
             raise :class:`~riskengine.errors.UnknownLabelError`.
         name, path
             Provenance recorded on the dataset.
+
+        Raises
+        ------
+        DataError
+            When a trade row names a product the catalogue does not list for its
+            mineral, or at another stage (every such row is listed).
+
+        Notes
+        -----
+        A trade row naming a product carries the product's gross weight; its
+        contained quantity is ``quantity x content`` with the catalogue's
+        central content fraction. A row naming no product is taken as
+        contained content at its stage (a note says how many). Flows failing
+        the unit-value screen (:func:`screen_unit_values`) are kept with their
+        value but left out of quantity measures, with a note naming them.
         """
         prod = tables["production"]
         trade = tables.get("trade")
         gov = tables.get("governance")
         info = tables.get("minerals")
+        if minerals is not None and isinstance(minerals, str):
+            minerals = [minerals]
+        if years is not None and isinstance(years, int | np.integer):
+            years = [int(years)]
 
         def labels(column: str, *frames: pd.DataFrame | None) -> set[Any]:
             found: set[Any] = set()
@@ -375,10 +732,11 @@ class Dataset:
             if unknown_y:
                 raise UnknownLabelError("year", unknown_y, all_years)
             all_years = [y for y in all_years if y in wanted]
-        mineral_set, year_set = set(all_minerals), set(all_years)
-        prod = prod[prod["mineral"].isin(mineral_set) & prod["year"].isin(year_set)]
-        if trade is not None:
-            trade = trade[trade["mineral"].isin(mineral_set) & trade["year"].isin(year_set)]
+        if minerals is not None or years is not None:
+            mineral_set, year_set = set(all_minerals), set(all_years)
+            prod = prod[prod["mineral"].isin(mineral_set) & prod["year"].isin(year_set)]
+            if trade is not None:
+                trade = trade[trade["mineral"].isin(mineral_set) & trade["year"].isin(year_set)]
 
         countries = (
             labels("country", prod, gov) | labels("exporter", trade) | labels("importer", trade)
@@ -388,38 +746,31 @@ class Dataset:
         t_idx = pd.Index(all_years, name="year", dtype="int64")
         c_idx = pd.Index(sorted(countries), name="country")
 
-        production = np.zeros((len(m_idx), len(s_idx), len(t_idx), len(c_idx)))
-        production[
-            m_idx.get_indexer(pd.Index(prod["mineral"])),
-            s_idx.get_indexer(pd.Index(prod["stage"])),
-            t_idx.get_indexer(pd.Index(prod["year"])),
-            c_idx.get_indexer(pd.Index(prod["country"])),
-        ] = prod["quantity"].to_numpy(dtype=float)
+        shape = (len(m_idx), len(s_idx), len(t_idx), len(c_idx))
+        production = np.zeros(shape)
+        cell = (
+            _codes(prod["mineral"], m_idx),
+            _codes(prod["stage"], s_idx),
+            _codes(prod["year"], t_idx),
+            _codes(prod["country"], c_idx),
+        )
+        quantity = prod["quantity"].to_numpy(dtype=float)
+        production[cell] = np.nan_to_num(quantity, nan=0.0)
+        missing = np.zeros(shape, dtype=bool)
+        missing[cell] = np.isnan(quantity)
 
-        trade_q: np.ndarray | None = None
-        trade_v: np.ndarray | None = None
+        product_table = _empty_products()
+        flows: Flows | None = None
         if trade is not None:
-            shape = (len(m_idx), len(s_idx), len(t_idx), len(c_idx), len(c_idx))
-            trade_q = np.zeros(shape)
-            trade_v = np.zeros(shape)
-            key = (
-                m_idx.get_indexer(pd.Index(trade["mineral"])),
-                s_idx.get_indexer(pd.Index(trade["stage"])),
-                t_idx.get_indexer(pd.Index(trade["year"])),
-                c_idx.get_indexer(pd.Index(trade["exporter"])),
-                c_idx.get_indexer(pd.Index(trade["importer"])),
-            )
-            trade_q[key] = trade["quantity"].to_numpy(dtype=float)
-            trade_v[key] = trade["value_usd"].to_numpy(dtype=float)
+            flows, product_table = _trade_flows(trade, products, path, m_idx, s_idx, t_idx, c_idx)
 
         if gov is not None and len(gov):
             g_years = pd.Index(sorted(set(gov["year"].astype(int))), name="governance_year")
             governance = np.full((len(WGI_INDICATORS), len(g_years), len(c_idx)), np.nan)
-            ind_idx = pd.Index(list(WGI_INDICATORS))
             governance[
-                ind_idx.get_indexer(pd.Index(gov["indicator"])),
-                g_years.get_indexer(pd.Index(gov["year"])),
-                c_idx.get_indexer(pd.Index(gov["country"])),
+                _codes(gov["indicator"], pd.Index(list(WGI_INDICATORS))),
+                _codes(gov["year"], g_years),
+                _codes(gov["country"], c_idx),
             ] = gov["value"].to_numpy(dtype=float)
         else:
             g_years = pd.Index([], name="governance_year", dtype="int64")
@@ -442,21 +793,217 @@ class Dataset:
             years=t_idx,
             countries=c_idx,
             production=production,
-            trade_quantity=trade_q,
-            trade_value=trade_v,
+            production_missing=missing,
+            trade=flows,
             governance=governance,
             governance_years=g_years,
             mineral_info=mineral_info,
+            products=product_table,
             name=name,
             path=path,
             sources=tuple(sorted(sources)),
         )
 
 
+def label_frame(
+    coords: dict[str, tuple[pd.Index, np.ndarray]], columns: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Tidy frame from integer codes and values: the one place kernel output gets labels.
+
+    Parameters
+    ----------
+    coords
+        ``{name: (labels, codes)}``: each output row's label is ``labels[codes]``.
+    columns
+        ``{name: values}``, one value per row.
+
+    Examples
+    --------
+    >>> label_frame({"country": (pd.Index(["CHN", "JPN"]), np.array([1, 0]))},
+    ...             {"score": np.array([0.5, 0.25])}).to_dict("list")
+    {'country': ['JPN', 'CHN'], 'score': [0.5, 0.25]}
+    """
+    data: dict[str, Any] = {}
+    for name, (index, codes) in coords.items():
+        data[name] = index.take(np.asarray(codes, dtype=np.intp)).to_numpy()
+    data.update(columns)
+    return pd.DataFrame(data)
+
+
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``index`` (all must be present)."""
+    return index.get_indexer(pd.Index(values))
+
+
+def _trade_flows(
+    trade: pd.DataFrame,
+    products: pd.DataFrame | None,
+    path: Path | None,
+    m_idx: pd.Index,
+    s_idx: pd.Index,
+    t_idx: pd.Index,
+    c_idx: pd.Index,
+) -> tuple[Flows, pd.DataFrame]:
+    """Flows in contained content from a validated trade table (see :meth:`Dataset.from_tables`)."""
+    n = len(trade)
+    quantity = trade["quantity"].to_numpy(dtype=float)
+    product_row = np.full(n, -1, dtype=np.int64)
+    fraction = np.ones(n)
+    table = _empty_products()
+    if "product" in trade.columns:
+        named = trade["product"].fillna("").astype(str).to_numpy()
+        has_product = named != ""
+        if has_product.any():
+            if products is None:
+                from riskengine.products import load_products
+
+                products = load_products(path)
+            catalogue = products[products["mineral"].fillna("") != ""]
+            key = pd.MultiIndex.from_arrays(
+                [catalogue["product"].astype(str), catalogue["mineral"].astype(str)]
+            )
+            wanted = pd.MultiIndex.from_arrays(
+                [named[has_product], trade["mineral"].to_numpy()[has_product]]
+            )
+            pos = key.get_indexer(wanted)
+            lines = np.flatnonzero(has_product)
+            bad = pos < 0
+            problems: list[str] = []
+            for i in np.flatnonzero(bad)[:50]:
+                row = int(trade.index[lines[i]])
+                problems.append(
+                    f"trade.csv line {row + 2}, column 'product': {named[lines[i]]!r} is not "
+                    f"in the product catalogue for mineral {wanted[i][1]!r}; add a row for it "
+                    f"to products.csv in the dataset directory (docs/data-format.md)"
+                )
+            ok = ~bad
+            stage_cat = catalogue["stage"].to_numpy()[np.where(ok, pos, 0)]
+            stage_row = trade["stage"].to_numpy()[has_product]
+            wrong = ok & (stage_cat != stage_row)
+            for i in np.flatnonzero(wrong)[:50]:
+                row = int(trade.index[lines[i]])
+                problems.append(
+                    f"trade.csv line {row + 2}, column 'stage': {named[lines[i]]!r} is a "
+                    f"{stage_cat[i]} product in the catalogue, got {stage_row[i]!r}; write "
+                    f"{stage_cat[i]!r} or correct the catalogue row"
+                )
+            if problems:
+                extra = int(bad.sum() + wrong.sum()) - len(problems)
+                if extra > 0:
+                    problems.append(f"... and {extra} more rows")
+                raise DataError(
+                    f"the trade table{'' if path is None else f' in {path}'} names "
+                    f"products it cannot convert to contained content:",
+                    problems,
+                )
+            used, local = np.unique(pos, return_inverse=True)
+            table = catalogue.iloc[used][list(PRODUCT_COLUMNS)].reset_index(drop=True)
+            product_row[lines] = local
+            fraction[lines] = table["content"].to_numpy(dtype=float)[local]
+        legacy = int((~has_product).sum())
+    else:
+        legacy = n
+    if legacy:
+        # the documented meaning of a row without a product, not a data gap:
+        # logged here and counted by ``riskengine data check`` (content_basis_rows)
+        logger.info(
+            "%d trade row(s) name no product: their quantity is contained content at its stage",
+            legacy,
+        )
+    value = trade["value_usd"].to_numpy(dtype=float)
+    year = _codes(trade["year"], t_idx)
+    group = np.where(
+        product_row >= 0,
+        product_row,
+        len(table) + _codes(trade["mineral"], m_idx) * len(s_idx) + _codes(trade["stage"], s_idx),
+    )
+    screened = screen_unit_values(group, year, quantity, value)
+    flows = Flows.build(
+        mineral=_codes(trade["mineral"], m_idx),
+        stage=_codes(trade["stage"], s_idx),
+        year=year,
+        exporter=_codes(trade["exporter"], c_idx),
+        importer=_codes(trade["importer"], c_idx),
+        product=product_row,
+        content=quantity * fraction,
+        gross=quantity,
+        value=value,
+        screened=screened,
+    )
+    return flows, table
+
+
+def screen_unit_values(
+    group: np.ndarray, year: np.ndarray, quantity: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    r"""Flows whose unit value marks a mis-recorded (inflated) quantity.
+
+    Parameters
+    ----------
+    group
+        Product of each flow (any integer code; flows of one product share it).
+    year
+        Year code of each flow.
+    quantity, value
+        Gross tonnes and US dollars (NaN where unknown).
+
+    Returns
+    -------
+    ndarray of bool
+        True for flows to leave out of quantity measures.
+
+    Notes
+    -----
+    With :math:`u_n = \log_{10}(v_n / q_n)` the unit value of flow :math:`n` in
+    USD per tonne and :math:`\tilde u_{p,t}` the value-weighted median over the
+    flows of its product and year that have both a value and a quantity, a
+    flow is screened when
+
+    .. math:: u_n < \tilde u_{p,t} - 2
+
+    i.e. when its unit value is below a hundredth of what half of the product's
+    trade by value was paid that year. The median is weighted by value so that
+    the mis-recorded tonnages themselves (large quantities, small values) do not
+    move it, while bulk low-grade trade that carries real value (Philippine
+    laterite nickel ore at about $20/t) sets it. Only the low side is screened:
+    an inflated quantity inflates every share and balance, a deflated one is a
+    small flow. Rare-earth compounds (HS 284690) trade at thousands of dollars
+    per tonne; Benin's 40.7 kt at $53/t in BACI 2024 is screened. Only the
+    quantity is distrusted: the value stays.
+    """
+    n = len(quantity)
+    out = np.zeros(n, dtype=bool)
+    ok = (quantity > 0) & (value > 0) & np.isfinite(quantity) & np.isfinite(value)
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    u = np.log10(value[idx] / quantity[idx])
+    w = value[idx]
+    g = group[idx].astype(np.int64) * (int(year.max()) + 1) + year[idx]
+    order = np.lexsort((u, g))
+    g_sorted, u_sorted, w_sorted = g[order], u[order], w[order]
+    starts = np.concatenate(([0], np.flatnonzero(g_sorted[1:] != g_sorted[:-1]) + 1))
+    sizes = np.diff(np.append(starts, len(g_sorted)))
+    run = np.repeat(np.arange(len(starts)), sizes)
+    cum = np.cumsum(w_sorted)
+    before = np.concatenate(([0.0], cum))[starts]  # value of earlier groups
+    within = cum - before[run]
+    half = 0.5 * np.add.reduceat(w_sorted, starts)
+    # first flow of each group whose cumulative value reaches half the group's value
+    reached = within >= half[run]
+    first = np.full(len(starts), len(g_sorted) - 1)
+    hits = np.flatnonzero(reached)
+    np.minimum.at(first, run[hits], hits)
+    median = u_sorted[first]
+    low = u_sorted < median[run] - UNIT_VALUE_ORDERS
+    out[idx[order[low]]] = True
+    return out
+
+
 # ---------------------------------------------------------------- checks
 def check_missing_quantities(ds: Dataset) -> list[Finding]:
     """Production entries the source lists without a figure (withheld, not available)."""
-    missing = np.argwhere(np.isnan(ds.production))
+    missing = np.argwhere(ds.production_missing)
     if not len(missing):
         return []
     items = tuple(
@@ -492,9 +1039,9 @@ def check_minerals_described(ds: Dataset) -> list[Finding]:
 
 def check_trade_quantities(ds: Dataset) -> list[Finding]:
     """Trade flows with a value but no quantity."""
-    if ds.trade_quantity is None:
+    if ds.trade is None:
         return []
-    n = int(np.isnan(ds.trade_quantity).sum())
+    n = int((~ds.trade.has_quantity).sum())
     if not n:
         return []
     return [
@@ -506,24 +1053,103 @@ def check_trade_quantities(ds: Dataset) -> list[Finding]:
     ]
 
 
+def check_unit_values(ds: Dataset) -> list[Finding]:
+    """Flows left out of quantity measures because their unit value marks a mis-recorded quantity.
+
+    See :func:`screen_unit_values`; the message names the largest such flows.
+    """
+    if ds.trade is None or not ds.trade.screened.any():
+        return []
+    tr = ds.trade
+    idx = np.flatnonzero(tr.screened)
+    top = idx[np.argsort(-tr.gross[idx], kind="stable")][:8]
+    items = tuple(
+        f"{ds.countries[tr.exporter[i]]}->{ds.countries[tr.importer[i]]} "
+        f"{ds.minerals[tr.mineral[i]]}/{ds.stages[tr.stage[i]]} {ds.years[tr.year[i]]} "
+        f"{tr.gross[i]:,.0f} t at ${tr.value[i] / tr.gross[i]:,.0f}/t"
+        for i in top
+    )
+    return [
+        Finding(
+            "check_unit_values",
+            f"{len(idx):,} trade flow(s) have a unit value below 1/{10**UNIT_VALUE_ORDERS:,.0f} "
+            f"of the value-weighted median of their product and year and are left out of "
+            f"quantity measures (mis-recorded quantities), largest: " + "; ".join(items),
+            items,
+        )
+    ]
+
+
+def import_production_balance(ds: Dataset) -> pd.DataFrame:
+    r"""World imports against world production, per mineral, stage and year, in contained tonnes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mineral, stage, year, imports_t, production_t, ratio`` for every
+        (mineral, stage, year) with both trade and production, largest ratio
+        first.
+
+    Notes
+    -----
+    .. math:: r_{m,s,t} = \frac{\sum_{e,i} F_{m,s,t,e,i}}{\sum_c P_{m,s,t,c}}
+
+    Re-exports allow some excess over 1; a ratio far above
+    :data:`IMPORT_PRODUCTION_LIMIT` (1.6) means traded gross weight is being
+    compared with contained metal, or a product sits at the wrong stage
+    (``docs/methods.md``, "Contained content").
+    """
+    m, s, t, _ = ds.shape
+    imports = np.zeros((m, s, t))
+    if ds.trade is not None and len(ds.trade):
+        key = ds.trade.key(("mineral", "stage", "year"), (m, s, t))
+        imports = (
+            np.bincount(key, weights=ds.trade.content, minlength=m * s * t)
+            .reshape(m, s, t)
+            .astype(float)
+        )
+    world = ds.production.sum(axis=-1)
+    cells = np.nonzero((imports > 0) & (world > 0))
+    frame = label_frame(
+        {
+            "mineral": (ds.minerals, cells[0]),
+            "stage": (ds.stages, cells[1]),
+            "year": (ds.years, cells[2]),
+        },
+        {"imports_t": imports[cells], "production_t": world[cells]},
+    )
+    frame["ratio"] = frame["imports_t"] / frame["production_t"]
+    return frame.sort_values("ratio", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def check_import_production_balance(ds: Dataset) -> list[Finding]:
+    """Mineral/stage/year cells whose world imports exceed 1.6 x world production."""
+    table = import_production_balance(ds)
+    over = table[table["ratio"] > IMPORT_PRODUCTION_LIMIT]
+    if over.empty:
+        return []
+    items = tuple(
+        f"{r.mineral}/{r.stage}/{r.year} {r.ratio:.1f}x" for r in over.itertuples(index=False)
+    )
+    return [
+        Finding(
+            "check_import_production_balance",
+            f"world imports exceed {IMPORT_PRODUCTION_LIMIT}x world production (contained "
+            f"tonnes) for {len(items)} mineral/stage/year(s): {', '.join(items[:12])}"
+            + (" ..." if len(items) > 12 else "")
+            + "; check the products' content fractions and stages (riskengine data check)",
+            items,
+        )
+    ]
+
+
 CHECKS: tuple[Callable[[Dataset], list[Finding]], ...] = (
     check_missing_quantities,
     check_minerals_described,
     check_trade_quantities,
+    check_unit_values,
+    check_import_production_balance,
 )
-
-
-def latest_year(tables: dict[str, pd.DataFrame]) -> int:
-    """Latest year with both production and trade (latest production year without trade).
-
-    The default year of ``riskengine score`` and the stress tools.
-    """
-    years = set(tables["production"]["year"].astype(int))
-    if "trade" in tables:
-        both = years & set(tables["trade"]["year"].astype(int))
-        if both:
-            return max(both)
-    return max(years)
 
 
 def warn_findings(ds: Dataset, *, strict: bool = False) -> list[Finding]:
@@ -585,28 +1211,196 @@ def read_dataset_tables(path: str | Path | None = None) -> tuple[dict[str, pd.Da
     Returns the tables and the resolved directory (the default dataset when
     ``path`` is None).
     """
+    from riskengine.io.canonical import read_tables
+
     directory = default_data_dir() if path is None else Path(path)
     return read_tables(directory), directory
+
+
+#: Name of the pre-validated binary form shipped beside the default dataset's tables.
+SHIPPED_CACHE = "dataset.npz"
+
+#: Version of the binary layout; a cache of another version is rebuilt.
+CACHE_VERSION = 1
+
+
+def input_files(directory: Path) -> list[Path]:
+    """List the files a dataset is built from: its tables and its ``products.csv``.
+
+    The packaged product catalogue counts too: a change to it changes every
+    dataset's contained quantities.
+    """
+    from riskengine.io.canonical import SCHEMAS, find_table
+
+    files = [p for name in SCHEMAS if (p := find_table(directory, name)) is not None]
+    own = directory / "products.csv"
+    if own.is_file():
+        files.append(own)
+    packaged = Path(str(resources.files("riskengine"))) / "products.csv"
+    if packaged.is_file():
+        files.append(packaged)
+    return files
+
+
+def input_hash(directory: Path) -> str:
+    """BLAKE2 hash of the dataset's input files (names and bytes) and the cache version."""
+    h = hashlib.blake2b(digest_size=16)
+    from riskengine import __version__
+
+    h.update(f"riskengine-dataset-v{CACHE_VERSION}-{__version__}".encode())
+    for file in input_files(directory):
+        h.update(file.name.encode())
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where validated datasets are cached: ``$RISKENGINE_CACHE_DIR``, else the user cache.
+
+    ``$XDG_CACHE_HOME/riskengine`` or ``~/.cache/riskengine``.
+    """
+    env = os.environ.get("RISKENGINE_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "riskengine"
+
+
+def save_binary(ds: Dataset, file: Path, key: str) -> None:
+    """Write ``ds`` in the binary form, atomically (temporary file, then rename).
+
+    A reader sees the old file or the new one, never a partial one.
+    """
+    arrays: dict[str, np.ndarray] = {
+        "key": np.array(key),
+        "name": np.array(ds.name),
+        "minerals": ds.minerals.to_numpy(dtype=str),
+        "stages": ds.stages.to_numpy(dtype=str),
+        "years": ds.years.to_numpy(dtype=np.int64),
+        "countries": ds.countries.to_numpy(dtype=str),
+        "production": ds.production,
+        "production_missing": ds.production_missing,
+        "governance": ds.governance,
+        "governance_years": ds.governance_years.to_numpy(dtype=np.int64),
+        "sources": np.array(ds.sources, dtype=str),
+        "info_index": ds.mineral_info.index.to_numpy(dtype=str),
+        "info_columns": np.array(list(ds.mineral_info.columns), dtype=str),
+        "product_columns": np.array(list(ds.products.columns), dtype=str),
+        "has_trade": np.array(ds.trade is not None),
+    }
+    for column in ds.mineral_info.columns:
+        arrays[f"info:{column}"] = _column_array(ds.mineral_info[column])
+    for column in ds.products.columns:
+        arrays[f"product:{column}"] = _column_array(ds.products[column])
+    if ds.trade is not None:
+        for f in fields(ds.trade):
+            arrays[f"trade:{f.name}"] = getattr(ds.trade, f.name)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.savez(out, **arrays)  # type: ignore[arg-type]
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a cache is ordinary data
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _column_array(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool)
+    return column.fillna("").astype(str).to_numpy(dtype=str)
+
+
+def load_binary(file: Path, key: str | None, *, path: Path | None = None) -> Dataset | None:
+    """Read a dataset written by :func:`save_binary`; None when absent, stale or unreadable."""
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            if key is not None and str(z["key"]) != key:
+                return None
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.info("ignoring the dataset cache %s (%s)", file, exc)
+        return None
+    info = pd.DataFrame(
+        {c: data[f"info:{c}"] for c in data["info_columns"]},
+        index=pd.Index(data["info_index"].astype(object), name="mineral"),
+    )
+    for c in info.columns:
+        if info[c].dtype.kind == "U":
+            info[c] = info[c].astype(object).where(info[c] != "", None)
+    products = pd.DataFrame({c: data[f"product:{c}"] for c in data["product_columns"]})
+    for c in products.columns:
+        if products[c].dtype.kind == "U":
+            products[c] = products[c].astype(object)
+    trade = (
+        Flows(**{f.name: data[f"trade:{f.name}"] for f in fields(Flows)})
+        if bool(data["has_trade"])
+        else None
+    )
+    return Dataset(
+        minerals=pd.Index(data["minerals"].astype(object), name="mineral"),
+        stages=pd.Index(data["stages"].astype(object), name="stage"),
+        years=pd.Index(data["years"], name="year", dtype="int64"),
+        countries=pd.Index(data["countries"].astype(object), name="country"),
+        production=data["production"],
+        production_missing=data["production_missing"],
+        trade=trade,
+        governance=data["governance"],
+        governance_years=pd.Index(data["governance_years"], name="governance_year", dtype="int64"),
+        mineral_info=info,
+        products=products,
+        name=str(data["name"]),
+        path=path,
+        sources=tuple(data["sources"].tolist()),
+    )
+
+
+def build_dataset(directory: Path, name: str) -> Dataset:
+    """Read, validate and convert a dataset directory (no cache)."""
+    tables, directory = read_dataset_tables(directory)
+    return Dataset.from_tables(tables, name=name, path=directory)
 
 
 def load_dataset(
     path: str | Path | None = None,
     *,
-    minerals: Sequence[str] | None = None,
-    years: Sequence[int] | None = None,
+    minerals: Sequence[str] | str | None = None,
+    years: Sequence[int] | int | None = None,
     strict: bool = False,
+    cache: bool = True,
+    check: bool = True,
 ) -> Dataset:
-    """Read, validate and align a dataset directory.
+    """Read, validate and align a dataset directory, through the binary cache.
 
     Parameters
     ----------
     path
         Dataset directory (``production.csv`` and optionally ``trade.csv``,
-        ``governance.csv``, ``minerals.csv``); None loads the embedded default.
+        ``governance.csv``, ``minerals.csv``, ``products.csv``); None loads the
+        embedded default.
     minerals, years
-        Load only these labels (faster for big datasets).
+        Keep only these labels.
     strict
         Turn consistency warnings into a :class:`~riskengine.errors.ConsistencyError`.
+    cache
+        Use the binary cache: the validated dataset is stored under
+        :func:`cache_dir` keyed by a hash of the input files (rebuilt when any
+        changes, written atomically); the embedded dataset ships its own
+        (``data/dataset.npz``). False reads and validates the tables.
+    check
+        Run the consistency checks (:func:`check_dataset`) on what is returned
+        and issue the findings as warnings. False skips them (a caller that
+        selects a year or minerals afterwards checks its own selection).
 
     Returns
     -------
@@ -623,8 +1417,42 @@ def load_dataset(
     >>> "cobalt" in ds.minerals
     True
     """
-    tables, directory = read_dataset_tables(path)
+    directory = default_data_dir() if path is None else Path(path)
+    if not directory.is_dir():
+        raise DataError(
+            f"dataset directory {directory} does not exist; pass a directory holding "
+            f"production.csv (and optionally trade.csv, governance.csv, minerals.csv)"
+        )
     name = DEFAULT_DATA_NAME if path is None else str(directory)
-    ds = Dataset.from_tables(tables, minerals=minerals, years=years, name=name, path=directory)
-    warn_findings(ds, strict=strict)
+    ds: Dataset | None = None
+    ds = _cached(directory, name) if cache else build_dataset(directory, name)
+    ds = replace(ds, name=name, path=directory)
+    if minerals is not None or years is not None:
+        ds = ds.sel(minerals=minerals, years=years)
+    if check:
+        warn_findings(ds, strict=strict)
+    return ds
+
+
+def _cached(directory: Path, name: str) -> Dataset:
+    """Return the dataset of ``directory`` from the binary cache, building it when stale."""
+    try:
+        key = input_hash(directory)
+    except OSError as exc:
+        raise DataError(f"cannot read the dataset in {directory}: {exc}") from exc
+    shipped = directory / SHIPPED_CACHE
+    if shipped.is_file():
+        ds = load_binary(shipped, key, path=directory)
+        if ds is not None:
+            return ds
+    file = cache_dir() / f"dataset-{key}.npz"
+    if file.is_file():
+        ds = load_binary(file, key, path=directory)
+        if ds is not None:
+            return ds
+    ds = build_dataset(directory, name)
+    try:
+        save_binary(ds, file, key)
+    except OSError as exc:
+        logger.info("could not write the dataset cache %s (%s)", file, exc)
     return ds

@@ -32,13 +32,21 @@ GOVERNANCE_DIMS: tuple[str, ...] = (INDICATOR, YEAR, COUNTRY)
 class Stage(StrEnum):
     """Supply-chain stage of a mineral.
 
-    ``mining`` is ore or concentrate leaving the mine; ``refining`` is the
-    refined metal, chemical or processed product (refinery, smelter, primary
-    metal, spherical graphite and so on).
+    ``mining`` is ore or concentrate leaving the mine; ``intermediate`` the
+    products between mine and refinery (nickel matte and mixed hydroxide
+    precipitate, cobalt hydroxide, blister and anode copper, roasted
+    molybdenite, unrefined lead bullion); ``refining`` the refined metal,
+    chemical or processed product (refinery, smelter, primary metal, spherical
+    graphite and so on); ``component`` a manufactured part whose mineral
+    content is traded (NdFeB permanent magnets for rare earths). Every
+    quantity at every stage is contained content of the mineral
+    (``docs/methods.md``, "Contained content").
     """
 
     MINING = "mining"
+    INTERMEDIATE = "intermediate"
     REFINING = "refining"
+    COMPONENT = "component"
 
 
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
@@ -59,3 +67,14 @@ WGI_NAMES: dict[str, str] = {
 #: shares close. It lies in the ISO 3166-1 user-assigned range (X..), so it can
 #: never collide with a real country.
 OTHER_COUNTRIES = "XOT"
+
+#: EU member states (EU-27, since 1 February 2020), ISO3.
+EU27: tuple[str, ...] = (
+    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN",
+    "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP",
+    "SWE",
+)  # fmt: skip
+
+#: Regions that can be scored as one importer; intra-region trade counts as domestic
+#: sourcing (governance weight 0) but stays in the denominators.
+REGIONS: dict[str, tuple[str, ...]] = {"EU27": EU27}

@@ -551,3 +551,186 @@ def geopolrisk_import_risk(
             hit |= (f[..., e, :] != 0) & unknown_b[..., e, :]
         numerator = np.where(hit, np.nan, numerator)
     return _divide(numerator, _asfloat(own_production) + f.sum(axis=-2))
+
+
+# --------------------------------------------------------------------------- sparse
+# Kernels on flows stored as coordinates (:class:`riskengine.flows.Flows`): each
+# flow has an integer ``key`` naming its output cell (e.g. the importer's
+# (mineral, stage, year, importer) cell, from ``Flows.key``), and every reduction
+# is a segment sum over keys with :func:`numpy.bincount`. Flows must be unique per
+# (output cell, partner) -- summed over products -- for the sums of squares.
+
+
+def segment_sum(key: ArrayLike, weights: ArrayLike, size: int) -> FloatArray:
+    r"""Sum of ``weights`` per output cell.
+
+    Parameters
+    ----------
+    key
+        Output cell of each flow, integers in ``[0, size)``.
+    weights
+        Value of each flow.
+    size
+        Number of output cells.
+
+    Notes
+    -----
+    .. math:: y_j = \sum_{n:\ key_n = j} w_n
+
+    Examples
+    --------
+    >>> segment_sum([0, 2, 2], [1.0, 2.0, 3.0], 3).tolist()
+    [1.0, 0.0, 5.0]
+    """
+    k = np.asarray(key, dtype=np.intp)
+    return np.bincount(k, weights=_asfloat(weights), minlength=size).astype(np.float64)
+
+
+def segment_hhi(key: ArrayLike, flows: ArrayLike, size: int) -> FloatArray:
+    r"""HHI of the partners of each output cell, from sparse flows.
+
+    With ``key`` the importer's cell this is :func:`import_hhi`; with the
+    exporter's cell, :func:`destination_hhi`.
+
+    Notes
+    -----
+    .. math:: HHI_j = \frac{\sum_{n:\ key_n = j} f_n^2}{\left(\sum_{n:\ key_n = j} f_n\right)^2}
+
+    NaN where a cell has no flow (0/0).
+
+    Examples
+    --------
+    >>> segment_hhi([0, 0, 1], [1.0, 1.0, 5.0], 3).tolist()
+    [0.5, 1.0, nan]
+    """
+    k = np.asarray(key, dtype=np.intp)
+    f = _asfloat(flows)
+    total = segment_sum(k, f, size)
+    squares = segment_sum(k, f * f, size)
+    return _divide(squares, total * total)
+
+
+def segment_weighted_mean(
+    key: ArrayLike, weights: ArrayLike, flows: ArrayLike, size: int
+) -> tuple[FloatArray, FloatArray]:
+    r"""Flow-weighted sum of partner weights per cell, with NaN where a used weight is NaN.
+
+    Returns
+    -------
+    numerator : ndarray
+        :math:`\sum_n w_n f_n` per cell; NaN where a flow with :math:`f_n \ne 0`
+        has a NaN weight (a zero flow never propagates a NaN).
+    total : ndarray
+        :math:`\sum_n f_n` per cell.
+    """
+    k = np.asarray(key, dtype=np.intp)
+    f = _asfloat(flows)
+    w = _asfloat(weights)
+    unknown = np.isnan(w)
+    numerator = segment_sum(k, np.where(unknown, 0.0, w) * f, size)
+    if unknown.any():
+        hit = np.bincount(k, weights=(unknown & (f != 0)).astype(float), minlength=size) > 0
+        numerator = np.where(hit, np.nan, numerator)
+    return numerator, segment_sum(k, f, size)
+
+
+def sparse_import_risk(
+    key: ArrayLike, weights: ArrayLike, flows: ArrayLike, own_production: ArrayLike
+) -> FloatArray:
+    r"""GeoPolRisk import risk of every importer cell, from sparse flows.
+
+    Parameters
+    ----------
+    key
+        Importer cell of each flow (flat index into ``own_production``).
+    weights
+        Governance weight :math:`g_e` of each flow's exporter, as seen by the
+        importer (0 for partners inside the importer's region).
+    flows
+        Quantity of each flow.
+    own_production
+        :math:`p_i` per importer cell (flat).
+
+    Notes
+    -----
+    .. math:: IR_i = \frac{\sum_e g_e f_{ei}}{p_i + \sum_e f_{ei}}
+
+    The same quantity as :func:`geopolrisk_import_risk` on the dense tensor.
+
+    Examples
+    --------
+    >>> float(sparse_import_risk([0, 0], [1.0, 0.0], [1000.0, 1000.0], [500.0])[0])
+    0.4
+    """
+    p = _asfloat(own_production)
+    numerator, total = segment_weighted_mean(key, weights, flows, p.size)
+    return _divide(numerator, p + total)
+
+
+def net_import_reliance(
+    production: ArrayLike, imports: ArrayLike, exports: ArrayLike
+) -> FloatArray:
+    r"""Net import reliance from totals, in [0, 1].
+
+    Notes
+    -----
+    .. math:: IR_c = \mathrm{clip}\left(\frac{M_c - X_c}{P_c + M_c - X_c}, 0, 1\right)
+
+    A net exporter has IR 0; no production and no net trade gives NaN (0/0).
+    :func:`import_reliance` is this on the totals of a dense tensor.
+
+    Examples
+    --------
+    >>> net_import_reliance([0.0, 50.0], [100.0, 0.0], [0.0, 100.0]).tolist()
+    [1.0, 0.0]
+    """
+    net = _asfloat(imports) - _asfloat(exports)
+    ir = _divide(net, _asfloat(production) + net)
+    ir = np.where(net < 0, 0.0, ir)
+    return np.clip(ir, 0.0, 1.0)
+
+
+def feed_origin_weight(
+    retained: ArrayLike,
+    own_weight: ArrayLike,
+    key: ArrayLike,
+    origin_weight: ArrayLike,
+    feed_flows: ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
+    r"""Weight averaged over each refiner's feed, from sparse feed flows.
+
+    Parameters
+    ----------
+    retained
+        :math:`R_e = \max(P^{mine}_e - X^{feed}_e, 0)` per refiner cell (flat):
+        its own mine output that it does not export.
+    own_weight
+        :math:`g_e` per refiner cell (flat).
+    key
+        Refiner (importer) cell of each feed flow.
+    origin_weight
+        :math:`g_k` of each feed flow's origin (exporter).
+    feed_flows
+        Quantity of each feed flow (ore, concentrate, intermediate).
+
+    Returns
+    -------
+    weighted : ndarray
+        :math:`\bar g_e = \sum_k O_{ek} g_k`, NaN where a used origin has no weight.
+    feed : ndarray
+        :math:`R_e + \sum_k F_{ke}`; 0 for a refiner with no known feed.
+
+    Notes
+    -----
+    .. math::
+        \bar g_e = \frac{R_e\, g_e + \sum_{k} F^{feed}_{ke}\, g_k}{R_e + \sum_k F^{feed}_{ke}}
+        = \sum_k O_{ek}\, g_k
+
+    with :math:`O` the feed mix of :func:`refinery_feed_mix`.
+    """
+    r = _asfloat(retained)
+    g_own = _asfloat(own_weight)
+    numerator, imported = segment_weighted_mean(key, origin_weight, feed_flows, r.size)
+    own = np.where(r != 0, r * g_own, 0.0)
+    feed = r + imported
+    return _divide(numerator + own, feed), feed

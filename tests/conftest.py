@@ -8,3 +8,10 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_configure(config: object) -> None:
+    """Keep the suite's dataset cache out of the user's cache directory."""
+    import tempfile
+
+    os.environ.setdefault("RISKENGINE_CACHE_DIR", tempfile.mkdtemp(prefix="riskengine-test-cache-"))

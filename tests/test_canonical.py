@@ -106,7 +106,7 @@ def test_schemas_declare_the_canonical_tables() -> None:
     assert PRODUCTION.required_file
     assert not TRADE.required_file
     assert PRODUCTION.key == ("mineral", "stage", "country", "year")
-    assert TRADE.key == ("mineral", "stage", "exporter", "importer", "year")
+    assert TRADE.key == ("mineral", "stage", "exporter", "importer", "year", "product")
     assert GOVERNANCE.key == ("country", "year", "indicator")
     assert MINERALS.key == ("mineral",)
     assert UNIT_TO_TONNES == {"t": 1.0, "kg": 1e-3, "kt": 1e3, "Mt": 1e6}
@@ -221,7 +221,11 @@ BAD_CELLS = [
     ("quantity", "", [r"empty without a reason", r"source's mark \(W, NA, \.\.\.\) in 'flag'"]),
     ("country", "XXX", [r"unknown value 'XXX'", r"ISO 3166-1 alpha-3 code"]),
     ("country", "Chile", [r"unknown value 'Chile'", r"XOT for 'other countries'"]),
-    ("stage", "smelting", [r"unknown value 'smelting'", r"use 'mining' or 'refining'"]),
+    (
+        "stage",
+        "smelting",
+        [r"unknown value 'smelting'", r"use 'mining', 'intermediate', 'refining' or 'component'"],
+    ),
     ("mineral", "Cobalt", [r"'Cobalt' is not a valid id", r"lower-snake-case id"]),
     ("mineral", "rare-earths", [r"'rare-earths' is not a valid id"]),
     ("mineral", "", [r"empty cell; expected Mineral id"]),

@@ -300,7 +300,10 @@ ERRORS = [
     (["--method", "gpr"], "error: unknown method: gpr. Valid methods: riskengine, geopolrisk, eu."),
     (["--format", "xml"], "error: unknown format: xml. Valid formats: table, csv, json."),
     (["--year", "1999"], "error: unknown year: 1999. Valid years: 2023, 2024."),
-    (["--stage", "smelting"], "error: unknown stage: smelting. Valid stages: mining, refining."),
+    (
+        ["--stage", "smelting"],
+        "error: unknown stage: smelting. Valid stages: mining, intermediate, refining, component.",
+    ),
 ]
 
 

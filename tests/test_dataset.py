@@ -51,13 +51,14 @@ def at(ds: Dataset, array: np.ndarray, **labels: object) -> float:
 
 def test_coordinates(ds: Dataset) -> None:
     assert list(ds.minerals) == ["cobalt", "copper"]
-    assert list(ds.stages) == ["mining", "refining"]
+    assert list(ds.stages) == ["mining", "intermediate", "refining", "component"]
     assert list(ds.years) == [2023, 2024]
     assert list(ds.countries) == COUNTRIES
     assert list(ds.governance_years) == [2021, 2023]
-    assert ds.production.shape == (2, 2, 2, 9)
-    assert ds.trade_quantity is not None
-    assert ds.trade_quantity.shape == (2, 2, 2, 9, 9)
+    assert ds.production.shape == (2, 4, 2, 9)
+    assert ds.trade is not None
+    assert len(ds.trade) == 12  # one flow per row of trade.csv, stored sparse
+    assert ds.trade_array().shape == (2, 4, 2, 9, 9)
     assert ds.governance.shape == (6, 2, 9)
     assert ds.has_trade
     assert ds.path == TINY
@@ -68,7 +69,7 @@ def test_coordinates(ds: Dataset) -> None:
         "cobalt factsheet)",
     )
     assert repr(ds) == (
-        f"<Dataset '{TINY}': 2 minerals x 2 stages x 9 countries, years 2023-2024, with trade>"
+        f"<Dataset '{TINY}': 2 minerals x 4 stages x 9 countries, years 2023-2024, 12 flows>"
     )
 
 
@@ -84,14 +85,17 @@ def test_production_values_at_labels(ds: Dataset) -> None:
     assert at(ds, p, mineral="cobalt", stage="mining", year=2023, country="COD") == 0.0
     assert at(ds, p, mineral="copper", stage="mining", year=2024, country="DEU") == 0.0
     copper = ds.production[ds.positions("mineral", ["copper"])[0]]
-    assert copper.sum(axis=-1).tolist() == [[5000.0, 10000.0], [0.0, 1000.0]]
+    assert copper.sum(axis=-1).tolist() == [
+        [5000.0, 10000.0],
+        [0.0, 0.0],
+        [0.0, 1000.0],
+        [0.0, 0.0],
+    ]
     assert not np.isnan(ds.production).any()
 
 
 def test_trade_values_at_labels(ds: Dataset) -> None:
-    q, v = ds.trade_quantity, ds.trade_value
-    assert q is not None
-    assert v is not None
+    q, v = ds.trade_array("content"), ds.trade_array("value")
     flow = {"mineral": "copper", "stage": "mining", "year": 2024}
     assert at(ds, q, **flow, exporter="PER", importer="CHN") == 1800.0
     assert at(ds, v, **flow, exporter="PER", importer="CHN") == 86_400_000.0
@@ -102,6 +106,8 @@ def test_trade_values_at_labels(ds: Dataset) -> None:
     ) == (200.0)
     jpn = ds.positions("importer", ["JPN"])[0]
     m, s, t = ds.positions("mineral", ["copper"])[0], 0, ds.positions("year", [2024])[0]
+    # rows without a product are contained content: gross and contained agree
+    assert (ds.trade_array("gross") == q).all()
     assert q[m, s, t, :, jpn].sum() == 2000.0
     assert v[m, s, t, :, jpn].sum() == 100_000_000.0
 
@@ -173,7 +179,7 @@ def test_positions(ds: Dataset) -> None:
     assert ds.positions("country", ["JPN", "CHL"]).tolist() == [6, 1]
     assert ds.positions("exporter", ["PER"]).tolist() == [7]
     assert ds.positions("year", ["2024", 2023]).tolist() == [1, 0]
-    assert ds.positions("stage", ["refining"]).tolist() == [1]
+    assert ds.positions("stage", ["refining"]).tolist() == [2]
     assert ds.positions("governance_year", [2023]).tolist() == [1]
 
 
@@ -227,14 +233,16 @@ def test_sel_keeps_values_and_the_whole_country_axis(ds: Dataset) -> None:
     assert list(sub.stages) == ["refining"]
     assert list(sub.countries) == COUNTRIES
     assert sub.production.shape == (1, 1, 1, 9)
+    assert list(ds.sel(minerals="copper").minerals) == ["copper"]  # one label, not letters
     assert at(
         sub, sub.production, mineral="copper", stage="refining", year=2024, country="JPN"
     ) == (300.0)
-    assert sub.trade_quantity is not None
-    assert sub.trade_quantity.shape == (1, 1, 1, 9, 9)
-    assert sub.trade_quantity.sum() == 300.0
+    assert sub.trade is not None
+    assert len(sub.trade) == 2
+    assert sub.trade_array().shape == (1, 1, 1, 9, 9)
+    assert sub.trade_array().sum() == 300.0
     # the original is untouched
-    assert ds.production.shape == (2, 2, 2, 9)
+    assert ds.production.shape == (2, 4, 2, 9)
 
 
 def test_sel_unknown_label(ds: Dataset) -> None:
@@ -260,18 +268,23 @@ def test_replace_arrays_checks_shapes_and_names(ds: Dataset) -> None:
     assert doubled.production.sum() == 2 * ds.production.sum()
     assert doubled is not ds
     with pytest.raises(
-        DataError, match=r"Dataset.production has shape \(2, 2, 9\), expected \(2, 2, 2, 9\)"
+        DataError, match=r"production has shape \(4, 2, 9\), expected \(2, 4, 2, 9\)"
     ):
         ds.replace_arrays(production=ds.production[0])
-    with pytest.raises(UnknownLabelError, match=r"unknown array: prices"):
-        ds.replace_arrays(prices=ds.production)
+    # dense trade back to sparse flows: the same pairs, the same totals
+    halved = ds.replace_arrays(trade=ds.trade_array() / 2, trade_value=ds.trade_array("value"))
+    assert halved.trade is not None
+    assert len(halved.trade) == len(ds.pairs)
+    assert halved.trade_array().sum() == ds.trade_array().sum() / 2
+    with pytest.raises(TypeError):
+        ds.replace_arrays(prices=ds.production)  # type: ignore[call-arg]
 
 
 def test_from_tables_without_trade_or_governance() -> None:
     tables, _ = read_dataset_tables(TINY)
     only = Dataset.from_tables({"production": tables["production"]}, name="production only")
     assert not only.has_trade
-    assert only.trade_quantity is None
+    assert only.trade is None
     assert only.governance.shape == (6, 0, len(only.countries))
     assert only.governance_at(2024)[1] is None
     assert only.mineral_info.empty
@@ -286,8 +299,18 @@ def test_withheld_quantity_is_nan_and_reported(tmp_path: Path) -> None:
     with pytest.warns(RiskEngineWarning, match=r"1 production figure\(s\) are withheld") as record:
         gappy = load_dataset(path)
     assert "copper/mining/2024/USA" in str(record[0].message)
-    assert np.isnan(
+    # withheld: 0 in the arithmetic array, flagged in the mask
+    assert (
         at(gappy, gappy.production, mineral="copper", stage="mining", year=2024, country="USA")
+        == 0.0
+    )
+    assert at(
+        gappy,
+        gappy.production_missing,
+        mineral="copper",
+        stage="mining",
+        year=2024,
+        country="USA",
     )
     assert (
         at(gappy, gappy.production, mineral="copper", stage="mining", year=2024, country="CHL")

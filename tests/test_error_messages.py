@@ -26,7 +26,7 @@ TINY = ROOT / "tests" / "fixtures" / "tiny"
 #: Every problem of bad/many_problems: (file, line, column, received value, fix).
 MANY_PROBLEMS = [
     ("production.csv", 2, "quantity", "-5300", "write a number >= 0"),
-    ("production.csv", 3, "stage", "'smelting'", "use 'mining' or 'refining'"),
+    ("production.csv", 3, "stage", "'smelting'", "use 'mining', 'intermediate', 'refining' or"),
     ("production.csv", 4, "country", "'Chile'", "use an ISO 3166-1 alpha-3 code"),
     ("production.csv", 4, "quantity", "'nan'", "leave it empty and give the reason in 'flag'"),
     ("production.csv", 5, "mineral", "'Rare Earths'", "lower-snake-case id"),

@@ -36,10 +36,10 @@ import pytest
 import riskengine
 from riskengine import RiskEngineWarning, load_dataset, score
 from riskengine.dataset import Dataset
-from riskengine.dims import WGI_INDICATORS
+from riskengine.dims import EU27, REGIONS, WGI_INDICATORS
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
 from riskengine.methods import METHODS
-from riskengine.methods.base import EU27, REGIONS, ScoreResult
+from riskengine.methods.base import ScoreResult
 from riskengine.methods.composite import DEFAULT_WEIGHTS, FACTORS
 from riskengine.methods.geopolrisk import COPPER_REFERENCE
 

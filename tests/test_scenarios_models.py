@@ -78,7 +78,8 @@ def test_every_problem_is_reported_with_file_line_and_path():
         f"{f}:6: market.deflection: input should be less than or equal to 1 (got 2)",
         f"{f}:8: market.elasticities.cobalt.foo: unexpected field 'foo'; "
         f"valid fields: supply, demand",
-        f"{f}:13: shocks[0].stage: input should be 'mining', 'refining' or 'both' (got 'refinin')",
+        f"{f}:13: shocks[0].stage: input should be 'mining', 'intermediate', 'refining', "
+        f"'component' or 'both' (got 'refinin')",
         f"{f}:15: shocks[0].severity: input should be less than or equal to 1 (got 1.5)",
         f"{f}:16: shocks[0].colour: unexpected field 'colour'; valid fields: label, type, "
         f"exporters, minerals, stage, importers, severity",

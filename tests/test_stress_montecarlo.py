@@ -50,17 +50,15 @@ def build(pv: dict[str, float] = PV) -> Dataset:
         tq[0, s, 0, c_idx.get_loc(e), c_idx.get_loc(i)] = q
     gov = np.full((len(WGI_INDICATORS), 1, len(c_idx)), np.nan)
     gov[WGI_INDICATORS.index("PV"), 0, :] = [pv.get(c, np.nan) for c in COUNTRIES]
-    return Dataset(
-        minerals=pd.Index(["cobalt"], name="mineral"),
-        stages=pd.Index(STAGES, name="stage"),
-        years=pd.Index([2024], name="year", dtype="int64"),
+    return Dataset.from_arrays(
+        minerals=["cobalt"],
+        years=[2024],
         countries=c_idx,
         production=prod,
-        trade_quantity=tq,
+        trade=tq,
         trade_value=tq * 1000.0,
         governance=gov,
-        governance_years=pd.Index([2022], name="governance_year", dtype="int64"),
-        mineral_info=pd.DataFrame(index=pd.Index([], name="mineral")),
+        governance_years=[2022],
         name="tiny",
     )
 

@@ -39,8 +39,8 @@ FLOWS = {
 
 def build() -> Dataset:
     c_idx = pd.Index(COUNTRIES, name="country")
-    prod = np.zeros((1, 2, 1, len(c_idx)))
-    tq = np.zeros((1, 2, 1, len(c_idx), len(c_idx)))
+    prod = np.zeros((1, len(STAGES), 1, len(c_idx)))
+    tq = np.zeros((1, len(STAGES), 1, len(c_idx), len(c_idx)))
     for (s, c), q in PRODUCTION.items():
         prod[0, STAGES.index(s), 0, c_idx.get_loc(c)] = q
     for (s, e, i), q in FLOWS.items():
@@ -48,16 +48,15 @@ def build() -> Dataset:
     gov = np.zeros((len(WGI_INDICATORS), 1, len(c_idx)))
     for k in range(len(WGI_INDICATORS)):
         gov[k, 0] = [PV[c] - 0.05 * (k - 1) for c in COUNTRIES]
-    return Dataset(
-        minerals=pd.Index(["cobalt"], name="mineral"),
-        stages=pd.Index(STAGES, name="stage"),
-        years=pd.Index([2024], name="year", dtype="int64"),
+    return Dataset.from_arrays(
+        minerals=["cobalt"],
+        years=[2024],
         countries=c_idx,
         production=prod,
-        trade_quantity=tq,
+        trade=tq,
         trade_value=tq * 30_000.0,
         governance=gov,
-        governance_years=pd.Index([2022], name="governance_year", dtype="int64"),
+        governance_years=[2022],
         mineral_info=pd.DataFrame(
             {"eol_rir": [0.22], "substitution_index": [0.98]},
             index=pd.Index(["cobalt"], name="mineral"),
@@ -129,9 +128,9 @@ def _perturb(ds: Dataset, row: pd.Series, factor: float) -> Dataset:
         prod[0, s, 0, c.get_loc(row["input"])] *= factor
         return ds.replace_arrays(production=prod)
     e, i = row["input"].split("->")
-    tq = ds.trade_quantity.copy()
+    tq = ds.trade_array()
     tq[0, s, 0, c.get_loc(e), c.get_loc(i)] *= factor
-    return ds.replace_arrays(trade_quantity=tq)
+    return ds.replace_arrays(trade=tq, trade_value=ds.trade_array("value"))
 
 
 def test_parameters_composite_weights_and_eu_attributes(ds):
@@ -194,12 +193,13 @@ def test_tornado_and_errors(ds):
         sensitivity(ds, method="nope")
 
 
-def test_default_data_cobalt_usa():
+def test_default_data_cobalt_china():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         default = riskengine.load_dataset()
-    res = sensitivity(default, minerals=["cobalt"], countries=["USA"], stages=["refining"])
-    rows = res.tornado("cobalt", "USA", "refining", top=None)
+    # China buys most of DR Congo's cobalt hydroxide (the intermediate stage)
+    res = sensitivity(default, minerals=["cobalt"], countries=["CHN"], stages=["intermediate"])
+    rows = res.tornado("cobalt", "CHN", "intermediate", top=None)
     assert len(rows) > 10
     assert set(rows["kind"]) == {"governance", "production", "flow", "parameter"}
     # the composite score is a weighted mean: its weight elasticities sum to zero

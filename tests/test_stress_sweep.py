@@ -89,16 +89,16 @@ def build(
         {"eol_rir": [0.22, 0.17], "substitution_index": [0.98, 0.95]},
         index=pd.Index(MINERALS, name="mineral"),
     )
-    return Dataset(
+    return Dataset.from_arrays(
         minerals=m_idx,
         stages=s_idx,
-        years=pd.Index([2024], name="year", dtype="int64"),
+        years=[2024],
         countries=c_idx,
         production=prod,
-        trade_quantity=tq,
+        trade=tq,
         trade_value=tq * 1000.0,
         governance=gov,
-        governance_years=pd.Index([2022], name="governance_year", dtype="int64"),
+        governance_years=[2022],
         mineral_info=info,
         name="synthetic",
     )
@@ -127,8 +127,8 @@ def ban_scenario(row: pd.Series, year: int, target: str | None, market: Market) 
 def volumes(ds: Dataset, year: int) -> pd.Series:
     """Gross volume P + M + X of every (mineral, stage, country): the scale of a balance."""
     sub = ds.sel(years=[year])
-    p = np.nan_to_num(sub.production[:, :, 0])
-    f = np.nan_to_num(sub.trade_quantity[:, :, 0])
+    p = sub.production[:, :, 0]
+    f = sub.trade_array()[:, :, 0]
     v = p + f.sum(axis=-1) + f.sum(axis=-2)
     idx = pd.MultiIndex.from_product([sub.minerals, sub.stages, sub.countries])
     return pd.Series(v.ravel(), index=idx)
@@ -310,6 +310,37 @@ def test_a_mining_ban_reaches_refiners(synthetic):
     assert not np.isnan(result.bans.set_index("ban").loc[ban, "refining_price_change_pct"])
 
 
+#: Cobalt hydroxide: DR Congo and Indonesia also ship intermediates to China's refiners.
+INTERMEDIATE_FLOWS = {
+    **FLOWS,
+    ("cobalt", "intermediate", "COD", "CHN"): 40.0,
+    ("cobalt", "intermediate", "IDN", "CHN"): 10.0,
+    ("cobalt", "intermediate", "CHN", "KOR"): 5.0,
+}
+
+
+@pytest.mark.parametrize(("target", "method"), [(None, "riskengine"), ("CHN", "geopolrisk")])
+def test_intermediate_bans_equal_the_engine(target, method):
+    ds = build(flows=INTERMEDIATE_FLOWS)
+    result = sweep(ds, minerals=["cobalt"], target=target, method=method)
+    stages = set(result.bans["stage"])
+    assert "intermediate" in stages
+    assert assert_matches_engine(ds, result, list(result.bans["ban"]), method) > 50
+
+
+def test_an_intermediate_ban_reaches_refiners():
+    ds = build(flows=INTERMEDIATE_FLOWS)
+    result = sweep(ds, minerals=["cobalt"], stages=["intermediate"], exporters=["COD"])
+    ban = result.find("COD", "cobalt", "intermediate")
+    assert ban is not None
+    markets = result.market_table[result.market_table["ban"] == ban].set_index("affected_stage")
+    assert set(markets.index) == {"intermediate", "refining"}
+    # China's feed: 140 + 25 t of ore and 40 + 10 t of hydroxide; the 40 t from DR Congo
+    # are lost, so China's 150 t of refined output fall by 40/215
+    assert markets.loc["refining", "propagated_loss_t"] == pytest.approx(150 * 40 / 215)
+    assert markets.loc["intermediate", "blocked_t"] == pytest.approx(40.0)
+
+
 def test_chunk_size_does_not_change_the_result(synthetic):
     one = sweep(synthetic, target="USA", chunk_size=1)
     many = sweep(synthetic, target="USA", chunk_size=64)
@@ -393,12 +424,13 @@ def test_random_bans_of_the_default_data_equal_the_engine(
 
 def test_default_data_figures(default):
     """Known figures of BACI 2024 read from the default data."""
-    result = sweep(default, minerals=["cobalt"], stages=["refining"], exporters=["COD"])
-    ban = result.find("COD", "cobalt", "refining")
+    result = sweep(default, minerals=["cobalt"], stages=["intermediate"], exporters=["COD"])
+    ban = result.find("COD", "cobalt", "intermediate")
     assert ban is not None
     row = result.bans.set_index("ban").loc[ban]
-    sub = default.sel(minerals=["cobalt"], stages=["refining"], years=[result.year])
-    exports = np.nansum(sub.trade_quantity[0, 0, 0], axis=1)[sub.countries.get_loc("COD")]
+    # DR Congo's hydroxide and other intermediates in BACI HS92 2024: 635,045.8 t of
+    # HS 8105.10 and 23,506.1 t of HS 2822.00, gross, at the catalogue's 40 % Co
+    exports = (635_045.822 + 23_506.092) * 0.40
     assert row["blocked_t"] == pytest.approx(exports)
     assert row["withheld_t"] == pytest.approx(exports)
     assert result.year == 2024

@@ -98,7 +98,12 @@ def _merge(new: pd.DataFrame, directory: Path, name: str) -> pd.DataFrame:
     if problems:
         raise DataError(f"cannot merge into {existing_path}: it is invalid", problems)
     combined = pd.concat([old, new], ignore_index=True)
-    return combined.drop_duplicates(list(schema.key), keep="last")
+    key = [k for k in schema.key if k in combined.columns]
+    # an empty optional key cell (no product named) is read back as "", a new row may
+    # hold NaN: both mean "none", and must match
+    text_keys = [c.name for c in schema.columns if c.name in key and c.kind == "str"]
+    matched = combined.assign(**{k: combined[k].fillna("") for k in text_keys})
+    return combined[~matched.duplicated(key, keep="last")]
 
 
 @data_app.command("import")

@@ -49,33 +49,29 @@ _FLOAT = {
 }
 
 
-class _Tables:
-    """A dataset directory read once; one :class:`Dataset` per scenario year."""
+class _Data:
+    """A dataset directory loaded once; one year of it per scenario year."""
 
     def __init__(self, data: Path | None) -> None:
         self.data = data
-        self._tables: dict[str, pd.DataFrame] | None = None
-        self._datasets: dict[int, Dataset] = {}
+        self._whole: Dataset | None = None
+        self._years: dict[int, Dataset] = {}
 
     def dataset_for(self, scenario: Scenario) -> Dataset:
-        from riskengine.dataset import DEFAULT_DATA_NAME, Dataset, read_dataset_tables
+        from riskengine.cli._load import load_whole
 
-        if scenario.year in self._datasets:
-            return self._datasets[scenario.year]
-        if self._tables is None:
-            self._tables, self._directory = read_dataset_tables(self.data)
-        tables = self._tables
-        name = DEFAULT_DATA_NAME if self.data is None else str(self._directory)
-        years = set(tables["production"]["year"].astype(int))
-        if "trade" in tables:
-            years |= set(tables["trade"]["year"].astype(int))
-        if scenario.year not in years:
+        if scenario.year in self._years:
+            return self._years[scenario.year]
+        if self._whole is None:
+            self._whole = load_whole(self.data)
+        whole = self._whole
+        if scenario.year not in whole.years:
             raise ScenarioError(
-                f"{scenario.locate(('year',))}: the dataset {name!r} has no year "
-                f"{scenario.year}; valid: {', '.join(map(str, sorted(years)))}"
+                f"{scenario.locate(('year',))}: the dataset {whole.name!r} has no year "
+                f"{scenario.year}; valid: {', '.join(str(int(y)) for y in whole.years)}"
             )
-        ds = Dataset.from_tables(tables, years=[scenario.year], name=name, path=self._directory)
-        self._datasets[scenario.year] = ds
+        ds = whole.sel(years=scenario.year)
+        self._years[scenario.year] = ds
         return ds
 
 
@@ -87,7 +83,7 @@ def load_dataset_for(scenario: Scenario, data: Path | None) -> Dataset:
     ScenarioError
         When the dataset has no such year, naming the scenario file and line.
     """
-    return _Tables(data).dataset_for(scenario)
+    return _Data(data).dataset_for(scenario)
 
 
 def _warn_data_gaps(ds: Dataset, scenario: Scenario) -> None:
@@ -119,7 +115,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def result_json(result: ScenarioResult, table: str | None) -> str:
     """JSON of a scenario result: one table, or everything in one document."""
     if table is not None:
-        return json.dumps(_records(result.to_frame(table)), indent=1)  # type: ignore[arg-type]
+        return json.dumps(_records(result.to_frame(table)), indent=1)
     sc = result.scenario
     doc = {
         "scenario": {
@@ -202,7 +198,7 @@ def result_text(result: ScenarioResult, top: int) -> str:
                     "stockpile_cover_days": "cover days",
                 },
                 _FLOAT,
-                title="Importers most short of supply (tonnes as recorded in the dataset)",
+                title="Importers most short of supply (contained tonnes)",
             )
         )
         changes = result.score_changes()
@@ -281,7 +277,7 @@ def run_command(
     if fmt == "table":
         text = result_text(result, top)
     elif fmt == "csv":
-        text = report.to_csv(result.to_frame(table or "scores"))  # type: ignore[arg-type]
+        text = report.to_csv(result.to_frame(table or "scores"))
     else:
         text = result_json(result, table)
     _write(text, output, f"scenario {sc.name!r}")
@@ -303,7 +299,7 @@ def validate_command(
     from riskengine.scenarios import load_scenario
     from riskengine.scenarios.engine import resolve
 
-    cache = _Tables(data)
+    cache = _Data(data)
     failed = 0
     for file in files:
         try:

@@ -57,7 +57,12 @@ def score_command(
         ),
     ] = None,
     stage: Annotated[
-        str | None, typer.Option("--stage", "-s", help="mining or refining (default: both).")
+        str | None,
+        typer.Option(
+            "--stage",
+            "-s",
+            help="mining, intermediate, refining or component (default: all).",
+        ),
     ] = None,
     year: Annotated[
         int | None,
@@ -92,15 +97,10 @@ def score_command(
     year and country with at least mineral, stage, year, country, hhi and score.
     """
     from riskengine import report
-    from riskengine.dataset import (
-        DEFAULT_DATA_NAME,
-        Dataset,
-        latest_year,
-        read_dataset_tables,
-        warn_findings,
-    )
+    from riskengine.cli._load import load_whole
+    from riskengine.dataset import warn_findings
+    from riskengine.dims import REGIONS
     from riskengine.methods import METHODS
-    from riskengine.methods.base import REGIONS
 
     if method not in METHODS:
         raise UnknownLabelError("method", [method], METHODS)
@@ -108,7 +108,7 @@ def score_command(
         raise UnknownLabelError("format", [fmt], report.FORMATS)
     if top < 1:
         raise RiskEngineError(f"--top must be at least 1, got {top}")
-    tables, directory = read_dataset_tables(data)
+    whole = load_whole(data)
     sc = None
     if scenario is not None:
         from riskengine.scenarios import load_scenario
@@ -119,14 +119,8 @@ def score_command(
                 f"--year {year} differs from the year of the scenario {sc.origin} "
                 f"({sc.year}); drop --year to score the scenario's year"
             )
-    chosen_year = year if year is not None else (sc.year if sc else latest_year(tables))
-    ds = Dataset.from_tables(
-        tables,
-        minerals=(mineral or None) if sc is None else None,
-        years=[chosen_year],
-        name=DEFAULT_DATA_NAME if data is None else str(directory),
-        path=directory,
-    )
+    chosen_year = year if year is not None else (sc.year if sc else whole.latest_year())
+    ds = whole.sel(minerals=(mineral or None) if sc is None else None, years=chosen_year)
     shocked = None
     if sc is not None:
         from riskengine.scenarios import apply_scenario
@@ -212,7 +206,8 @@ def _table_text(
     import pandas as pd
 
     from riskengine import report
-    from riskengine.methods.base import REGIONS, ScoreResult
+    from riskengine.dims import REGIONS
+    from riskengine.methods.base import ScoreResult
 
     assert isinstance(result, ScoreResult)
     conc = result.concentration.sort_values("hhi", ascending=False).head(top)

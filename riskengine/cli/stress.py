@@ -67,7 +67,10 @@ MineralOpt = Annotated[
     typer.Option("--mineral", "-m", help="Mineral id; repeat for several (default: all)."),
 ]
 StageOpt = Annotated[
-    str | None, typer.Option("--stage", "-s", help="mining or refining (default: both).")
+    str | None,
+    typer.Option(
+        "--stage", "-s", help="mining, intermediate, refining or component (default: all)."
+    ),
 ]
 MethodOpt = Annotated[
     str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
@@ -83,23 +86,13 @@ TopOpt = Annotated[int, typer.Option("--top", help="Rows per table in table form
 
 # ----------------------------------------------------------------- helpers
 def _load(data: Path | None, year: int | None) -> tuple[Dataset, int]:
-    """Read a dataset directory, keeping one year (the latest with production and trade)."""
-    from riskengine.dataset import (
-        DEFAULT_DATA_NAME,
-        Dataset,
-        latest_year,
-        read_dataset_tables,
-        warn_findings,
-    )
+    """Load a dataset directory, keeping one year (the latest with production and trade)."""
+    from riskengine.cli._load import load_whole
+    from riskengine.dataset import warn_findings
 
-    tables, directory = read_dataset_tables(data)
-    chosen = latest_year(tables) if year is None else year
-    ds = Dataset.from_tables(
-        tables,
-        years=[chosen],
-        name=DEFAULT_DATA_NAME if data is None else str(directory),
-        path=directory,
-    )
+    whole = load_whole(data)
+    chosen = whole.latest_year() if year is None else year
+    ds = whole.sel(years=chosen)
     warn_findings(ds)
     return ds, chosen
 

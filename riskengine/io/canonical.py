@@ -110,9 +110,11 @@ _MINERAL = Column(
 _STAGE = Column(
     "stage",
     "str",
-    "Supply-chain stage: `mining` (ore, concentrate) or `refining` (refined metal, chemical).",
+    "Supply-chain stage: `mining` (ore, concentrate), `intermediate` (matte, hydroxide, "
+    "MHP, blister and anode), `refining` (refined metal, chemical) or `component` "
+    "(e.g. permanent magnets).",
     choices=lambda: STAGES,
-    fix="use 'mining' or 'refining'",
+    fix="use 'mining', 'intermediate', 'refining' or 'component'",
 )
 _YEAR = Column(
     "year",
@@ -192,9 +194,21 @@ TRADE = TableSchema(
         _country("importer", "Importing country, ISO3."),
         _YEAR,
         Column(
+            "product",
+            "str",
+            "Traded product, an id of the product catalogue (`HS92:260300`, `HS17:740311`, "
+            "`form:gallium_metal`); `quantity` is then the product's gross weight. Empty or "
+            "absent: `quantity` is contained content of the mineral at `stage`.",
+            required=False,
+            nullable=True,
+            fix="use an id listed in riskengine's products.csv or in the dataset's own "
+            "products.csv",
+        ),
+        Column(
             "quantity",
             "float",
-            "Quantity shipped, metric tonnes; empty when the source has no quantity.",
+            "Quantity shipped, metric tonnes: gross weight of `product`, or contained "
+            "content when no product is named; empty when the source has no quantity.",
             nullable=True,
             minimum=0.0,
             fix="write tonnes >= 0, or leave it empty when unknown",
@@ -209,7 +223,7 @@ TRADE = TableSchema(
         ),
         _SOURCE,
     ),
-    key=("mineral", "stage", "exporter", "importer", "year"),
+    key=("mineral", "stage", "exporter", "importer", "year", "product"),
 )
 
 GOVERNANCE = TableSchema(
@@ -242,6 +256,15 @@ MINERALS = TableSchema(
     (
         _MINERAL,
         Column("name", "str", "Readable name."),
+        Column(
+            "basis",
+            "str",
+            "What every quantity of the mineral is counted in (`Co content`, `REO`, "
+            "`gross weight`): the basis of its production figures, to which traded "
+            "products are converted by the catalogue's content fractions.",
+            required=False,
+            nullable=True,
+        ),
         Column(
             "eol_rir",
             "float",
@@ -459,15 +482,18 @@ def validate_table(
                     )
             out[col.name] = s
     if not problems:
-        dup = pd.DataFrame({k: out[k] for k in schema.key}).duplicated(keep=False)
+        # optional key columns (trade's product) take part when the file has them
+        key_cols = [k for k in schema.key if k in out]
+        keys = pd.DataFrame({k: out[k] for k in key_cols})
+        dup = keys.duplicated(keep=False)
         if dup.any():
-            groups = pd.DataFrame({k: out[k] for k in schema.key})[dup]
-            for key, rows in groups.groupby(list(schema.key), sort=False).groups.items():
+            groups = keys[dup]
+            for key, rows in groups.groupby(key_cols, sort=False).groups.items():
                 where = ", ".join(str(_line(int(i))) for i in rows)
                 label = "/".join(map(str, key if isinstance(key, tuple) else (key,)))
                 problems.append(
                     f"{name} lines {where}: duplicate rows for "
-                    f"({', '.join(schema.key)}) = {label}; keep one row per key "
+                    f"({', '.join(key_cols)}) = {label}; keep one row per key "
                     f"or sum them before loading"
                 )
     extras = [c for c in raw.columns if c not in out]
@@ -608,7 +634,7 @@ def write_table(table: pd.DataFrame, directory: Path, name: str, *, compress: bo
     directory.mkdir(parents=True, exist_ok=True)
     cols = [c for c in schema.column_names if c in table.columns]
     cols += [c for c in table.columns if c not in cols]
-    out = table[cols].sort_values(list(schema.key), kind="stable")
+    out = table[cols].sort_values([k for k in schema.key if k in cols], kind="stable")
     path = directory / (f"{name}.csv.gz" if compress else f"{name}.csv")
     # mtime 0: rebuilding the same table gives the same bytes
     compression = {"method": "gzip", "mtime": 0} if compress else None

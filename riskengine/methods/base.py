@@ -9,35 +9,25 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from riskengine import indices as ix
-from riskengine.dataset import Dataset, RiskEngineWarning
-from riskengine.dims import OTHER_COUNTRIES, WGI_INDICATORS
+from riskengine.dataset import Dataset, RiskEngineWarning, label_frame
+from riskengine.dims import OTHER_COUNTRIES, REGIONS, WGI_INDICATORS
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.results import Result
 
 logger = logging.getLogger(__name__)
-
-#: EU member states (EU-27, since 1 February 2020), ISO3.
-EU27: tuple[str, ...] = (
-    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN",
-    "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP",
-    "SWE",
-)  # fmt: skip
-
-#: Regions that can be scored as one importer; intra-region trade counts as domestic
-#: sourcing (governance weight 0) but stays in the denominators.
-REGIONS: dict[str, tuple[str, ...]] = {"EU27": EU27}
 
 MissingGovernance = Literal["nan", "raise"] | float
 
 
-@dataclass(frozen=True)
-class ScoreResult:
+@dataclass(frozen=True, kw_only=True)
+class ScoreResult(Result):
     """Labelled result of a scoring method.
 
     Attributes
@@ -46,33 +36,23 @@ class ScoreResult:
         Method name.
     scores : pandas.DataFrame
         One row per (mineral, stage, year, country) scored, with the method's
-        headline ``score``, the supply ``hhi`` and every factor.
+        headline ``score``, the supply ``hhi`` and every factor. Tonnes are
+        contained content of the mineral (its basis: ``minerals.csv``).
     concentration : pandas.DataFrame
         One row per (mineral, stage, year): HHI (0-1 and 0-10,000), CR-1,
         CR-3, the largest producer and the effective number of producers.
     factors : tuple of str
         Columns of ``scores`` holding per-factor contributions that add up to
         ``score`` (empty when the method is multiplicative).
-    params : dict
-        Parameters the method ran with, including the governance year used for
-        every scored year.
-    dataset : str
-        Name of the dataset.
-    notes : tuple of str
-        Data gaps met on the way (also issued as warnings).
+    params, dataset, notes
+        See :class:`~riskengine.results.Result`.
     """
 
-    method: str
+    TABLES: ClassVar[tuple[str, ...]] = ("scores", "concentration")
+
     scores: pd.DataFrame
     concentration: pd.DataFrame
     factors: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    dataset: str = ""
-    notes: tuple[str, ...] = ()
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy table of scores: one row per (mineral, stage, year, country)."""
-        return self.scores.copy()
 
     def top(self, n: int = 10, by: str = "score") -> pd.DataFrame:
         """Return the ``n`` rows with the largest ``by`` (NaN last)."""
@@ -166,15 +146,39 @@ def handle_missing(
     return out
 
 
-def clean_quantities(arr: np.ndarray, what: str, notes: list[str]) -> np.ndarray:
-    """Replace NaN quantities (withheld, unknown) by 0 with a note, for share computations."""
-    n = int(np.isnan(arr).sum())
-    if not n:
-        return arr
-    msg = f"{n} {what} figure(s) are missing in the source and are left out of shares"
-    notes.append(msg)
-    logger.info(msg)
-    return np.nan_to_num(arr, nan=0.0)
+def production_notes(ds: Dataset, notes: list[str]) -> np.ndarray:
+    """Production ``[mineral, stage, year, country]``, noting figures the source withholds.
+
+    Withheld or unavailable figures are 0 in :attr:`Dataset.production` (left
+    out of shares); the note says how many.
+    """
+    n = int(ds.production_missing.sum())
+    if n:
+        msg = f"{n} production figure(s) are missing in the source and are left out of shares"
+        notes.append(msg)
+        logger.info(msg)
+    return ds.production
+
+
+def trade_notes(ds: Dataset, notes: list[str]) -> None:
+    """Note the trade flows that quantity measures leave out (no quantity, screened)."""
+    if ds.trade is None:
+        return
+    n = int((~ds.trade.has_quantity).sum())
+    if n:
+        notes.append(f"{n} trade flow(s) without a quantity are left out of quantity measures")
+    screened = int(ds.trade.screened.sum())
+    if screened:
+        notes.append(
+            f"{screened} trade flow(s) with an outlier unit value are left out of quantity "
+            f"measures (riskengine data check lists them)"
+        )
+
+
+def cell_keys(ds: Dataset, side: str) -> tuple[np.ndarray, int]:
+    """Flat ``[mineral, stage, year, country]`` cell of each pair's ``side`` (importer/exporter)."""
+    m, s, t, c = ds.shape
+    return ds.pairs.key(("mineral", "stage", "year", side), (m, s, t, c)), m * s * t * c
 
 
 def region_matrix(
@@ -233,33 +237,30 @@ def concentration_table(ds: Dataset, production: np.ndarray) -> pd.DataFrame:
     ranked = np.where(atomistic_weights(ds) > 0, production, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         sorted_shares = -np.sort(-ranked, axis=-1)[..., :3] / total[..., None]
-    cr1 = sorted_shares[..., 0]
-    cr3 = sorted_shares.sum(axis=-1)
-    top = ds.countries.to_numpy()[ranked.argmax(axis=-1)]
-    idx = pd.MultiIndex.from_product(
-        [ds.minerals, ds.stages, ds.years], names=["mineral", "stage", "year"]
-    )
-    frame = pd.DataFrame(
+    cells = np.nonzero(total > 0)
+    top = ranked.argmax(axis=-1)[cells]
+    return label_frame(
         {
-            "hhi": h.ravel(),
-            "hhi_10000": (h * 10_000).ravel(),
-            "cr1": cr1.ravel(),
-            "cr3": cr3.ravel(),
-            "top_producer": top.ravel(),
-            "effective_producers": (1.0 / h).ravel(),
-            "world_production_t": total.ravel(),
+            "mineral": (ds.minerals, cells[0]),
+            "stage": (ds.stages, cells[1]),
+            "year": (ds.years, cells[2]),
         },
-        index=idx,
-    ).reset_index()
-    frame.loc[frame["world_production_t"] == 0, "top_producer"] = None
-    return frame[frame["world_production_t"] > 0].reset_index(drop=True)
+        {
+            "hhi": h[cells],
+            "hhi_10000": h[cells] * 10_000,
+            "cr1": sorted_shares[..., 0][cells],
+            "cr3": sorted_shares.sum(axis=-1)[cells],
+            "top_producer": ds.countries.to_numpy()[top],
+            "effective_producers": 1.0 / h[cells],
+            "world_production_t": total[cells],
+        },
+    )
 
 
-def require_trade(ds: Dataset, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Trade tensors of the dataset, or a clear error when it has none."""
-    if ds.trade_quantity is None or ds.trade_value is None:
+def require_trade(ds: Dataset, method: str) -> None:
+    """Raise a clear error when the dataset has no trade."""
+    if ds.trade is None:
         raise DataError(
             f"method {method!r} needs bilateral trade, but the dataset {ds.name!r} has no "
             f"trade.csv; add one (see docs/data-format.md) or use a dataset with trade"
         )
-    return ds.trade_quantity, ds.trade_value

@@ -8,19 +8,21 @@ import numpy as np
 import pandas as pd
 
 from riskengine import indices as ix
-from riskengine.dataset import Dataset
+from riskengine.dataset import Dataset, label_frame
 from riskengine.errors import RiskEngineError, UnknownLabelError
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
     atomistic_weights,
-    clean_quantities,
+    cell_keys,
     concentration_table,
     governance_by_year,
     handle_missing,
+    production_notes,
     region_matrix,
     require_trade,
     resolve_params,
+    trade_notes,
 )
 
 ExportRestrictions = Mapping[str, float | Mapping[str, float]]
@@ -114,10 +116,10 @@ def eu_supply_risk(
     critical raw materials: guidelines. doi:10.2873/769526.
     """
     ds = resolve_params(dataset, minerals, stages, years)
-    flows_all, _ = require_trade(ds, "eu")
+    require_trade(ds, "eu")
     notes: list[str] = []
-    prod = clean_quantities(ds.production, "production", notes)
-    flows = clean_quantities(flows_all, "trade quantity", notes)
+    prod = production_notes(ds, notes)
+    trade_notes(ds, notes)
 
     gov, used = governance_by_year(ds)
     mean_wgi = gov.mean(axis=0)  # NaN unless all six estimates are known
@@ -131,11 +133,24 @@ def eu_supply_risk(
             "the eu method needs at least one region or country to assess; pass "
             "regions=['EU27'] or a mapping such as {'JPN': ['JPN']}"
         )
-    outside = 1.0 - R  # (C, R)
-    # extra-region imports by origin and exports
-    imports_by_origin = np.einsum("mstei,ir,er->mster", flows, R, outside)
+    # extra-region imports by origin and exports, as segment sums over the sparse flows
+    n_m, n_s, n_t, n_c = ds.shape
+    pairs = ds.pairs
+    f = pairs.content
+    key_e, size = cell_keys(ds, "exporter")
+    key_msy = pairs.key(("mineral", "stage", "year"), (n_m, n_s, n_t))
+    n_r = len(region_names)
+    imports_by_origin = np.zeros((n_m, n_s, n_t, n_c, n_r))
+    exports = np.zeros((n_m, n_s, n_t, n_r))
+    for r in range(n_r):
+        member = R[:, r] > 0
+        inward = member[pairs.importer] & ~member[pairs.exporter]
+        outward = member[pairs.exporter] & ~member[pairs.importer]
+        imports_by_origin[..., r] = ix.segment_sum(key_e[inward], f[inward], size).reshape(ds.shape)
+        exports[..., r] = ix.segment_sum(key_msy[outward], f[outward], n_m * n_s * n_t).reshape(
+            n_m, n_s, n_t
+        )
     imports = imports_by_origin.sum(axis=-2)  # (M,S,T,R)
-    exports = np.einsum("mstei,er,ir->mstr", flows, R, outside)
     own = prod @ R  # (M,S,T,R)
     net = imports - exports
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,26 +179,28 @@ def eu_supply_risk(
     sourcing_part = hhi_eu * (1.0 - ir / 2.0) * factor
     sr = global_part + sourcing_part
 
-    idx = pd.MultiIndex.from_product(
-        [ds.minerals, ds.stages, ds.years, region_names],
-        names=["mineral", "stage", "year", "country"],
-    )
     shape = sr.shape
-    frame = pd.DataFrame(
+    hhi = np.broadcast_to(ix.weighted_hhi(prod, atom)[..., None], shape)
+    cells = np.nonzero(np.isfinite(hhi))
+    frame = label_frame(
         {
-            "hhi": np.broadcast_to(ix.weighted_hhi(prod, atom)[..., None], shape).ravel(),
-            "score": sr.ravel(),
-            "hhi_wgi_global": np.broadcast_to(hhi_gs[..., None], shape).ravel(),
-            "hhi_wgi_sourcing": hhi_eu.ravel(),
-            "import_reliance": ir.ravel(),
-            "eol_rir": np.broadcast_to(eol[:, None, None, None], shape).ravel(),
-            "substitution_index": np.broadcast_to(si[:, None, None, None], shape).ravel(),
-            "global_supply": global_part.ravel(),
-            "sourcing": sourcing_part.ravel(),
+            "mineral": (ds.minerals, cells[0]),
+            "stage": (ds.stages, cells[1]),
+            "year": (ds.years, cells[2]),
+            "country": (pd.Index(region_names), cells[3]),
         },
-        index=idx,
-    ).reset_index()
-    frame = frame[np.isfinite(frame["hhi"])].reset_index(drop=True)
+        {
+            "hhi": hhi[cells],
+            "score": sr[cells],
+            "hhi_wgi_global": np.broadcast_to(hhi_gs[..., None], shape)[cells],
+            "hhi_wgi_sourcing": hhi_eu[cells],
+            "import_reliance": ir[cells],
+            "eol_rir": np.broadcast_to(eol[:, None, None, None], shape)[cells],
+            "substitution_index": np.broadcast_to(si[:, None, None, None], shape)[cells],
+            "global_supply": global_part[cells],
+            "sourcing": sourcing_part[cells],
+        },
+    )
     return ScoreResult(
         method="eu",
         scores=frame,

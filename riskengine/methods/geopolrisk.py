@@ -13,19 +13,21 @@ import numpy as np
 import pandas as pd
 
 from riskengine import indices as ix
-from riskengine.dataset import Dataset
+from riskengine.dataset import Dataset, label_frame
 from riskengine.dims import Stage
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
     atomistic_weights,
-    clean_quantities,
+    cell_keys,
     concentration_table,
     governance_by_year,
     handle_missing,
+    production_notes,
     region_matrix,
     require_trade,
     resolve_params,
+    trade_notes,
 )
 
 #: Characterisation-factor reference of geopolrisk-py: copper's score x price.
@@ -87,7 +89,11 @@ def geopolrisk(
     Flows whose quantity the source does not give are left out of both the
     numerator and the denominator, with a note. The price uses only flows with
     both a value and a quantity (a note says when some have no value); an
-    importer none of whose flows has a value has no price (NaN).
+    importer none of whose flows has a value has no price (NaN). Quantities
+    are contained content, so the price is per kilogram of contained mineral;
+    on trade rows that name no product (geopolrisk-py's own BACI inputs) the
+    quantity is the recorded one and the results are geopolrisk-py's. Every
+    sum runs over the sparse flows (segment sums keyed by the importer cell).
 
     References
     ----------
@@ -99,98 +105,120 @@ def geopolrisk(
     """
     full = dataset
     ds = resolve_params(dataset, minerals, stages, years)
-    flows_all, values_all = require_trade(ds, "geopolrisk")
+    require_trade(ds, "geopolrisk")
     notes: list[str] = []
     hpos = full.positions("stage", [hhi_stage])[0]
-    rows = full.production[full.minerals.get_indexer(ds.minerals)][
-        ..., full.years.get_indexer(ds.years), :
-    ]
-    mine = clean_quantities(rows[:, hpos : hpos + 1], f"{hhi_stage} production", notes)
-    # minerals with no production at all at hhi_stage (gallium: USGS reports only
-    # primary, i.e. refined, output) take HHI_A from the other stage, with a note
-    alt = next(s for s in range(len(full.stages)) if s != hpos)
-    alt_rows = np.nan_to_num(rows[:, alt : alt + 1])
-    fallback = ~(mine > 0).any(axis=(1, 2, 3)) & (alt_rows > 0).any(axis=(1, 2, 3))
-    if fallback.any():
-        mine = np.where(fallback[:, None, None, None], alt_rows, mine)
+    m_full = full.minerals.get_indexer(ds.minerals)
+    t_full = full.years.get_indexer(ds.years)
+    rows = full.production[m_full][..., t_full, :]
+    if full.production_missing[m_full][:, hpos][..., t_full, :].any():
         notes.append(
-            f"no {hhi_stage} production for {', '.join(ds.minerals[fallback])}; "
-            f"HHI_A uses their {full.stages[alt]} production instead"
+            f"{hhi_stage} production figure(s) missing in the source are left out of HHI_A"
+        )
+    mine = rows[:, hpos : hpos + 1]
+    # minerals with no production at all at hhi_stage (gallium: USGS reports only
+    # primary, i.e. refined, output) take HHI_A from the first other stage with output
+    no_output = ~(mine > 0).any(axis=(1, 2, 3))
+    fallback_used: dict[str, list[str]] = {}
+    for m in np.flatnonzero(no_output):
+        for s_alt in range(len(full.stages)):
+            if s_alt != hpos and (rows[m, s_alt] > 0).any():
+                mine[m, 0] = rows[m, s_alt]
+                fallback_used.setdefault(str(full.stages[s_alt]), []).append(
+                    str(ds.minerals[int(m)])
+                )
+                break
+    for alt, names in fallback_used.items():
+        notes.append(
+            f"no {hhi_stage} production for {', '.join(names)}; HHI_A uses their {alt} "
+            f"production instead"
         )
     # the "other countries" residual counts in the total, not in the sum of squares
-    hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))  # (M, 1, T)
+    hhi_a = ix.weighted_hhi(mine, atomistic_weights(full))[:, 0]  # (M, T)
 
-    prod = clean_quantities(ds.production, "production", notes)
-    unknown = np.isnan(flows_all)
-    n_unknown = int(unknown.sum())
-    if n_unknown:
-        notes.append(
-            f"{n_unknown} trade flow(s) without a quantity are left out of import risk and price"
-        )
-        flows = np.where(unknown, 0.0, flows_all)
-        values = np.where(unknown, 0.0, values_all)
-    else:
-        flows, values = flows_all, values_all
-    del unknown
+    prod = production_notes(ds, notes)
+    trade_notes(ds, notes)
+    n_m, n_s, n_t, _n_c = ds.shape
+    pairs = ds.pairs
+    f = pairs.content
+    key_i, size = cell_keys(ds, "importer")
+    key_e, _ = cell_keys(ds, "exporter")
 
     gov, used = governance_by_year(ds)
-    pv = gov[1]  # (T, C): WGI_INDICATORS[1] == "PV"
-    g = ix.geopolrisk_weight(pv)
-    exporting = (flows.sum(axis=-1) > 0).any(axis=(0, 1))  # (T, E)
+    g = ix.geopolrisk_weight(gov[1])  # (T, C): WGI_INDICATORS[1] == "PV"
+    exporting = np.asarray((ix.segment_sum(key_e, f, size).reshape(ds.shape) > 0).any(axis=(0, 1)))
     g = handle_missing(
         g, exporting, ds.countries, "WGI political stability (PV)", missing_governance, notes
     )
+    g_exporter = g[pairs.year, pairs.exporter]
 
-    # countries: the kernel on the full tensor, weights broadcast (no copy)
-    import_risk_c = ix.geopolrisk_import_risk(flows, g[None, None, :, :, None], prod)
-    qty_c = flows.sum(axis=-2)
-    value_c = values.sum(axis=-2)
-    # regions: flows aggregated over members first, then the same kernel on the small
-    # (exporter x region) tensor; imports from members weigh 0 but stay in the denominator
-    region_names, R = region_matrix(ds, regions)
-    flows_r = flows @ R  # (M,S,T,E,R)
-    weight_r = g[:, :, None] * (1.0 - R)[None, :, :]  # (T,E,R)
-    import_risk_r = ix.geopolrisk_import_risk(flows_r, weight_r[None, None], prod @ R)
-    import_risk = np.concatenate([import_risk_c, import_risk_r], axis=-1)  # (M,S,T,I+R)
-    qty = np.concatenate([qty_c, flows_r.sum(axis=-2)], axis=-1)
-    value = np.concatenate([value_c, (values @ R).sum(axis=-2)], axis=-1)
-    p_all = np.concatenate([prod, prod @ R], axis=-1)
-
-    score = hhi_a[..., None] * import_risk
-    priced_qty = qty
-    if np.isnan(value).any():
+    # countries: one segment sum per quantity over the flows into each importer cell
+    import_risk = ix.sparse_import_risk(key_i, g_exporter, f, prod.ravel()).reshape(ds.shape)
+    qty = ix.segment_sum(key_i, f, size).reshape(ds.shape)
+    priced_qty = ix.segment_sum(key_i, pairs.priced, size).reshape(ds.shape)
+    value = ix.segment_sum(key_i, pairs.priced_value, size).reshape(ds.shape)
+    if np.any(pairs.has_quantity & ~pairs.has_value):
         # flows with a quantity but no value (e.g. derived from USGS import shares):
         # the unit value comes from the flows that have both
-        no_value = np.isnan(values)
         notes.append(
-            f"{int(no_value.sum())} trade flow(s) have a quantity but no value; "
-            f"prices use the flows that have both"
+            f"{int((pairs.has_quantity & ~pairs.has_value).sum())} trade flow(s) have a "
+            f"quantity but no value; prices use the flows that have both"
         )
-        q_valued = np.where(no_value, 0.0, flows)
-        v_known = np.where(no_value, 0.0, values)
-        priced_qty = np.concatenate([q_valued.sum(axis=-2), (q_valued @ R).sum(axis=-2)], axis=-1)
-        value = np.concatenate([v_known.sum(axis=-2), (v_known @ R).sum(axis=-2)], axis=-1)
+    # regions: the flows into members, with imports from members at g = 0 (still in
+    # the denominator), summed per (mineral, stage, year)
+    region_names, R = region_matrix(ds, regions)
+    n_r = len(region_names)
+    key_msy = pairs.key(("mineral", "stage", "year"), (n_m, n_s, n_t))
+    region_risk = np.zeros((n_m, n_s, n_t, n_r))
+    region_qty = np.zeros_like(region_risk)
+    region_priced = np.zeros_like(region_risk)
+    region_value = np.zeros_like(region_risk)
+    region_prod = prod @ R  # (M,S,T,R)
+    for r in range(n_r):
+        member = R[:, r] > 0
+        into = member[pairs.importer]
+        k = key_msy[into]
+        weight = np.where(member[pairs.exporter[into]], 0.0, g_exporter[into])
+        region_risk[..., r] = ix.sparse_import_risk(
+            k, weight, f[into], region_prod[..., r].ravel()
+        ).reshape(n_m, n_s, n_t)
+        region_qty[..., r] = ix.segment_sum(k, f[into], n_m * n_s * n_t).reshape(n_m, n_s, n_t)
+        region_priced[..., r] = ix.segment_sum(k, pairs.priced[into], n_m * n_s * n_t).reshape(
+            n_m, n_s, n_t
+        )
+        region_value[..., r] = ix.segment_sum(k, pairs.priced_value[into], n_m * n_s * n_t).reshape(
+            n_m, n_s, n_t
+        )
+
+    import_risk = np.concatenate([import_risk, region_risk], axis=-1)  # (M,S,T,C+R)
+    qty = np.concatenate([qty, region_qty], axis=-1)
+    priced_qty = np.concatenate([priced_qty, region_priced], axis=-1)
+    value = np.concatenate([value, region_value], axis=-1)
+    p_all = np.concatenate([prod, region_prod], axis=-1)
+    score = hhi_a[:, None, :, None] * import_risk
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = value / priced_qty / 1000.0  # USD per kg
+        price = value / priced_qty / 1000.0  # USD per kg of contained content
     cf = score * price / COPPER_REFERENCE
 
-    importers = list(ds.countries) + region_names
-    idx = pd.MultiIndex.from_product(
-        [ds.minerals, ds.stages, ds.years, importers], names=["mineral", "stage", "year", "country"]
-    )
-    frame = pd.DataFrame(
+    importers = pd.Index(list(ds.countries) + region_names)
+    cells = np.nonzero(qty > 0)
+    frame = label_frame(
         {
-            "hhi": np.broadcast_to(hhi_a[..., None], score.shape).ravel(),
-            "import_risk": import_risk.ravel(),
-            "score": score.ravel(),
-            "price_usd_per_kg": price.ravel(),
-            "cf": cf.ravel(),
-            "imports_t": qty.ravel(),
-            "own_production_t": p_all.ravel(),
+            "mineral": (ds.minerals, cells[0]),
+            "stage": (ds.stages, cells[1]),
+            "year": (ds.years, cells[2]),
+            "country": (importers, cells[3]),
         },
-        index=idx,
-    ).reset_index()
-    frame = frame[frame["imports_t"] > 0].reset_index(drop=True)
+        {
+            "hhi": hhi_a[cells[0], cells[2]],
+            "import_risk": import_risk[cells],
+            "score": score[cells],
+            "price_usd_per_kg": price[cells],
+            "cf": cf[cells],
+            "imports_t": qty[cells],
+            "own_production_t": p_all[cells],
+        },
+    )
     return ScoreResult(
         method="geopolrisk",
         scores=frame,

@@ -1,17 +1,20 @@
-r"""Apply a scenario's shocks to a dataset's tensors.
+r"""Apply a scenario's shocks to a dataset's quantities.
 
 The engine works on the scenario's baseline year and the minerals its
-shocks name: production ``P[m, s, c]`` and flows ``F[m, s, e, i]`` (tonnes per
-year while the shock lasts; withheld figures count as 0 in the arithmetic
-and stay NaN where nothing changes them). Shocks act on quantities, never on
+shocks name: a dense block of production ``P[m, s, c]`` and flows
+``F[m, s, e, i]`` (:meth:`~riskengine.dataset.Dataset.trade_array`), in
+contained tonnes per year while the shock lasts (figures the source withholds
+and flows without a quantity count as 0). Shocks act on quantities, never on
 shares; indices and scores are recomputed from the shocked quantities by the
 scoring methods.
 
-For every mineral, stages are processed upstream first, and within a stage
-in this order:
+For every mineral, stages are processed upstream first (``mining``,
+``intermediate``, ``refining``, ``component``), and within a stage in this
+order:
 
-1. **propagation** (refining only): when less ore reaches a refiner, its
-   refined output and refined exports fall in the same proportion;
+1. **propagation** (refining only): when less ore or intermediate reaches a
+   refiner, its refined output and refined exports fall in the same
+   proportion;
 2. ``production_disruption``: output cut (below);
 3. ``export_ban`` then ``export_quota``: flows scaled down;
 4. **trade deflection** of targeted bans (:func:`~riskengine.scenarios.market.deflect`);
@@ -28,20 +31,26 @@ Cutting a country's output
 --------------------------
 When country ``c`` loses a fraction ``f`` of its output (disruption, or ``phi``
 by propagation), its production and each of its export flows fall by ``f``;
-its own use falls by ``f * max(P_c - X_c, 0)``. Scaling exports by the same
-fraction does not depend on the unit trade is recorded in.
+its own use falls by ``f * max(P_c - X_c, 0)``.
 
 Propagation across stages
 -------------------------
-A refiner's feed is the ore it keeps from its own mines plus its ore imports
-(:func:`riskengine.indices.refinery_feed_mix`):
-``feed_e = max(P^{mine}_e - X^{ore}_e, 0) + sum_k F^{ore}_{ke}``. After the
-mining-stage shocks, refined output and exports are cut by
-``phi_e = 1 - min(feed'_e / feed_e, 1)``: a loss from each origin counts in
-proportion to its share of the feed mix. Refineries are taken to run at
-capacity in the baseline: more ore does not raise refined output, less ore
-lowers it. A refiner with refined exports but no recorded refined output
-has its exports cut.
+Refineries are fed by the feed stages,
+:data:`~riskengine.methods.composite.FEED_STAGES` (ore and concentrate at
+``mining``; mattes, hydroxides, MHP, blister copper at ``intermediate``), as
+in the composite's upstream factor. A refiner's feed is the mine output it
+keeps plus its imports at the feed stages:
+``feed_e = max(P^{mine}_e - X^{feed}_e, 0) + sum_k F^{feed}_{ke}`` with
+``F^{feed} = F^{mine} + F^{intermediate}`` and ``X^{feed}_e`` its exports of
+both. After the shocks at the feed stages, refined output and exports are
+cut by ``phi_e = 1 - min(feed'_e / feed_e, 1)``: a loss from each origin
+counts in proportion to its share of the feed mix. Refineries are taken to
+run at capacity in the baseline: more feed does not raise refined output,
+less feed lowers it. A refiner with refined exports but no recorded refined
+output has its exports cut. Nothing propagates from ``mining`` to
+``intermediate`` (a mine disruption does not cut the country's hydroxide or
+matte exports: shock the ``intermediate`` stage for that) nor from
+``refining`` to ``component``.
 
 Shortfall
 ---------
@@ -50,21 +59,16 @@ change in what stays in the country and ``k`` the demand multiplier, the
 shortfall is ``max(C0 (k - 1) - dA, 0)`` tonnes per year while the shock
 lasts; stockpile draws reduce it.
 
-Units
------
-USGS production is contained metal (or oxide, or gross weight, as the USGS
-states it) while BACI trade is the gross weight of ore, concentrate or
-compound, so the two may differ by a large factor (nickel laterite ore holds
-about 1.5 % nickel). Per-country balances and shortfalls are in the units the
-dataset records - as are apparent consumption and import reliance in
-:mod:`riskengine.indices` - and shortfalls are also given as a percentage of
-demand. The world shortfall that drives the price is measured unit by unit:
+World shortfall
+---------------
+Production and trade are both contained tonnes of the mineral. The world
+shortfall that drives the price is a fraction of world production ``W_P``:
 
-* production changes as a fraction of world production ``W_P``;
+* production changes count as they are;
 * volume an exporter withholds (bans not deflected, quotas, a partnership's
-  surplus), converted to production units with that exporter's ratio
-  ``min(P_e / X_e, 1)`` (the world ratio ``min(W_P / W_T, 1)`` for exporters
-  without recorded output);
+  surplus) times ``min(P_e / X_e, 1)``: an exporter that ships more than it
+  produces withholds its own output's share of it (the world ratio
+  ``min(W_P / W_T, 1)`` for exporters without recorded output);
 * stockpile draws and demand changes as fractions of world apparent
   consumption.
 
@@ -77,15 +81,17 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskengine.dataset import Dataset
-from riskengine.dims import OTHER_COUNTRIES, Stage
+from riskengine.dims import OTHER_COUNTRIES, REGIONS, STAGES, Stage
 from riskengine.errors import ScenarioError
+from riskengine.flows import AMOUNTS, Flows
+from riskengine.methods.composite import FEED_STAGES
 from riskengine.scenarios import market as mk
 from riskengine.scenarios.models import (
     DemandShock,
@@ -102,7 +108,8 @@ logger = logging.getLogger(__name__)
 
 Loc = tuple[str | int, ...]
 
-STAGE_ORDER: tuple[str, ...] = (Stage.MINING.value, Stage.REFINING.value)
+#: Order in which the stages of a mineral are shocked: upstream first.
+STAGE_ORDER: tuple[str, ...] = STAGES
 
 #: World shortfall (fraction of supply) above which the price change gets a caution note.
 LARGE_SHOCK = 0.25
@@ -144,8 +151,6 @@ class _Labels:
         return out
 
     def countries(self, values: Iterable[str], loc: Loc, *, regions: bool = False) -> np.ndarray:
-        from riskengine.methods.base import REGIONS
-
         out: list[int] = []
         index = self.ds.countries
         plural = loc[-1] in ("exporters", "importers", "holders")
@@ -276,9 +281,12 @@ class Simulation:
         The baseline restricted to the scenario's minerals and year; all
         arrays below use its coordinates.
     production0, production : ndarray
-        ``[mineral, stage, country]`` before and after (NaN counted as 0).
+        ``[mineral, stage, country]`` contained tonnes before and after
+        (withheld figures counted as 0).
     flows0, flows : ndarray or None
-        ``[mineral, stage, exporter, importer]`` before and after.
+        ``[mineral, stage, exporter, importer]`` contained tonnes before and
+        after (the dense block of :meth:`~riskengine.dataset.Dataset.trade_array`);
+        None when the dataset has no trade.
     adjust : ndarray
         ``[m, s, c]`` correction of ``dP + dM - dX`` for countries whose
         exports exceed their output (the output cut rule above).
@@ -335,6 +343,16 @@ class Simulation:
         )
 
 
+def refinery_feed(mine: np.ndarray, feed_flows: np.ndarray) -> np.ndarray:
+    """Refinery feed ``max(P^{mine} - X^{feed}, 0) + M^{feed}`` per country.
+
+    ``feed_flows`` is ``[..., e, i]``, the flows of the feed stages summed
+    (:data:`~riskengine.methods.composite.FEED_STAGES`); ``mine`` is
+    ``[..., c]``. The sweep's batched propagation uses the same function.
+    """
+    return np.maximum(mine - feed_flows.sum(axis=-1), 0.0) + feed_flows.sum(axis=-2)
+
+
 def _balance(p: np.ndarray, f: np.ndarray | None) -> np.ndarray:
     """``P + M - X`` of one pair (``[c]``)."""
     if f is None:
@@ -348,12 +366,12 @@ class _Engine:
         self.sc = scenario
         self.shocks = shocks
         self.notes: list[str] = []
-        self.p0 = np.nan_to_num(ds.production[:, :, 0, :], nan=0.0)
+        self.p0 = ds.production[:, :, 0, :].copy()
         self.p = self.p0.copy()
         self.f0: np.ndarray | None = None
         self.f: np.ndarray | None = None
-        if ds.trade_quantity is not None:
-            self.f0 = np.nan_to_num(ds.trade_quantity[:, :, 0], nan=0.0)
+        if ds.has_trade:
+            self.f0 = ds.trade_array()[:, :, 0]
             self.f = self.f0.copy()
         shape = self.p0.shape
         self.adjust = np.zeros(shape)
@@ -437,15 +455,15 @@ class _Engine:
                 self._demand(item)
         pairs: list[tuple[int, int]] = []
         for m in sorted({m for m, _ in self.by_pair}):
-            mining_changed = False
+            feed_changed: list[str] = []
             for stage in STAGE_ORDER:
                 if stage not in self.ds.stages:
                     continue
                 s = _pos(self.ds.stages, stage)
                 items = self.by_pair.get((m, s), [])
                 propagated = False
-                if stage == Stage.REFINING.value and mining_changed:
-                    propagated = self._propagate(m)
+                if stage == Stage.REFINING.value and feed_changed:
+                    propagated = self._propagate(m, feed_changed)
                 if items and not self.has_data(m, s):
                     shocks = ", ".join(f"shocks[{item.index}]" for item in items)
                     self.notes.append(
@@ -462,8 +480,8 @@ class _Engine:
                             f"production-based measures (concentration) are not available"
                         )
                 self._stage(m, s, items)
-                if stage == Stage.MINING.value and items:
-                    mining_changed = True
+                if stage in FEED_STAGES and items:
+                    feed_changed.append(stage)
         for m, s in pairs:
             for item in self.by_pair.get((m, s), []):
                 if isinstance(item.shock, StockpileRelease):
@@ -530,18 +548,22 @@ class _Engine:
             if isinstance(item.shock, NewSupply):
                 self._new_supply(item, m, s)
 
-    def _propagate(self, m: int) -> bool:
-        s_mine = _pos(self.ds.stages, Stage.MINING.value)
+    def _propagate(self, m: int, changed: list[str]) -> bool:
+        """Cut refined output where less feed reaches refiners (module notes).
+
+        ``changed`` names the feed stages the scenario shocked (for the notes).
+        """
         s_ref = _pos(self.ds.stages, Stage.REFINING.value)
         n = len(self.ds.countries)
-        ore0 = np.zeros((n, n)) if self.f0 is None else self.f0[m, s_mine]
-        ore1 = np.zeros((n, n)) if self.f is None else self.f[m, s_mine]
-
-        def feed(p: np.ndarray, ore: np.ndarray) -> np.ndarray:
-            return np.maximum(p - ore.sum(axis=1), 0.0) + ore.sum(axis=0)
-
-        before = feed(self.p0[m, s_mine], ore0)
-        after = feed(self.p[m, s_mine], ore1)
+        feed_pos = [_pos(self.ds.stages, s) for s in FEED_STAGES if s in self.ds.stages]
+        ore0 = np.zeros((n, n)) if self.f0 is None else self.f0[m, feed_pos].sum(axis=0)
+        ore1 = np.zeros((n, n)) if self.f is None else self.f[m, feed_pos].sum(axis=0)
+        mine0 = mine1 = np.zeros(n)
+        if Stage.MINING.value in self.ds.stages:
+            s_mine = _pos(self.ds.stages, Stage.MINING.value)
+            mine0, mine1 = self.p0[m, s_mine], self.p[m, s_mine]
+        before = refinery_feed(mine0, ore0)
+        after = refinery_feed(mine1, ore1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(before > 0, after / before, 1.0)
         loss = np.clip(1.0 - ratio, 0.0, 1.0)
@@ -554,12 +576,13 @@ class _Engine:
         )
         hit = (loss > 0) & refiners
         mineral = self.ds.minerals[m]
+        what = " and ".join("ore" if s == Stage.MINING.value else s for s in changed)
         if not hit.any():
             lost_feed = before - after
             worst = [int(c) for c in np.argsort(-lost_feed)[:8] if lost_feed[c] > 0]
             more = int((loss > 0).sum()) - len(worst)
             self.notes.append(
-                f"{mineral}: less ore reaches {self.codes(worst)}"
+                f"{mineral}: less {what} reaches {self.codes(worst)}"
                 + (f" and {more} more" if more > 0 else "")
                 + f", which record no refined output or exports of {mineral}; "
                 f"nothing to propagate"
@@ -569,7 +592,8 @@ class _Engine:
         self.ledgers[(m, s_ref)].propagated_loss += lost
         top = [int(c) for c in np.argsort(-np.where(hit, loss, 0.0))[:8] if hit[c]]
         self.notes.append(
-            f"{mineral}: less ore reaches refiners, whose refined output falls by {lost:,.0f} t"
+            f"{mineral}: less {what} reaches refiners, whose refined output falls by "
+            f"{lost:,.0f} t"
             + (f" and exports without recorded output by {unrecorded:,.0f} t" if unrecorded else "")
             + " ("
             + ", ".join(f"{self.ds.countries[c]} -{loss[c]:.1%}" for c in top)
@@ -582,7 +606,7 @@ class _Engine:
         frac = np.zeros(len(self.ds.countries))
         frac[c] = item.shock.fraction_lost
         if self.p[m, s, c].sum() <= 0:
-            withheld = np.isnan(self.ds.production[m, s, 0, c]).any()
+            withheld = bool(self.ds.production_missing[m, s, 0, c].any())
             why = "is withheld in the source" if withheld else f"is not recorded for {self.sc.year}"
             self.notes.append(
                 f"{self.where(item)}: the production of {self.name(m, s)} in {self.codes(c)} "
@@ -825,11 +849,15 @@ def simulate(dataset: Dataset, scenario: Scenario) -> Simulation:
 def shocked_dataset(dataset: Dataset, sim: Simulation) -> Dataset:
     """``dataset`` with the scenario year of the touched minerals replaced.
 
-    Trade values follow quantities: a flow scaled by ``k`` has its value
-    scaled by ``k``; a new flow is valued at the exporter's average unit
-    value of the product that year (the world average when the exporter had
-    no exports). Figures that were NaN (withheld) and that the scenario did
-    not change stay NaN.
+    Flows are changed where they are stored, product by product: every flow
+    of an exporter-importer pair whose contained tonnes went from ``q0`` to
+    ``q1`` has its contained and gross tonnes and its value scaled by
+    ``q1 / q0`` (a pair cut to 0 is dropped). A pair that had no quantity
+    and now has one (deflection, new supply) gets a new flow naming no
+    product, valued at the exporter's average unit value of the mineral and
+    stage that year (the world average when the exporter had no priced
+    exports; no value when there is none). Flows and production figures the
+    scenario does not change stay as they were, withheld figures included.
 
     Parameters
     ----------
@@ -843,31 +871,84 @@ def shocked_dataset(dataset: Dataset, sim: Simulation) -> Dataset:
     s_idx = dataset.positions("stage", list(sim.dataset.stages))
     t = int(dataset.positions("year", [sim.year])[0])
     mi, si = np.ix_(m_idx, s_idx)
-    production = dataset.production.copy()
-    orig = production[mi, si, t]
+    production = np.where(dataset.production_missing, np.nan, dataset.production)
+    withheld = dataset.production_missing[mi, si, t]
     production[mi, si, t] = np.where(
-        np.isnan(orig) & (sim.production == sim.production0), np.nan, sim.production
+        withheld & (sim.production == sim.production0), np.nan, sim.production
     )
-    arrays: dict[str, np.ndarray | None] = {"production": production}
-    if dataset.trade_quantity is not None and sim.flows is not None and sim.flows0 is not None:
-        q0, q1 = sim.flows0, sim.flows
-        quantity = dataset.trade_quantity.copy()
-        q_orig = quantity[mi, si, t]
-        quantity[mi, si, t] = np.where(np.isnan(q_orig) & (q1 == q0), np.nan, q1)
-        arrays["trade_quantity"] = quantity
-        if dataset.trade_value is not None:
-            value = dataset.trade_value.copy()
-            v0 = value[mi, si, t]
-            v_known = np.nan_to_num(v0, nan=0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(q0 > 0, q1 / q0, np.nan)
-                unit_exporter = v_known.sum(axis=-1) / q0.sum(axis=-1)  # [m, s, e]
-                unit_world = v_known.sum(axis=(-1, -2)) / q0.sum(axis=(-1, -2))  # [m, s]
-            unit = np.where(np.isfinite(unit_exporter), unit_exporter, unit_world[..., None])
-            scaled = np.where(q0 > 0, v0 * ratio, q1 * unit[..., None])
-            value[mi, si, t] = np.where(q1 == q0, v0, scaled)
-            arrays["trade_value"] = value
-    return dataset.replace_arrays(**arrays)
+    out = dataset.replace_arrays(production=production)
+    if dataset.trade is None or sim.flows is None or sim.flows0 is None:
+        return out
+    return replace(out, trade=_shocked_flows(dataset.trade, dataset.shape, sim, m_idx, s_idx, t))
+
+
+def _shocked_flows(
+    trade: Flows,
+    shape: tuple[int, int, int, int],
+    sim: Simulation,
+    m_idx: np.ndarray,
+    s_idx: np.ndarray,
+    t: int,
+) -> Flows:
+    """Apply the simulation's block to the flows of ``trade`` (see :func:`shocked_dataset`)."""
+    assert sim.flows is not None
+    assert sim.flows0 is not None
+    q0, q1 = sim.flows0, sim.flows
+    n_m, n_s, _, _ = shape
+    m_map = np.full(n_m, -1)
+    m_map[m_idx] = np.arange(len(m_idx))
+    s_map = np.full(n_s, -1)
+    s_map[s_idx] = np.arange(len(s_idx))
+    bm, bs = m_map[trade.mineral], s_map[trade.stage]
+    block = np.flatnonzero((bm >= 0) & (bs >= 0) & (trade.year == t))
+    e, i = trade.exporter[block], trade.importer[block]
+    before = q0[bm[block], bs[block], e, i]
+    after = q1[bm[block], bs[block], e, i]
+    factor = np.ones(len(trade))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor[block] = np.where((before > 0) & (after != before), after / before, 1.0)
+    scaled = Flows(
+        **{
+            f.name: getattr(trade, f.name) * factor if f.name in AMOUNTS else getattr(trade, f.name)
+            for f in fields(Flows)
+        }
+    ).take(factor > 0)
+
+    # pairs with a quantity now and none before: new flows, at the exporter's unit value
+    cm, cs, ce, ci = np.nonzero((q0 <= 0) & (q1 > 0))
+    if not len(cm):
+        return scaled
+    k = len(m_idx) * len(s_idx)
+    key_e = (bm[block] * len(s_idx) + bs[block]) * shape[3] + e
+    key_ms = bm[block] * len(s_idx) + bs[block]
+    priced = trade.priced[block]
+    priced_value = trade.priced_value[block]
+    size = k * shape[3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit_e = np.bincount(key_e, weights=priced_value, minlength=size) / np.bincount(
+            key_e, weights=priced, minlength=size
+        )
+        unit_w = np.bincount(key_ms, weights=priced_value, minlength=k) / np.bincount(
+            key_ms, weights=priced, minlength=k
+        )
+    ms = cm * len(s_idx) + cs
+    unit = unit_e[ms * shape[3] + ce]
+    unit = np.where(np.isfinite(unit), unit, unit_w[ms])
+    added = Flows.build(
+        mineral=m_idx[cm],
+        stage=s_idx[cs],
+        year=np.full(len(cm), t),
+        exporter=ce,
+        importer=ci,
+        content=q1[cm, cs, ce, ci],
+        value=np.where(np.isfinite(unit), q1[cm, cs, ce, ci] * unit, np.nan),
+    )
+    return Flows(
+        **{
+            f.name: np.concatenate([getattr(scaled, f.name), getattr(added, f.name)])
+            for f in fields(Flows)
+        }
+    )
 
 
 def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:

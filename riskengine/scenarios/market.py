@@ -41,9 +41,9 @@ shortfall is ``sigma = (dD - dS) / W0``. Small shocks use the linear rule
 for the price ratio ``r`` with :func:`scipy.optimize.brentq`, where ``S_r`` is
 the supply that responds to the price, ``S_fix`` the volumes committed
 whatever the price (stockpile draws, new capacity) and ``D_1 = W0 + dD``.
-Both agree to first order. How the engine measures ``dS`` and ``dD`` when
-trade and production are recorded in different units is in
-:mod:`riskengine.scenarios.engine`.
+Both agree to first order. How the engine measures ``dS`` and ``dD`` from
+production, withheld exports, stockpile draws and demand changes is in
+:mod:`riskengine.scenarios.engine` ("World shortfall").
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ every field are in ``scenarios/README.md``; the mechanics in
 
 Countries are written as ISO 3166-1 alpha-3 codes (``CHN``) or any name
 :func:`riskengine.io.countries.to_iso3` knows (``China``); importer lists also
-accept the region names of :data:`riskengine.methods.base.REGIONS` (``EU27``).
+accept the region names of :data:`riskengine.dims.REGIONS` (``EU27``).
 Labels are checked against the dataset when the scenario runs, not here, so
 that one file can be validated without data.
 """
@@ -48,8 +48,9 @@ SHOCK_TYPES: tuple[str, ...] = (
     "partnership",
 )
 
-StageName = Literal["mining", "refining"]
-StageChoice = Literal["mining", "refining", "both"]
+StageName = Literal["mining", "intermediate", "refining", "component"]
+#: A stage, or ``both``: mining and refining.
+StageChoice = Literal["mining", "intermediate", "refining", "component", "both"]
 
 
 def _listify(value: Any) -> Any:
@@ -119,7 +120,10 @@ class ExportBan(_Shock):
     type: Literal["export_ban"]
     exporters: Countries = Field(description="Banning exporter(s).")
     minerals: Minerals = Field(description="Mineral id(s) the ban covers.")
-    stage: StageChoice = Field(description="Stage of the traded product: mining, refining or both.")
+    stage: StageChoice = Field(
+        description="Stage of the traded product: mining, intermediate, refining, component, "
+        "or both (mining and refining)."
+    )
     importers: Importers = Field(
         default="all",
         description="Targeted importers (ISO3, names or regions such as EU27) or 'all'.",
@@ -164,7 +168,7 @@ class ProductionDisruption(_Shock):
     Production ``P[m, s, c]`` is scaled by ``1 - fraction_lost``; the loss
     is taken from exports and domestic use in proportion to the share of its
     output it exports. A mining disruption then propagates to the refining
-    stage of its ore buyers.
+    stage of its own refineries and of its ore buyers.
     """
 
     type: Literal["production_disruption"]
@@ -199,7 +203,10 @@ class DemandShock(_Shock):
 
     type: Literal["demand_shock"]
     mineral: Mineral
-    stage: StageChoice = Field(default="both", description="Stage whose consumption changes.")
+    stage: StageChoice = Field(
+        default="both",
+        description="Stage whose consumption changes (both: mining and refining).",
+    )
     importers: DemandScope = Field(
         default="world", description="Importers whose demand changes, or 'world'."
     )

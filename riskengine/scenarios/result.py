@@ -6,13 +6,14 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.errors import RiskEngineError
 from riskengine.methods import DEFAULT_METHOD, ScoreResult, score
+from riskengine.results import Result
 from riskengine.scenarios.engine import (
     importer_table,
     market_table,
@@ -26,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 SCORE_KEYS: tuple[str, ...] = ("mineral", "stage", "year", "country")
 CONCENTRATION_KEYS: tuple[str, ...] = ("mineral", "stage", "year")
-
-Table = Literal["scores", "concentration", "importers", "market"]
-TABLES: tuple[str, ...] = ("scores", "concentration", "importers", "market")
 
 
 def compare(baseline: pd.DataFrame, shocked: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
@@ -66,16 +64,14 @@ def compare(baseline: pd.DataFrame, shocked: pd.DataFrame, keys: tuple[str, ...]
     return out.sort_values([*keys_l, "measure"], kind="stable").reset_index(drop=True)
 
 
-@dataclass(frozen=True)
-class ScenarioResult:
+@dataclass(frozen=True, kw_only=True)
+class ScenarioResult(Result):
     """What a scenario does to quantities, indices, scores and prices.
 
     Attributes
     ----------
     scenario : Scenario
         The scenario run.
-    method : str
-        Scoring method used for the scores.
     year : int
         Baseline year.
     baseline, shocked : ScoreResult
@@ -92,23 +88,25 @@ class ScenarioResult:
         Per (mineral, stage): world production and trade before and after,
         the tonnes each mechanism moved, the world shortfall fraction, the
         elasticities, the price model and ``price_change_pct``.
-    notes : tuple of str
-        What the engine could not do or chose (bans on products without trade
-        data, caps that do not bind, propagated losses).
-    dataset : Dataset
+    shocked_dataset : Dataset
         The shocked dataset, restricted to the scenario's minerals and year
         (:func:`riskengine.apply_scenario` shocks a whole dataset).
+    method, dataset, params, notes
+        See :class:`~riskengine.results.Result`: the scoring method, the name
+        of the baseline dataset, the method's parameters, and what the engine
+        could not do or chose (bans on products without trade data, caps
+        that do not bind, propagated losses).
     """
 
+    TABLES: ClassVar[tuple[str, ...]] = ("scores", "concentration", "importers", "market")
+
     scenario: Scenario
-    method: str
     year: int
     baseline: ScoreResult
     shocked: ScoreResult
     importers: pd.DataFrame
     market: pd.DataFrame
-    notes: tuple[str, ...]
-    dataset: Dataset
+    shocked_dataset: Dataset
 
     @property
     def scores(self) -> pd.DataFrame:
@@ -125,7 +123,7 @@ class ScenarioResult:
         frame = self.scores
         return frame[frame["measure"] == measure].drop(columns="measure").reset_index(drop=True)
 
-    def to_frame(self, table: Table = "scores") -> pd.DataFrame:
+    def to_frame(self, table: str | None = None) -> pd.DataFrame:
         """Return a labelled table of the result.
 
         Parameters
@@ -135,16 +133,17 @@ class ScenarioResult:
             baseline/shocked/delta), ``"concentration"``, ``"importers"``
             (shortfall, stockpile cover, price per importer) or ``"market"``
             (per mineral and stage).
+
+        Raises
+        ------
+        UnknownLabelError
+            For another table name, listing the valid ones.
         """
-        if table == "scores":
-            return self.scores
-        if table == "concentration":
-            return self.concentration
-        if table == "importers":
-            return self.importers.copy()
-        if table == "market":
-            return self.market.copy()
-        raise RiskEngineError(f"unknown table {table!r}; valid: {', '.join(TABLES)}")
+        return super().to_frame(table)
+
+
+#: Tables of a :class:`ScenarioResult` (``to_frame(table)``), the default first.
+TABLES: tuple[str, ...] = ScenarioResult.TABLES
 
 
 def _score_quietly(ds: Dataset, method: str, params: dict[str, Any]) -> tuple[ScoreResult, list]:
@@ -214,13 +213,15 @@ def run_scenario(
             seen.add(text)
             warnings.warn(w.message, w.category, stacklevel=2)
     return ScenarioResult(
-        scenario=scenario,
         method=method,
+        dataset=dataset.name,
+        params=dict(params),
+        notes=tuple(sim.notes),
+        scenario=scenario,
         year=scenario.year,
         baseline=base,
         shocked=after,
         importers=importer_table(sim),
         market=market_table(sim),
-        notes=tuple(sim.notes),
-        dataset=shock_ds,
+        shocked_dataset=shock_ds,
     )

@@ -1,4 +1,4 @@
-"""Pieces the stress tools share: year and label resolution, one year's tensors."""
+"""Pieces the stress tools share: year and label resolution, one mineral's dense block."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 from riskengine.dataset import Dataset
 from riskengine.dims import Stage
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.methods.composite import FEED_STAGES
 
 #: Called after each chunk of work with ``(done, total)``; the CLI draws a progress bar.
 Progress = Callable[[int, int], None]
@@ -21,30 +22,14 @@ Progress = Callable[[int, int], None]
 RESERVED_PARAMS: tuple[str, ...] = ("minerals", "stages", "years")
 
 
-def default_year(ds: Dataset) -> int:
-    """Latest year with both production and trade (else the latest with production).
-
-    This is the year ``riskengine score`` picks by default.
-    """
-    latest_production: int | None = None
-    for t in range(len(ds.years) - 1, -1, -1):
-        if not (ds.production[:, :, t] > 0).any():
-            continue
-        if latest_production is None:
-            latest_production = int(ds.years[t])
-        if ds.trade_quantity is None or (ds.trade_quantity[:, :, t] > 0).any():
-            return int(ds.years[t])
-    if latest_production is not None:
-        return latest_production
-    if not len(ds.years):
-        raise DataError(f"the dataset {ds.name!r} has no years")
-    return int(ds.years[-1])
-
-
 def resolve_year(ds: Dataset, year: int | None) -> int:
-    """Return ``year`` checked against the dataset, or :func:`default_year`."""
+    """Return ``year`` checked against the dataset, or :meth:`Dataset.latest_year`.
+
+    The default is the year ``riskengine score`` picks: the latest with both
+    production and trade.
+    """
     if year is None:
-        return default_year(ds)
+        return ds.latest_year()
     ds.positions("year", [year])
     return int(year)
 
@@ -88,56 +73,91 @@ def check_method(method: str) -> None:
 
 
 @dataclass(frozen=True)
+class MineralBlock:
+    """One mineral of one year as dense arrays over the countries active in it.
+
+    Attributes
+    ----------
+    mineral : str
+    idx : ndarray
+        Positions of the active countries on the dataset's country axis (in
+        dataset order): those with production, exports or imports of the
+        mineral at any stage. The others hold only zeros, and every mechanism
+        of the engine keeps them at zero.
+    countries : pandas.Index
+        Their labels.
+    production : ndarray
+        ``[stage, country]`` contained tonnes (withheld figures as 0).
+    flows : ndarray
+        ``[stage, exporter, importer]`` contained tonnes (flows without a
+        quantity as 0).
+    """
+
+    mineral: str
+    idx: np.ndarray
+    countries: pd.Index
+    production: np.ndarray
+    flows: np.ndarray
+
+
+@dataclass(frozen=True)
 class YearTensors:
-    """One year of a dataset with withheld figures counted as 0.
+    """One year of a dataset, handing out dense blocks one mineral at a time.
 
     Attributes
     ----------
     dataset : Dataset
-        The dataset restricted to the year (all minerals, both stages).
+        The dataset restricted to the year (all minerals and stages).
     year : int
-    production : ndarray
-        ``[mineral, stage, country]``.
-    flows : ndarray
-        ``[mineral, stage, exporter, importer]`` (zeros when there is no trade).
     s_mine, s_ref : int or None
         Positions of the mining and refining stages.
+    feed : tuple of int
+        Positions of the stages that feed refineries
+        (:data:`~riskengine.methods.composite.FEED_STAGES`).
     """
 
     dataset: Dataset
     year: int
-    production: np.ndarray
-    flows: np.ndarray
     s_mine: int | None
     s_ref: int | None
+    feed: tuple[int, ...]
+
+    def block(self, mineral: str) -> MineralBlock:
+        """Return the production and flows of ``mineral`` over its active countries."""
+        ds = self.dataset.sel(minerals=[mineral])
+        n_s, n_c = len(ds.stages), len(ds.countries)
+        production = ds.production[0, :, 0, :]
+        pairs = ds.pairs.take(ds.pairs.content > 0)
+        active = np.asarray((production > 0).any(axis=0))
+        active[pairs.exporter] = True
+        active[pairs.importer] = True
+        idx = np.flatnonzero(active)
+        local = np.full(n_c, -1)
+        local[idx] = np.arange(len(idx))
+        n = len(idx)
+        flows = pairs.recode(exporter=local, importer=local).dense("content", (1, n_s, 1, n, n))
+        return MineralBlock(
+            mineral=mineral,
+            idx=idx,
+            countries=ds.countries[idx],
+            production=np.ascontiguousarray(production[:, idx]),
+            flows=flows[0, :, 0],
+        )
 
 
 def year_tensors(ds: Dataset, year: int) -> YearTensors:
-    """Select one year and replace withheld figures (NaN) by 0, as the scenario engine does."""
-    if ds.trade_quantity is None:
+    """Select one year of a dataset with trade (the stress tools act on trade flows)."""
+    if ds.trade is None:
         raise DataError(
             f"the dataset {ds.name!r} has no bilateral trade (trade.csv); export bans and "
             f"disruptions act on trade flows"
         )
     sub = ds.sel(years=[year])
-    assert sub.trade_quantity is not None
-    production = np.nan_to_num(sub.production[:, :, 0, :], nan=0.0)
-    flows = np.nan_to_num(sub.trade_quantity[:, :, 0], nan=0.0)
     stages = list(sub.stages)
     s_mine = stages.index(Stage.MINING.value) if Stage.MINING.value in stages else None
     s_ref = stages.index(Stage.REFINING.value) if Stage.REFINING.value in stages else None
-    return YearTensors(sub, int(year), production, flows, s_mine, s_ref)
-
-
-def active_countries(production: np.ndarray, flows: np.ndarray) -> np.ndarray:
-    """Positions of countries with any production, export or import in ``[stage, ...]`` arrays.
-
-    Countries outside this set hold only zeros for the mineral, and every
-    mechanism of the engine keeps them at zero.
-    """
-    active = (production > 0).any(axis=0)
-    active |= (flows > 0).any(axis=(0, 2)) | (flows > 0).any(axis=(0, 1))
-    return np.flatnonzero(active)
+    feed = tuple(stages.index(s) for s in FEED_STAGES if s in stages)
+    return YearTensors(sub, int(year), s_mine, s_ref, feed)
 
 
 def reemit(caught: Iterable[warnings.WarningMessage], seen: set[str]) -> None:

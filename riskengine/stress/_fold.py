@@ -12,7 +12,7 @@ own, not a re-implementation.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,21 +37,51 @@ def restrict(ds: Dataset, mineral: str, countries: np.ndarray) -> Dataset:
     mineral
         Mineral id.
     countries
-        Positions of the countries to keep (in dataset order).
+        Positions of the countries to keep (in dataset order); flows from or
+        to the others are dropped.
     """
     sub = ds.sel(minerals=[mineral])
     idx = np.asarray(countries, dtype=int)
+    local = np.full(len(sub.countries), -1)
+    local[idx] = np.arange(len(idx))
     return replace(
         sub,
         countries=sub.countries[idx],
         production=sub.production[..., idx],
-        trade_quantity=None
-        if sub.trade_quantity is None
-        else sub.trade_quantity[..., idx[:, None], idx[None, :]],
-        trade_value=None
-        if sub.trade_value is None
-        else sub.trade_value[..., idx[:, None], idx[None, :]],
+        production_missing=sub.production_missing[..., idx],
+        trade=None if sub.trade is None else sub.trade.recode(exporter=local, importer=local),
         governance=sub.governance[..., idx],
+    )
+
+
+def _fold(
+    base: Dataset,
+    *,
+    minerals: Sequence[str] | pd.Index,
+    years: Sequence[int] | pd.Index,
+    production: np.ndarray,
+    flows: np.ndarray,
+    governance: np.ndarray,
+    governance_years: Sequence[int] | pd.Index,
+    mineral_info: pd.DataFrame,
+) -> Dataset:
+    """Build a dataset on ``base``'s stages and countries from dense folded arrays.
+
+    Trade values equal the contained tonnes (a unit value of 1 USD/t): the
+    scores the stress tools report do not use values.
+    """
+    return Dataset.from_arrays(
+        minerals=minerals,
+        years=years,
+        countries=base.countries,
+        stages=base.stages,
+        production=production,
+        trade=flows,
+        trade_value=flows,
+        governance=governance,
+        governance_years=governance_years,
+        mineral_info=mineral_info,
+        name=base.name,
     )
 
 
@@ -116,12 +146,14 @@ def score_copies(
         folded_info = info.reindex(pd.Index([mineral] * k, name=info.index.name))
     index_name = str(info.index.name) if info.index.name else "mineral"
     folded_info.index = pd.Index(np.asarray(names, dtype=object), name=index_name)
-    folded = replace(
+    folded = _fold(
         base,
-        minerals=pd.Index(names, dtype=object, name="mineral"),
+        minerals=names,
+        years=base.years,
         production=production[:, :, None, :],
-        trade_quantity=flows[:, :, None],
-        trade_value=flows[:, :, None],  # scores do not use trade values
+        flows=flows[:, :, None],
+        governance=base.governance,
+        governance_years=base.governance_years,
         mineral_info=folded_info,
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -184,14 +216,15 @@ def score_years(
     """
     k = production.shape[0]
     years = pd.Index(np.arange(1, k + 1), name="year", dtype="int64")
-    folded = replace(
+    folded = _fold(
         base,
+        minerals=base.minerals,
         years=years,
         production=np.moveaxis(production, 0, 1)[None],
-        trade_quantity=np.moveaxis(flows, 0, 1)[None],
-        trade_value=np.moveaxis(flows, 0, 1)[None],
+        flows=np.moveaxis(flows, 0, 1)[None],
         governance=governance,
-        governance_years=pd.Index(np.arange(1, k + 1), name="governance_year", dtype="int64"),
+        governance_years=years,
+        mineral_info=base.mineral_info,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

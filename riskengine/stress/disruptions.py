@@ -3,7 +3,7 @@ r"""Disruption model of the Monte Carlo simulation: who disrupts, how often, how
 Each draw of :func:`riskengine.simulate` decides, for every exporter ``e`` and
 mineral ``m``, whether ``e`` disrupts its exports of ``m`` (a Bernoulli draw
 with probability ``p_em``) and how badly (a severity ``s`` in [0, 1], the
-fraction of its exports of ``m`` - both stages - that stops).
+fraction of its exports of ``m`` - every stage - that stops).
 
 Default mapping
 ---------------

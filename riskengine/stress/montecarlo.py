@@ -9,7 +9,7 @@ Shortfall of a draw
 -------------------
 The mechanics are the first-order ones of the ban sweep
 (:mod:`riskengine.stress.sweeps`): a disruption scales every export flow of
-``e`` (both stages of ``m``) by ``1 - s_em`` - disruptions of several
+``e`` (every stage of ``m``) by ``1 - s_em`` - disruptions of several
 exporters act on their own flows, and two disruptions of one flow would
 multiply their factors - and the shortfall of importer ``i`` at stage ``s``
 is what it no longer receives, less the exports it holds back itself when it
@@ -79,7 +79,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,7 @@ import pandas as pd
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.results import Result
 from riskengine.scenarios.engine import TINY
 from riskengine.stress._common import (
     Progress,
@@ -148,7 +149,7 @@ class Plan:
         One row per (exporter, mineral) at risk: ``exporter``, ``mineral``,
         ``probability``, ``severity`` (distribution), ``alpha``, ``beta``,
         ``value``, ``mean_severity``, ``source`` (``mapping``, ``override``
-        or ``missing governance``) and ``exports_t`` (both stages).
+        or ``missing governance``) and ``exports_t`` (all stages).
     series : pandas.DataFrame
         One row per (mineral, stage, importer) that can be short:
         ``consumption_t`` (baseline apparent consumption), ``exposure_t``
@@ -268,32 +269,31 @@ def plan_simulation(
     yt = year_tensors(dataset, year_)
     ds = yt.dataset
     s_pos = [int(p) for p in ds.positions("stage", stage_list)]
-    countries = ds.countries.to_numpy()
-    not_residual = countries != OTHER_COUNTRIES
-    wanted = (
-        np.ones(len(countries), dtype=bool)
-        if importer_list is None
-        else np.isin(countries, importer_list)
-    )
+    blocks = [yt.block(mineral) for mineral in mineral_list]
 
-    exporters_l: list[np.ndarray] = []
+    exporters_l: list[np.ndarray] = []  # local to each mineral's block
     mineral_l: list[np.ndarray] = []
-    for k, mineral in enumerate(mineral_list):
-        m = int(ds.positions("mineral", [mineral])[0])
-        f = yt.flows[m][s_pos].copy()
+    for k, block in enumerate(blocks):
+        f = block.flows[s_pos].copy()
         idx = np.arange(f.shape[1])
         f[:, idx, idx] = 0.0
         exporting = (f.sum(axis=2) > 0).any(axis=0)
         e = np.flatnonzero(exporting)
         exporters_l.append(e)
         mineral_l.append(np.full(len(e), k))
-    exporters = np.concatenate(exporters_l) if exporters_l else np.zeros(0, dtype=int)
+    local = np.concatenate(exporters_l) if exporters_l else np.zeros(0, dtype=int)
     cell_mineral = np.concatenate(mineral_l) if mineral_l else np.zeros(0, dtype=int)
+    exporters = (  # positions on the dataset's country axis
+        np.concatenate([b.idx[e] for b, e in zip(blocks, exporters_l, strict=True)])
+        if blocks
+        else np.zeros(0, dtype=int)
+    )
     prob, severities, source = _cell_parameters(
         ds, year_, mdl, exporters, mineral_list, cell_mineral
     )
     at_risk = prob > 0
     exporters, cell_mineral, prob = exporters[at_risk], cell_mineral[at_risk], prob[at_risk]
+    local = local[at_risk]
     severities = [s for s, keep in zip(severities, at_risk, strict=True) if keep]
     source = [s for s, keep in zip(source, at_risk, strict=True) if keep]
 
@@ -304,16 +304,23 @@ def plan_simulation(
     reexport: list[np.ndarray] = []
     cell_exports = np.zeros(len(exporters))
     offset = 0
-    for k, mineral in enumerate(mineral_list):
-        m = int(ds.positions("mineral", [mineral])[0])
+    countries = ds.countries.to_numpy()
+    for k, (mineral, block) in enumerate(zip(mineral_list, blocks, strict=True)):
         cells = np.flatnonzero(cell_mineral == k)
         sl = slice(int(cells[0]), int(cells[-1]) + 1) if len(cells) else slice(0, 0)
-        e = exporters[sl]
+        e = local[sl]
+        labels = block.countries.to_numpy()
+        not_residual = labels != OTHER_COUNTRIES
+        wanted = (
+            np.ones(len(labels), dtype=bool)
+            if importer_list is None
+            else np.isin(labels, importer_list)
+        )
         stages_plan: list[_Stage] = []
         for s in s_pos:
-            f = yt.flows[m, s].copy()
+            f = block.flows[s].copy()
             np.fill_diagonal(f, 0.0)
-            p = yt.production[m, s]
+            p = block.production[s]
             from_cells = f[e]  # [cells, importers]
             cell_exports[sl] += from_cells.sum(axis=1)
             exposure = from_cells.sum(axis=0)
@@ -341,7 +348,7 @@ def plan_simulation(
             consumption.append(c0[rows])
             reexport.append(share[rows])
             series.extend(
-                {"mineral": mineral, "stage": str(ds.stages[s]), "country": str(countries[c])}
+                {"mineral": mineral, "stage": str(ds.stages[s]), "country": str(labels[c])}
                 for c in rows
             )
         plans.append(_MineralPlan(cells=sl, stages=stages_plan))
@@ -573,8 +580,8 @@ class _Accumulator:
 
 
 # ---------------------------------------------------------------- result
-@dataclass(frozen=True)
-class SimulationResult:
+@dataclass(frozen=True, kw_only=True)
+class SimulationResult(Result):
     """Distribution of shortfalls over Monte Carlo draws.
 
     Attributes
@@ -602,7 +609,12 @@ class SimulationResult:
     elapsed_s : float
         Wall time of the draws and statistics (not of the set-up).
     model : DisruptionModel
+    method, dataset, params, notes
+        See :class:`~riskengine.results.Result` (``method`` is ``"simulate"``;
+        ``params`` holds the selection: minerals, stages, importers).
     """
+
+    TABLES: ClassVar[tuple[str, ...]] = ("summary", "cells")
 
     summary: pd.DataFrame
     cells: pd.DataFrame
@@ -618,14 +630,6 @@ class SimulationResult:
     def draws_per_s(self) -> float:
         """Draws per second of wall time."""
         return self.n / self.elapsed_s if self.elapsed_s > 0 else float("nan")
-
-    def to_frame(self, table: str = "summary") -> pd.DataFrame:
-        """Return ``"summary"`` (default) or ``"cells"``."""
-        if table == "summary":
-            return self.summary.copy()
-        if table == "cells":
-            return self.cells.copy()
-        raise UnknownLabelError("table", [table], ["summary", "cells"])
 
     def top(self, n: int = 10, by: str = "es95_pct") -> pd.DataFrame:
         """Return the ``n`` series with the largest ``by`` (``es95_pct``: ES95, % of demand)."""
@@ -760,6 +764,9 @@ def simulate(
     elapsed = time.perf_counter() - started
     logger.info("simulate: %d draws, %d series in %.2f s", n, plan.n_series, elapsed)
     return SimulationResult(
+        method="simulate",
+        dataset=dataset.name,
+        params={"minerals": minerals, "stages": stages, "importers": importers},
         summary=summary,
         cells=plan.cells,
         n=n,

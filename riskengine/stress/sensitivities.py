@@ -40,19 +40,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
 
 from riskengine.dataset import Dataset
-from riskengine.dims import OTHER_COUNTRIES
+from riskengine.dims import OTHER_COUNTRIES, REGIONS
 from riskengine.errors import RiskEngineError, UnknownLabelError
 from riskengine.indices import WGI_MAX
 from riskengine.methods import DEFAULT_METHOD
+from riskengine.results import Result
 from riskengine.stress._common import (
     Progress,
-    active_countries,
+    YearTensors,
     check_method,
     check_params,
     frame_or_empty,
@@ -87,8 +88,8 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class SensitivityResult:
+@dataclass(frozen=True, kw_only=True)
+class SensitivityResult(Result):
     """One-at-a-time sensitivities of scores.
 
     Attributes
@@ -99,24 +100,23 @@ class SensitivityResult:
         ``value``, ``score`` (baseline), ``score_low`` / ``score_high`` (input
         at ``1 - step`` / ``1 + step`` of itself), ``swing`` (high - low) and
         ``elasticity``; sorted by score and decreasing ``|swing|``.
-    method : str
     year : int
     step : float
     prices : pandas.DataFrame
         With a scenario: the price change of each touched mineral and stage
         against the market inputs (same columns, ``score`` holding the price
         change in %). Empty otherwise.
+    method, dataset, params, notes
+        See :class:`~riskengine.results.Result`: the scoring method, the
+        dataset's name and the method's parameters.
     """
 
+    TABLES: ClassVar[tuple[str, ...]] = ("table", "prices")
+
     table: pd.DataFrame
-    method: str
     year: int
     step: float
     prices: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return the sensitivity table."""
-        return self.table.copy()
 
     def tornado(
         self, mineral: str, country: str, stage: str | None = None, top: int | None = 10
@@ -263,8 +263,10 @@ def sensitivity(
     table = frame_or_empty(parts, COLUMNS)
     prices = _price_sensitivity(dataset, scenario, step) if scenario is not None else None
     return SensitivityResult(
-        table=table,
         method=method,
+        dataset=dataset.name,
+        params=dict(params),
+        table=table,
         year=year_,
         step=step,
         prices=prices if prices is not None else pd.DataFrame(columns=list(COLUMNS)),
@@ -272,7 +274,7 @@ def sensitivity(
 
 
 def _mineral_sensitivity(
-    yt: Any,
+    yt: YearTensors,
     mineral: str,
     stages: list[str],
     target: list[str] | None,
@@ -284,21 +286,18 @@ def _mineral_sensitivity(
     seen: set[str],
     groups: Mapping[str, list[str]],
 ) -> pd.DataFrame:
-    m = int(yt.dataset.positions("mineral", [mineral])[0])
-    idx = active_countries(yt.production[m], yt.flows[m])
+    block = yt.block(mineral)
+    idx = block.idx
     if not len(idx):
         return pd.DataFrame(columns=list(COLUMNS))
-    countries = yt.dataset.countries[idx]
-    p0 = np.ascontiguousarray(yt.production[m][:, idx])
-    f0 = np.ascontiguousarray(yt.flows[m][:, idx[:, None], idx[None, :]])
+    countries = block.countries
+    p0, f0 = block.production, block.flows
     base = restrict(yt.dataset, mineral, idx)
     gov0, _ = base.governance_at(yt.year)
     stage_names = [str(s) for s in base.stages]
     if target is None:
         is_target = np.ones(len(countries), dtype=bool)
     else:
-        from riskengine.methods.base import REGIONS
-
         spec = {**REGIONS, **groups}
         members = {m for t in target if t in spec for m in spec[t]}
         is_target = countries.isin([*target, *members])
@@ -335,8 +334,9 @@ def _mineral_sensitivity(
                 lo, hi = p0.copy(), p0.copy()
                 lo[s, producer] *= 1 - step
                 hi[s, producer] *= 1 + step
+                label = str(countries[int(producer)])
                 add(
-                    _Variant("production", str(countries[producer]), stage, float(p0[s, producer])),
+                    _Variant("production", label, stage, float(p0[s, producer])),
                     (lo, f0, gov0),
                     (hi, f0, gov0),
                 )
@@ -371,13 +371,15 @@ def _mineral_sensitivity(
         frames.append(scored)
     scores = pd.concat(frames, ignore_index=True)
     if "parameter" in kinds:
-        scores, extra = _parameter_variants(base, method, params, step, seen, scores, n_var)
+        scores, extra = _parameter_variants(base, p0, f0, method, params, step, seen, scores, n_var)
         variants.extend(extra)
     return _assemble(mineral, scores, variants, stages, target, step)
 
 
 def _parameter_variants(
     base: Dataset,
+    production: np.ndarray,
+    flows: np.ndarray,
     method: str,
     params: Mapping[str, Any],
     step: float,
@@ -385,15 +387,17 @@ def _parameter_variants(
     scores: pd.DataFrame,
     offset: int,
 ) -> tuple[pd.DataFrame, list[_Variant]]:
-    """Score the method with each numeric parameter moved by -step and +step."""
+    """Score the method with each numeric parameter moved by -step and +step.
+
+    ``production`` ``[stage, country]`` and ``flows`` ``[stage, exporter,
+    importer]`` are the mineral's block on ``base``'s countries.
+    """
     from riskengine.stress._fold import score_copies
 
     variants: list[_Variant] = []
     frames = [scores]
     copy = offset
-    p1 = np.nan_to_num(base.production[:, :, 0], nan=0.0)
-    assert base.trade_quantity is not None
-    f1 = np.nan_to_num(base.trade_quantity[:, :, 0], nan=0.0)
+    p1, f1 = production[None], flows[None]
 
     def run(label: str, value: float, low: dict[str, Any], high: dict[str, Any], ds: Any) -> None:
         nonlocal copy

@@ -18,7 +18,8 @@ the given ``market`` parameters, and the sweep reproduces what
 * the engine's market response, step for step: trade deflection of a
   targeted ban (:func:`riskengine.scenarios.market.deflect`), pass-through by
   re-exporters (:func:`riskengine.scenarios.market.pass_through`), and for a
-  mining ban the propagation to refined output and exports;
+  ban at a stage that feeds refineries (mining, intermediate) the
+  propagation to refined output and exports;
 * per importer and affected stage, ``supply_change_t`` (``dA``, the change in
   what stays in the country), ``shortfall_t = max(-dA, 0)`` with the engine's
   one-gram rounding rule, and ``shortfall_pct`` of baseline demand;
@@ -48,8 +49,8 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -58,13 +59,13 @@ from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import RiskEngineError
 from riskengine.methods import DEFAULT_METHOD
+from riskengine.results import Result
 from riskengine.scenarios import market as mk
-from riskengine.scenarios.engine import TINY
+from riskengine.scenarios.engine import TINY, refinery_feed
 from riskengine.scenarios.models import Market
 from riskengine.stress._common import (
     Progress,
     YearTensors,
-    active_countries,
     check_method,
     check_params,
     frame_or_empty,
@@ -78,9 +79,9 @@ from riskengine.stress._fold import restrict, score_copies
 logger = logging.getLogger(__name__)
 
 #: Memory a chunk of bans may take, in bytes: a chunk of ``k`` bans of a
-#: mineral traded by ``n`` countries holds about ``CHUNK_ARRAYS * k * 2 n^2``
-#: float64 numbers at its peak (the shocked flows of both stages and the
-#: scoring method's temporaries).
+#: mineral traded by ``n`` countries over ``S`` stages holds about
+#: ``CHUNK_ARRAYS * k * S n^2`` float64 numbers at its peak (the shocked flows
+#: of every stage and the scoring method's temporaries).
 CHUNK_BYTES = 512 * 2**20
 CHUNK_ARRAYS = 12
 
@@ -151,16 +152,14 @@ RANK_BY: tuple[str, ...] = ("shortfall_pct", "shortfall_t", "score_change", "blo
 
 
 # ------------------------------------------------------------------ result
-@dataclass(frozen=True)
-class SweepResult:
+@dataclass(frozen=True, kw_only=True)
+class SweepResult(Result):
     """Every single-exporter ban of one year, and what each does.
 
     Attributes
     ----------
     year : int
         Year of the dataset the bans are applied to.
-    method : str
-        Scoring method of the score columns.
     severity : float
         Fraction of the banned flows stopped.
     target : str or None
@@ -173,11 +172,12 @@ class SweepResult:
         (``blocked_t``, ``deflected_t``, ``withheld_t``, ``passed_on_t``), the
         refined output lost by propagation (``propagated_loss_t``), the world
         ``shortfall_fraction`` and ``price_change_pct`` at the ban's stage,
-        ``refining_price_change_pct`` of a mining ban, ``importers_short``,
+        ``refining_price_change_pct`` of a ban at a stage that feeds
+        refineries (mining, intermediate), ``importers_short``,
         ``max_shortfall_pct`` and ``max_score_change``.
     market_table : pandas.DataFrame
         One row per ban and stage the engine touches (the ban's stage, and the
-        refining stage when a mining ban reaches refiners): the columns of
+        refining stage when a ban at a feed stage reaches refiners): the columns of
         :attr:`riskengine.ScenarioResult.market` that a ban moves.
     impacts : pandas.DataFrame
         One row per ban, affected stage and country (or region) where
@@ -187,40 +187,44 @@ class SweepResult:
         ``score_shocked`` and ``score_change`` (as in
         :meth:`riskengine.ScenarioResult.score_changes`). Regions have scores
         only.
-    notes : tuple of str
-        What the sweep skipped or could not do.
     elapsed_s : float
         Wall time of the sweep.
+    method, dataset, params, notes
+        See :class:`~riskengine.results.Result`: the scoring method of the
+        score columns, the dataset's name, the method's parameters, and what
+        the sweep skipped or could not do.
     """
 
+    TABLES: ClassVar[tuple[str, ...]] = ("impacts", "bans", "market", "ranking", "exposure")
+
     year: int
-    method: str
     severity: float
     target: str | None
     market: Market
     bans: pd.DataFrame
     market_table: pd.DataFrame
     impacts: pd.DataFrame
-    notes: tuple[str, ...] = ()
     elapsed_s: float = 0.0
-    params: dict[str, Any] = field(default_factory=dict)
 
-    def to_frame(self, table: str = "impacts") -> pd.DataFrame:
-        """Return ``"impacts"`` (default), ``"bans"``, ``"market"`` or ``"ranking"``."""
-        tables = {
-            "impacts": self.impacts,
-            "bans": self.bans,
-            "market": self.market_table,
-        }
-        if table == "ranking":
+    def to_frame(self, table: str | None = None) -> pd.DataFrame:
+        """Return a table: ``impacts`` (default), ``bans``, ``market``, ``ranking`` or ``exposure``.
+
+        ``"ranking"`` and ``"exposure"`` are :meth:`ranking` and
+        :meth:`exposure` with their defaults.
+
+        Raises
+        ------
+        UnknownLabelError
+            For another table name, listing the valid ones.
+        """
+        name = self.TABLES[0] if table is None else table
+        if name == "market":
+            return self.market_table.copy()
+        if name == "ranking":
             return self.ranking()
-        if table == "exposure":
+        if name == "exposure":
             return self.exposure()
-        if table not in tables:
-            from riskengine.errors import UnknownLabelError
-
-            raise UnknownLabelError("table", [table], [*tables, "ranking", "exposure"])
-        return tables[table].copy()
+        return super().to_frame(name)
 
     def impact(self, ban: int) -> pd.DataFrame:
         """Rows of :attr:`impacts` of one ban."""
@@ -251,7 +255,7 @@ class SweepResult:
         ----------
         by
             ``"shortfall_pct"`` (default: shortfall as % of demand, comparable
-            across minerals whose tonnes are recorded in different units),
+            across minerals of very different market sizes),
             ``"shortfall_t"``, ``"score_change"`` (largest score increase) or
             ``"blocked_t"``.
         top
@@ -544,11 +548,6 @@ def pass_through(
     return passed.sum(axis=1)
 
 
-def _feed(production: np.ndarray, ore: np.ndarray) -> np.ndarray:
-    """Refinery feed ``max(P - X, 0) + M`` (``ore`` is ``[..., e, i]``)."""
-    return np.maximum(production - ore.sum(axis=-1), 0.0) + ore.sum(axis=-2)
-
-
 def balance(production: np.ndarray, flows: np.ndarray) -> np.ndarray:
     """``P + M - X`` per country, over any leading axes."""
     return production + flows.sum(axis=-2) - flows.sum(axis=-1)
@@ -575,14 +574,15 @@ class _Mineral:
     """One mineral of the sweep year on its active countries."""
 
     def __init__(self, yt: YearTensors, mineral: str) -> None:
-        m = int(yt.dataset.positions("mineral", [mineral])[0])
+        block = yt.block(mineral)
         self.name = mineral
-        self.idx = active_countries(yt.production[m], yt.flows[m])
-        self.countries = yt.dataset.countries[self.idx]
-        self.p0 = np.ascontiguousarray(yt.production[m][:, self.idx])
-        self.f0 = np.ascontiguousarray(yt.flows[m][:, self.idx[:, None], self.idx[None, :]])
+        self.idx = block.idx
+        self.countries = block.countries
+        self.p0 = block.production
+        self.f0 = block.flows
         self.s_mine = yt.s_mine
         self.s_ref = yt.s_ref
+        self.feed = yt.feed
         self.base = restrict(yt.dataset, mineral, self.idx)
         self.stage_names = [str(s) for s in yt.dataset.stages]
 
@@ -619,7 +619,7 @@ class _Mineral:
             f, self.f0[stage], self.p0[stage], row=exporters if target is None else None
         )
         flows[:, stage] = f
-        if stage == self.s_mine and self.s_ref is not None:
+        if stage in self.feed and self.s_ref is not None:
             self._propagate(flows, production, adjust, touched, ledger, unrecorded)
         return _Chunk(
             stage, exporters, production, flows, adjust, touched, blocked, ledger, unrecorded,
@@ -635,12 +635,13 @@ class _Mineral:
         ledger: dict[str, np.ndarray],
         unrecorded: np.ndarray,
     ) -> None:
-        """Cut refined output and exports where less ore reaches refiners (engine rule)."""
-        sm, sr = self.s_mine, self.s_ref
-        assert sm is not None
+        """Cut refined output and exports where less feed reaches refiners (engine rule)."""
+        sr = self.s_ref
         assert sr is not None
-        before = _feed(self.p0[sm], self.f0[sm])
-        after = _feed(self.p0[sm][None], flows[:, sm])
+        feed = list(self.feed)
+        mine = np.zeros(self.p0.shape[1]) if self.s_mine is None else self.p0[self.s_mine]
+        before = refinery_feed(mine, self.f0[feed].sum(axis=0))
+        after = refinery_feed(mine[None], flows[:, feed].sum(axis=1))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(before > 0, after / before, 1.0)
         loss = np.clip(1.0 - ratio, 0.0, 1.0)
@@ -763,7 +764,7 @@ def sweep(
         Year the bans are applied to (default: the latest year with both
         production and trade).
     minerals, stages
-        Restrict the sweep (default: every mineral and both stages).
+        Restrict the sweep (default: every mineral and stage).
     exporters
         Restrict the banning exporters (ISO3 or names; default: every country
         with exports of the product).
@@ -780,8 +781,8 @@ def sweep(
         mapping of its fields): deflection, elasticities, price model.
     chunk_size
         Bans evaluated together. None (default) sizes each mineral's chunks
-        to stay within :data:`CHUNK_BYTES` (about ``CHUNK_ARRAYS * k * 2 n^2 * 8``
-        bytes for ``k`` bans of a mineral traded by ``n`` countries).
+        to stay within :data:`CHUNK_BYTES` (about ``CHUNK_ARRAYS * k * S n^2 * 8``
+        bytes for ``k`` bans of a mineral traded by ``n`` countries over ``S`` stages).
     progress
         Called with ``(bans done, bans in all)`` after each chunk.
     **params
@@ -813,9 +814,10 @@ def sweep(
         dA_i &= (P'_i + M'_i - X'_i) - (P_i + M_i - X_i) + adj_i \\
         \text{shortfall}_i &= \max(-dA_i, 0)
 
-    and for a mining ban the same at the refining stage after propagation.
+    and for a ban at a stage that feeds refineries (mining, intermediate) the
+    same at the refining stage after propagation.
     Score changes are ``score(shocked) - score(baseline)`` of the method on
-    the mineral's both stages. See ``docs/stress.md``.
+    all the mineral's stages. See ``docs/stress.md``.
 
     Examples
     --------
@@ -893,17 +895,18 @@ def sweep(
     if target_code is not None and not total:
         notes.append(f"no exporter sells the selected products to {target_code} in {year_}")
     return SweepResult(
-        year=year_,
         method=method,
+        dataset=dataset.name,
+        params=dict(params),
+        notes=tuple(notes),
+        year=year_,
         severity=float(severity),
         target=target_code,
         market=mkt,
         bans=frame_or_empty(ban_parts, BAN_COLUMNS),
         market_table=frame_or_empty(market_parts, MARKET_COLUMNS),
         impacts=frame_or_empty(impact_parts, IMPACT_COLUMNS),
-        notes=tuple(notes),
         elapsed_s=time.perf_counter() - started,
-        params=dict(params),
     )
 
 
