@@ -103,3 +103,33 @@ def test_validate_lists_every_problem(tmp_path, capsys):
     assert "production.csv line 2, column 'quantity'" in err
     assert "line 3, column 'stage'" in err
     assert "line 4, column 'country'" in err
+
+
+def test_data_check_prints_the_balance_in_contained_tonnes(capsys):
+    tiny = FIXTURES / "tiny"
+    assert main(["data", "check", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert "world imports / world production, contained tonnes" in out
+    # copper mining 2024: 4,300 t of imports against 10,000 t of mine output
+    assert any(
+        line.split()[:3] == ["copper", "mining", "2024"] and line.split()[-1] == "0.43"
+        for line in out.splitlines()
+    )
+    assert "12 given in contained content" in out
+
+
+def test_data_check_fails_above_the_limit(tmp_path, capsys):
+    import shutil
+
+    target = tmp_path / "tiny"
+    shutil.copytree(FIXTURES / "tiny", target)
+    with (target / "trade.csv").open("a") as out:
+        out.write("cobalt,mining,AUS,JPN,2024,20000,660000000,riskengine test (synthetic)\n")
+    assert main(["data", "check", str(target)]) == 1
+    captured = capsys.readouterr()
+    first = next(line for line in captured.out.splitlines() if line.startswith("cobalt"))
+    assert first.split() == ["cobalt", "mining", "2024", "21,000", "10,000", "2.10"]
+    assert captured.err.strip().splitlines()[-1] == (
+        "error: 1 mineral/stage/year(s) have world imports above 1.6x world production: "
+        "check the content fractions and stages of their products (products.csv)"
+    )

@@ -361,3 +361,127 @@ def test_resolve_countries_maps_names_codes_and_regions(ds: Dataset) -> None:
         UnknownLabelError, match=r"unknown country: Atlantis\. Valid countries: EU27"
     ):
         ds.resolve_countries(["Atlantis"], regions=True)
+
+
+# ------------------------------------------------------------ contained content
+
+
+def with_products(tmp_path: Path, rows: list[str]) -> Path:
+    """The tiny dataset with its trade rows replaced by rows naming products."""
+    path = copy_tiny(tmp_path)
+    header = "mineral,stage,exporter,importer,year,product,quantity,value_usd,source\n"
+    (path / "trade.csv").write_text(header + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_named_products_are_converted_to_contained_content(tmp_path: Path) -> None:
+    path = with_products(
+        tmp_path,
+        [
+            # 1,000 t of copper concentrate and 200 t of cathode from Chile to China
+            f"copper,mining,CHL,CHN,2024,HS92:260300,1000,2000000,{SRC}",
+            f"copper,refining,CHL,CHN,2024,HS92:740311,200,1800000,{SRC}",
+            # cobalt hydroxide is an intermediate, counted in cobalt content
+            f"cobalt,intermediate,COD,CHN,2024,HS92:282200,500,4000000,{SRC}",
+        ],
+    )
+    from riskengine.products import load_products
+
+    catalogue = load_products().set_index(["product", "mineral"])
+    ds = load_dataset(path)
+    frame = ds.trade_frame(by_product=True).set_index("product")
+    for product, mineral, gross in (
+        ("HS92:260300", "copper", 1000.0),
+        ("HS92:740311", "copper", 200.0),
+        ("HS92:282200", "cobalt", 500.0),
+    ):
+        fraction = float(catalogue.loc[(product, mineral), "content"])
+        assert frame.loc[product, "gross_t"] == gross
+        assert frame.loc[product, "content_t"] == pytest.approx(gross * fraction)
+    # concentrates are a fraction of their weight, cathode nearly all of it
+    assert frame.loc["HS92:260300", "content_t"] < 0.4 * 1000
+    assert frame.loc["HS92:740311", "content_t"] > 0.99 * 200
+
+
+def test_an_unknown_product_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = with_products(
+        tmp_path,
+        [
+            f"copper,mining,CHL,CHN,2024,HS92:260300,1000,2000000,{SRC}",
+            f"copper,mining,PER,CHN,2024,HS92:999999,1000,2000000,{SRC}",
+        ],
+    )
+    with pytest.raises(DataError) as info:
+        load_dataset(path, cache=False)
+    assert info.value.problems == [
+        "trade.csv line 3, column 'product': 'HS92:999999' is not in the product catalogue "
+        "for mineral 'copper'; add a row for it to products.csv in the dataset directory "
+        "(docs/data-format.md)"
+    ]
+
+
+def test_a_product_at_another_stage_is_an_error(tmp_path: Path) -> None:
+    path = with_products(tmp_path, [f"cobalt,refining,COD,CHN,2024,HS92:282200,500,4e6,{SRC}"])
+    with pytest.raises(DataError) as info:
+        load_dataset(path, cache=False)
+    assert info.value.problems == [
+        "trade.csv line 2, column 'stage': 'HS92:282200' is a intermediate product in the "
+        "catalogue, got 'refining'; write 'intermediate' or correct the catalogue row"
+    ]
+
+
+def test_a_dataset_products_csv_overrides_the_catalogue(tmp_path: Path) -> None:
+    path = with_products(tmp_path, [f"copper,mining,CHL,CHN,2024,HS92:260300,1000,2e6,{SRC}"])
+    from riskengine.products import load_products
+
+    columns = list(load_products().columns)
+    row = dict.fromkeys(columns, "")
+    row.update(
+        product="HS92:260300", nomenclature="HS92", code="260300", mineral="copper",
+        stage="mining", share="1", content="0.3", content_low="0.25", content_high="0.35",
+        basis="source", description="Copper ores and concentrates",
+        source="assay certificates of the shipments (test)",
+    )  # fmt: skip
+    pd.DataFrame([row], columns=columns).to_csv(path / "products.csv", index=False)
+    ds = load_dataset(path)
+    assert ds.trade is not None
+    assert ds.trade.content.tolist() == pytest.approx([300.0])
+
+
+def test_outlier_unit_values_are_screened_with_a_note(tmp_path: Path) -> None:
+    # six ordinary flows of rare-earth compounds at $10-20k/t, and Benin's 40.7 kt at $53/t
+    rows = [
+        f"copper,refining,{e},JPN,2024,,{q},{q * p},{SRC}"
+        for e, q, p in (
+            ("CHN", 100, 15_000), ("AUS", 80, 12_000), ("CHL", 60, 18_000),
+            ("PER", 50, 14_000), ("DEU", 40, 20_000), ("FRA", 30, 16_000),
+        )
+    ]  # fmt: skip
+    rows.append(f"copper,refining,COD,JPN,2024,,40700,{40_700 * 53},{SRC}")
+    path = with_products(tmp_path, rows)
+    with pytest.warns(RiskEngineWarning, match=r"1 trade flow\(s\) have a unit value below 1/100"):
+        ds = load_dataset(path)
+    assert ds.trade is not None
+    screened = ds.trade_frame(by_product=True).query("screened")
+    assert screened["exporter"].tolist() == ["COD"]
+    assert screened["content_t"].tolist() == [0.0]  # left out of quantity measures
+    assert screened["value_usd"].tolist() == [40_700 * 53]  # the value stays
+    finding = next(f for f in check_dataset(ds) if f.check == "check_unit_values")
+    assert finding.items == ("COD->JPN copper/refining 2024 40,700 t at $53/t",)
+
+
+def test_import_production_balance_in_contained_tonnes(ds: Dataset) -> None:
+    from riskengine.dataset import import_production_balance
+
+    table = import_production_balance(ds).set_index(["mineral", "stage", "year"])["ratio"]
+    # by hand from the tiny fixture (copper mining 2024: 4,300 t of imports against
+    # 500 + 4,500 + 500 + 500 + 3,000 + 1,000 t of mine output)
+    assert table.to_dict() == pytest.approx(
+        {
+            ("copper", "mining", 2024): 4300 / 10000,
+            ("copper", "mining", 2023): 1000 / 5000,
+            ("copper", "refining", 2024): 300 / 1000,
+            ("cobalt", "mining", 2024): 1000 / 10000,
+        }
+    )
+    assert list(table.index[:1]) == [("copper", "mining", 2024)]  # largest ratio first

@@ -591,3 +591,41 @@ def test_methods_doc_matches_the_code() -> None:
     assert str(COPPER_REFERENCE) in text
     for phrase in ("Gemechu", "doi:10.2873/769526", "XOT", '`"nan"` (default)', '`"raise"`'):
         assert phrase in text, phrase
+
+
+def _hydroxide_case() -> Dataset:
+    """Cobalt: DR Congo mines 70 t and Australia 30 t; DR Congo ships 50 t of
+    hydroxide (intermediate) to China, which refines 60 t and sells 20 t to Japan."""
+    countries = ["AUS", "CHN", "COD", "JPN"]
+    stages = ["mining", "intermediate", "refining", "component"]
+    prod = np.zeros((1, 4, 1, 4))
+    prod[0, 0, 0, [0, 2]] = [30.0, 70.0]
+    prod[0, 2, 0, 1] = 60.0
+    trade = np.zeros((1, 4, 1, 4, 4))
+    trade[0, 1, 0, 2, 1] = 50.0
+    trade[0, 2, 0, 1, 3] = 20.0
+    gov = np.zeros((len(WGI_INDICATORS), 1, 4))
+    gov[WGI_INDICATORS.index("PV"), 0] = [1.0, -0.5, -2.0, 1.0]
+    return Dataset.from_arrays(
+        minerals=["cobalt"], years=[2024], countries=countries, stages=stages,
+        production=prod, trade=trade, trade_value=trade * 1000, governance=gov,
+        governance_years=[2022],
+    )  # fmt: skip
+
+
+def test_composite_intermediate_stage_takes_the_mining_concentration() -> None:
+    res = score(_hydroxide_case(), method="riskengine")
+    rows = res.scores.set_index(["stage", "country"])
+    assert rows.loc[("intermediate", "CHN"), "hhi"] == pytest.approx(0.7**2 + 0.3**2)
+    assert (
+        "no intermediate production for cobalt; the concentration factor at that stage is "
+        "the mining stage's"
+    ) in res.notes
+
+
+def test_composite_upstream_follows_intermediates_to_their_origin() -> None:
+    res = score(_hydroxide_case(), method="riskengine")
+    rows = res.scores.set_index(["stage", "country"])
+    # China's refinery feed is DR Congo's hydroxide alone (China mines nothing), so
+    # Japan's refined cobalt from China embodies Congolese ore: g(COD) = (2.5 + 2) / 5
+    assert rows.loc[("refining", "JPN"), "upstream_exposure"] == pytest.approx(0.9)

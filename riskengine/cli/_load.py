@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,6 @@ def load_whole(data: Path | None) -> Dataset:
     that gaps in other minerals or years neither clutter its output nor fail
     ``--strict``.
     """
-    from riskengine.dataset import RiskEngineWarning, load_dataset
+    from riskengine.dataset import load_dataset
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RiskEngineWarning)
-        return load_dataset(data)
+    return load_dataset(data, check=False)

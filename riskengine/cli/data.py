@@ -225,6 +225,68 @@ def validate_command(
     typer.echo(f"{path}: valid ({rows})")
 
 
+@data_app.command("check")
+def check_command(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Dataset directory (default: the embedded dataset).")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", "-y", help="Only this year (default: every year).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of the balance table.")] = 40,
+) -> None:
+    """World imports against world production in contained tonnes, and screened flows.
+
+    One row per mineral, stage and year with both, largest ratio first: a
+    ratio far above 1.6 means gross weight compared with contained metal, or a
+    product at the wrong stage (docs/methods.md). Exits 1 when a ratio is above
+    1.6.
+    """
+    from riskengine import report
+    from riskengine.cli._load import load_whole
+    from riskengine.dataset import (
+        IMPORT_PRODUCTION_LIMIT,
+        check_unit_values,
+        import_production_balance,
+    )
+
+    ds = load_whole(directory)
+    if year is not None:
+        ds = ds.sel(years=[year])
+    table = import_production_balance(ds)
+    typer.echo(
+        report.text_table(
+            table.head(top),
+            {
+                "mineral": "mineral",
+                "stage": "stage",
+                "year": "year",
+                "imports_t": "world imports (t contained)",
+                "production_t": "world production (t contained)",
+                "ratio": "ratio",
+            },
+            title=f"{ds.name}: world imports / world production, contained tonnes "
+            f"({len(table)} mineral/stage/years; limit {IMPORT_PRODUCTION_LIMIT})",
+            formats={"imports_t": ",.0f", "production_t": ",.0f", "ratio": ".2f"},
+        )
+    )
+    if ds.trade is not None:
+        named = int((ds.trade.product >= 0).sum())
+        typer.echo(
+            f"\ntrade flows: {len(ds.trade):,}; {named:,} converted from gross weight with the "
+            f"product catalogue, {len(ds.trade) - named:,} given in contained content"
+        )
+    for finding in check_unit_values(ds):
+        typer.echo(f"screened: {finding.message}")
+    over = table[table["ratio"] > IMPORT_PRODUCTION_LIMIT]
+    if len(over):
+        raise DataError(
+            f"{len(over)} mineral/stage/year(s) have world imports above "
+            f"{IMPORT_PRODUCTION_LIMIT}x world production: check the content fractions and "
+            f"stages of their products (products.csv)"
+        )
+
+
 @data_app.command("info")
 def info_command(
     directory: Annotated[
