@@ -14,7 +14,6 @@ Names are imported on first use (PEP 562), so ``import riskengine`` and the
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from riskengine.errors import (
@@ -58,13 +57,19 @@ _LAZY: dict[str, str] = {
     "sweep": "riskengine.stress.sweeps",
 }
 
-try:
-    __version__ = version("riskengine")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
-
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # read from the package metadata on first use: importlib.metadata costs
+        # about 10 ms of every command's start-up
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("riskengine")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'riskengine' has no attribute {name!r}")

@@ -40,7 +40,6 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cache, cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -382,7 +381,7 @@ class Dataset:
                     table = np.full(size, -1, dtype=np.int64)
                     table[idx] = np.arange(len(idx))
                     maps[dim] = table
-            trade = trade.recode(**maps)
+            trade = _select_flows(trade, maps, picks["year"])
         coords = {}
         for dim, attr in (("mineral", "minerals"), ("stage", "stages"), ("year", "years")):
             idx = picks[dim]
@@ -805,6 +804,23 @@ class Dataset:
         )
 
 
+def _select_flows(trade: Flows, maps: dict[str, np.ndarray], years: np.ndarray | None) -> Flows:
+    """Recode flows to a selection.
+
+    A run of consecutive years is a slice (views, no copy) when the flows are in
+    year order, as :meth:`Dataset.from_tables` stores them.
+    """
+    if years is not None and len(years) and set(maps) == {"year"}:
+        first, last = int(years.min()), int(years.max())
+        consecutive = np.array_equal(np.sort(years), np.arange(first, last + 1))
+        y = trade.year
+        if consecutive and (len(y) < 2 or bool(np.all(y[1:] >= y[:-1]))):
+            lo, hi = np.searchsorted(y, [first, last + 1])
+            part = trade.take(slice(int(lo), int(hi)))
+            return replace(part, year=maps["year"][part.year].astype(np.int32))
+    return trade.recode(**maps)
+
+
 def label_frame(
     coords: dict[str, tuple[pd.Index, np.ndarray]], columns: dict[str, np.ndarray]
 ) -> pd.DataFrame:
@@ -930,7 +946,8 @@ def _trade_flows(
         value=value,
         screened=screened,
     )
-    return flows, table
+    # flows are kept in year order, so that one year is one contiguous slice
+    return flows.take(np.argsort(flows.year, kind="stable")), table
 
 
 def screen_unit_values(
@@ -1193,7 +1210,7 @@ def default_data_dir() -> Path:
     The wheel ships it as ``riskengine/_data``; in a source checkout it is the
     top-level ``data/`` folder.
     """
-    packaged = Path(str(resources.files("riskengine"))) / "_data"
+    packaged = Path(__file__).resolve().parent / "_data"
     if packaged.is_dir():
         return packaged
     checkout = Path(__file__).resolve().parents[1] / "data"
@@ -1221,7 +1238,11 @@ def read_dataset_tables(path: str | Path | None = None) -> tuple[dict[str, pd.Da
 SHIPPED_CACHE = "dataset.npz"
 
 #: Version of the binary layout; a cache of another version is rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+
+#: The canonical tables (:data:`riskengine.io.canonical.SCHEMAS`), named here so that
+#: finding a dataset's files does not import the validator.
+TABLE_NAMES: tuple[str, ...] = ("production", "trade", "governance", "minerals", "export_shares")
 
 
 def input_files(directory: Path) -> list[Path]:
@@ -1230,29 +1251,44 @@ def input_files(directory: Path) -> list[Path]:
     The packaged product catalogue counts too: a change to it changes every
     dataset's contained quantities.
     """
-    from riskengine.io.canonical import SCHEMAS, find_table
-
-    files = [p for name in SCHEMAS if (p := find_table(directory, name)) is not None]
+    files = []
+    for name in TABLE_NAMES:
+        for suffix in (".csv", ".csv.gz"):
+            if (candidate := directory / f"{name}{suffix}").is_file():
+                files.append(candidate)
+                break
     own = directory / "products.csv"
     if own.is_file():
         files.append(own)
-    packaged = Path(str(resources.files("riskengine"))) / "products.csv"
+    packaged = Path(__file__).resolve().parent / "products.csv"
     if packaged.is_file():
         files.append(packaged)
     return files
 
 
-def input_hash(directory: Path) -> str:
-    """BLAKE2 hash of the dataset's input files (names and bytes) and the cache version."""
-    h = hashlib.blake2b(digest_size=16)
-    from riskengine import __version__
+#: Modules whose code decides what a dataset's binary form holds; a change to any
+#: of them changes every cache key, so no cache outlives the code that wrote it.
+LOADER_MODULES: tuple[str, ...] = (
+    "dataset.py",
+    "flows.py",
+    "products.py",
+    "io/canonical.py",
+    "io/countries.py",
+)
 
-    h.update(f"riskengine-dataset-v{CACHE_VERSION}-{__version__}".encode())
-    for file in input_files(directory):
+
+def input_hash(directory: Path) -> str:
+    """BLAKE2 hash of the dataset's input files and of the code that loads them.
+
+    Covers the names and bytes of :func:`input_files`, the loader modules
+    (:data:`LOADER_MODULES`) and :data:`CACHE_VERSION`.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"riskengine-dataset-v{CACHE_VERSION}".encode())
+    package = Path(__file__).resolve().parent
+    for file in [*input_files(directory), *(package / m for m in LOADER_MODULES)]:
         h.update(file.name.encode())
-        with open(file, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
+        h.update(file.read_bytes())
     return h.hexdigest()
 
 
@@ -1280,8 +1316,10 @@ def save_binary(ds: Dataset, file: Path, key: str) -> None:
         "stages": ds.stages.to_numpy(dtype=str),
         "years": ds.years.to_numpy(dtype=np.int64),
         "countries": ds.countries.to_numpy(dtype=str),
-        "production": ds.production,
-        "production_missing": ds.production_missing,
+        # production is mostly zeros: stored as its non-zero or missing cells
+        "production_cells": (cells := _production_cells(ds)),
+        "production_values": ds.production.ravel()[cells],
+        "production_missing": ds.production_missing.ravel()[cells],
         "governance": ds.governance,
         "governance_years": ds.governance_years.to_numpy(dtype=np.int64),
         "sources": np.array(ds.sources, dtype=str),
@@ -1296,7 +1334,12 @@ def save_binary(ds: Dataset, file: Path, key: str) -> None:
         arrays[f"product:{column}"] = _column_array(ds.products[column])
     if ds.trade is not None:
         for f in fields(ds.trade):
-            arrays[f"trade:{f.name}"] = getattr(ds.trade, f.name)
+            if f.name in DERIVED:
+                continue
+            values = getattr(ds.trade, f.name)
+            if values.dtype.kind == "i":
+                values = values.astype(_smallest_int(values))
+            arrays[f"trade:{f.name}"] = values
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
@@ -1311,6 +1354,24 @@ def save_binary(ds: Dataset, file: Path, key: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Flow fields recomputed when a binary dataset is read (not stored).
+DERIVED: tuple[str, ...] = ("priced", "priced_value")
+
+
+def _production_cells(ds: Dataset) -> np.ndarray:
+    """Flat positions of the production cells that hold a figure or a missing mark."""
+    return np.flatnonzero((ds.production != 0) | ds.production_missing)
+
+
+def _smallest_int(values: np.ndarray) -> type[np.signedinteger]:
+    """Return the narrowest signed integer type holding ``values`` (codes, -1 included)."""
+    top = int(values.max()) if len(values) else 0
+    for kind in (np.int8, np.int16, np.int32):
+        if top <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _column_array(column: pd.Series) -> np.ndarray:
@@ -1342,18 +1403,27 @@ def load_binary(file: Path, key: str | None, *, path: Path | None = None) -> Dat
     for c in products.columns:
         if products[c].dtype.kind == "U":
             products[c] = products[c].astype(object)
-    trade = (
-        Flows(**{f.name: data[f"trade:{f.name}"] for f in fields(Flows)})
-        if bool(data["has_trade"])
-        else None
-    )
+    trade = None
+    if bool(data["has_trade"]):
+        stored = {f.name: data[f"trade:{f.name}"] for f in fields(Flows) if f.name not in DERIVED}
+        priced = stored["has_value"] & stored["has_quantity"] & ~stored["screened"]
+        trade = Flows(
+            **stored,
+            priced=np.where(priced, stored["content"], 0.0),
+            priced_value=np.where(priced, stored["value"], 0.0),
+        )
+    shape = (len(data["minerals"]), len(data["stages"]), len(data["years"]), len(data["countries"]))
+    production = np.zeros(shape)
+    production_missing = np.zeros(shape, dtype=bool)
+    production.ravel()[data["production_cells"]] = data["production_values"]
+    production_missing.ravel()[data["production_cells"]] = data["production_missing"]
     return Dataset(
         minerals=pd.Index(data["minerals"].astype(object), name="mineral"),
         stages=pd.Index(data["stages"].astype(object), name="stage"),
         years=pd.Index(data["years"], name="year", dtype="int64"),
         countries=pd.Index(data["countries"].astype(object), name="country"),
-        production=data["production"],
-        production_missing=data["production_missing"],
+        production=production,
+        production_missing=production_missing,
         trade=trade,
         governance=data["governance"],
         governance_years=pd.Index(data["governance_years"], name="governance_year", dtype="int64"),

@@ -157,8 +157,8 @@ class Flows:
             screened=scr,
         )
 
-    def take(self, index: np.ndarray) -> Flows:
-        """Flows at ``index`` (a boolean mask or integer positions)."""
+    def take(self, index: np.ndarray | slice) -> Flows:
+        """Flows at ``index`` (a boolean mask, integer positions or a slice: views)."""
         return Flows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def recode(self, **maps: np.ndarray) -> Flows:

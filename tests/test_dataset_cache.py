@@ -109,3 +109,10 @@ def test_the_embedded_dataset_ships_a_current_binary() -> None:
     assert fresh.trade is not None
     np.testing.assert_array_equal(ds.trade.content, fresh.trade.content)
     np.testing.assert_array_equal(ds.trade.screened, fresh.trade.screened)
+
+
+def test_the_table_names_are_the_canonical_schemas() -> None:
+    from riskengine.dataset import TABLE_NAMES
+    from riskengine.io.canonical import SCHEMAS
+
+    assert set(TABLE_NAMES) == set(SCHEMAS)

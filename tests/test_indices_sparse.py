@@ -217,3 +217,36 @@ def test_with_content_rescales_named_products_only() -> None:
     assert low.trade is not None
     assert sorted(low.trade.content.tolist()) == pytest.approx([10.0, 180.0])
     assert low.pairs.content.sum() == pytest.approx(190.0)  # pairs follow the new content
+
+
+@SETTINGS
+@given(
+    arrays(float, (2, 1, 4, 3, 3), elements=quantity),
+    st.lists(st.sampled_from([2021, 2022, 2023, 2024]), min_size=1, max_size=4, unique=True),
+)
+def test_selecting_years_keeps_exactly_their_flows(tensor: np.ndarray, years: list[int]) -> None:
+    countries = ["AUS", "CHN", "JPN"]
+    cells = np.nonzero(tensor)
+    trade = pd.DataFrame(
+        {
+            "mineral": np.array(["cobalt", "copper"])[cells[0]],
+            "stage": "mining",
+            "exporter": np.array(countries)[cells[3]],
+            "importer": np.array(countries)[cells[4]],
+            "year": np.array([2021, 2022, 2023, 2024])[cells[2]],
+            "quantity": tensor[cells],
+            "value_usd": tensor[cells] * 10.0,
+            "source": "test",
+        }
+    )
+    production = pd.DataFrame(
+        {"mineral": ["cobalt", "copper"] * 4, "stage": "mining", "country": "AUS",
+         "year": np.repeat([2021, 2022, 2023, 2024], 2), "quantity": 1.0, "unit": "t",
+         "source": "test"}
+    )  # fmt: skip
+    ds = Dataset.from_tables({"production": production, "trade": trade})
+    sub = ds.sel(years=years)
+    order = [ds.years.get_loc(y) for y in years]
+    expected = ds.trade_array()[:, :1][:, :, order]
+    np.testing.assert_array_equal(sub.trade_array()[:, :1], expected)
+    assert list(sub.years) == years

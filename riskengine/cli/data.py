@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -57,6 +56,8 @@ def fetch(source: str, workdir: Path) -> Path:
         name = source.rstrip("/").rsplit("/", 1)[-1] or "download"
         target = workdir / name
         try:
+            import urllib.request  # only for downloads: it costs start-up time
+
             with urllib.request.urlopen(source) as response, target.open("wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 with typer.progressbar(

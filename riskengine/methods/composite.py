@@ -309,12 +309,19 @@ def _upstream(
         # a refiner whose feed is unknown (no mine output, no feed imports in the data)
         # is taken as its own ore origin
         weighted = np.where(unknown_feed, g_own, weighted)
-        who = sorted(
-            {f"{ds.minerals[m]}/{ds.countries[e]}" for m, _, e in np.argwhere(unknown_feed)}
-        )
+        # per mineral: how many refiners, and the first few of them
+        per_mineral = unknown_feed.any(axis=1)  # (M, C)
+        names = ds.countries.to_numpy()
+        who = [
+            f"{ds.minerals[int(m)]} ({', '.join(names[np.flatnonzero(per_mineral[m])][:5])}"
+            + (f" and {n - 5} more" if (n := int(per_mineral[m].sum())) > 5 else "")
+            + ")"
+            for m in np.flatnonzero(per_mineral.any(axis=1))
+        ]
         notes.append(
-            f"refiners with no known ore feed are taken as their own ore origin: "
-            f"{', '.join(who[:20])}" + (" ..." if len(who) > 20 else "")
+            "refiners with no known ore feed are taken as their own ore origin: "
+            + "; ".join(who[:20])
+            + (f"; ... ({len(who)} minerals)" if len(who) > 20 else "")
         )
     refined = pairs.take(pairs.stage == s_ref)
     key_ref = refined.key(("mineral", "year", "importer"), mtc)
