@@ -754,6 +754,8 @@ class Dataset:
             _codes(prod["country"], c_idx),
         )
         quantity = prod["quantity"].to_numpy(dtype=float)
+        if "product" in prod.columns:
+            quantity = quantity * _production_content(prod, products, path)
         production[cell] = np.nan_to_num(quantity, nan=0.0)
         missing = np.zeros(shape, dtype=bool)
         missing[cell] = np.isnan(quantity)
@@ -846,6 +848,78 @@ def label_frame(
     return pd.DataFrame(data)
 
 
+def _catalogue_rows(
+    table: pd.DataFrame,
+    file: str,
+    products: pd.DataFrame | None,
+    path: Path | None,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Catalogue row of every row of ``table`` that names a product (-1 for the others).
+
+    Returns the rows, the mask of rows naming a product and the mapped catalogue.
+
+    Raises
+    ------
+    DataError
+        Naming the file, line and column of every row whose product is not in the
+        catalogue for its mineral, or sits at another stage there.
+    """
+    named = table["product"].fillna("").astype(str).to_numpy()
+    has_product = named != ""
+    rows = np.full(len(table), -1, dtype=np.int64)
+    if products is None:
+        from riskengine.products import load_products
+
+        products = load_products(path)
+    catalogue = products[products["mineral"].fillna("") != ""].reset_index(drop=True)
+    if not has_product.any():
+        return rows, has_product, catalogue
+    key = pd.MultiIndex.from_arrays(
+        [catalogue["product"].astype(str), catalogue["mineral"].astype(str)]
+    )
+    lines = np.flatnonzero(has_product)
+    minerals = table["mineral"].to_numpy()[lines]
+    pos = key.get_indexer(pd.MultiIndex.from_arrays([named[lines], minerals]))
+    stage_cat = catalogue["stage"].to_numpy()[np.maximum(pos, 0)]
+    stage_row = table["stage"].to_numpy()[lines]
+    problems: list[str] = []
+    for i in np.flatnonzero(pos < 0)[:50]:
+        problems.append(
+            f"{file} line {int(table.index[lines[i]]) + 2}, column 'product': "
+            f"{named[lines[i]]!r} is not in the product catalogue for mineral "
+            f"{minerals[i]!r}; add a row for it to products.csv in the dataset directory "
+            f"(docs/data-format.md)"
+        )
+    wrong = (pos >= 0) & (stage_cat != stage_row)
+    for i in np.flatnonzero(wrong)[:50]:
+        problems.append(
+            f"{file} line {int(table.index[lines[i]]) + 2}, column 'stage': "
+            f"{named[lines[i]]!r} is a {stage_cat[i]} product in the catalogue, got "
+            f"{stage_row[i]!r}; write {stage_cat[i]!r} or correct the catalogue row"
+        )
+    if problems:
+        extra = int((pos < 0).sum() + wrong.sum()) - len(problems)
+        if extra > 0:
+            problems.append(f"... and {extra} more rows")
+        raise DataError(
+            f"{file}{'' if path is None else f' in {path}'} names products it cannot "
+            f"convert to contained content:",
+            problems,
+        )
+    rows[lines] = pos
+    return rows, has_product, catalogue
+
+
+def _production_content(
+    prod: pd.DataFrame, products: pd.DataFrame | None, path: Path | None
+) -> np.ndarray:
+    """Content fraction of every production row (1 where no product is named)."""
+    rows, named, catalogue = _catalogue_rows(prod, "production.csv", products, path)
+    fraction = np.ones(len(prod))
+    fraction[named] = catalogue["content"].to_numpy(dtype=float)[rows[named]]
+    return fraction
+
+
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Positions of ``values`` in ``index`` (all must be present)."""
     return index.get_indexer(pd.Index(values))
@@ -867,55 +941,12 @@ def _trade_flows(
     fraction = np.ones(n)
     table = _empty_products()
     if "product" in trade.columns:
-        named = trade["product"].fillna("").astype(str).to_numpy()
-        has_product = named != ""
+        rows, has_product, catalogue = _catalogue_rows(trade, "trade.csv", products, path)
         if has_product.any():
-            if products is None:
-                from riskengine.products import load_products
-
-                products = load_products(path)
-            catalogue = products[products["mineral"].fillna("") != ""]
-            key = pd.MultiIndex.from_arrays(
-                [catalogue["product"].astype(str), catalogue["mineral"].astype(str)]
-            )
-            wanted = pd.MultiIndex.from_arrays(
-                [named[has_product], trade["mineral"].to_numpy()[has_product]]
-            )
-            pos = key.get_indexer(wanted)
-            lines = np.flatnonzero(has_product)
-            bad = pos < 0
-            problems: list[str] = []
-            for i in np.flatnonzero(bad)[:50]:
-                row = int(trade.index[lines[i]])
-                problems.append(
-                    f"trade.csv line {row + 2}, column 'product': {named[lines[i]]!r} is not "
-                    f"in the product catalogue for mineral {wanted[i][1]!r}; add a row for it "
-                    f"to products.csv in the dataset directory (docs/data-format.md)"
-                )
-            ok = ~bad
-            stage_cat = catalogue["stage"].to_numpy()[np.where(ok, pos, 0)]
-            stage_row = trade["stage"].to_numpy()[has_product]
-            wrong = ok & (stage_cat != stage_row)
-            for i in np.flatnonzero(wrong)[:50]:
-                row = int(trade.index[lines[i]])
-                problems.append(
-                    f"trade.csv line {row + 2}, column 'stage': {named[lines[i]]!r} is a "
-                    f"{stage_cat[i]} product in the catalogue, got {stage_row[i]!r}; write "
-                    f"{stage_cat[i]!r} or correct the catalogue row"
-                )
-            if problems:
-                extra = int(bad.sum() + wrong.sum()) - len(problems)
-                if extra > 0:
-                    problems.append(f"... and {extra} more rows")
-                raise DataError(
-                    f"the trade table{'' if path is None else f' in {path}'} names "
-                    f"products it cannot convert to contained content:",
-                    problems,
-                )
-            used, local = np.unique(pos, return_inverse=True)
+            used, local = np.unique(rows[has_product], return_inverse=True)
             table = catalogue.iloc[used][list(PRODUCT_COLUMNS)].reset_index(drop=True)
-            product_row[lines] = local
-            fraction[lines] = table["content"].to_numpy(dtype=float)[local]
+            product_row[has_product] = local
+            fraction[has_product] = table["content"].to_numpy(dtype=float)[local]
         legacy = int((~has_product).sum())
     else:
         legacy = n

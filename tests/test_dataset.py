@@ -485,3 +485,29 @@ def test_import_production_balance_in_contained_tonnes(ds: Dataset) -> None:
         }
     )
     assert list(table.index[:1]) == [("copper", "mining", 2024)]  # largest ratio first
+
+
+def test_production_stated_in_a_product_is_converted(tmp_path: Path) -> None:
+    path = copy_tiny(tmp_path)
+    prod = pd.read_csv(path / "production.csv", dtype=str, keep_default_na=False)
+    prod["product"] = ""
+    extra = {c: "" for c in prod.columns}
+    extra.update(
+        mineral="lithium", stage="mining", country="AUS", year="2024", quantity="1000",
+        unit="kt", source=SRC, product="form:spodumene_concentrate",
+    )  # fmt: skip
+    pd.concat([prod, pd.DataFrame([extra])]).to_csv(path / "production.csv", index=False)
+    from riskengine.products import load_products
+
+    fraction = float(
+        load_products()
+        .set_index(["product", "mineral"])
+        .loc[("form:spodumene_concentrate", "lithium"), "content"]
+    )
+    ds = load_dataset(path)
+    got = at(ds, ds.production, mineral="lithium", stage="mining", year=2024, country="AUS")
+    assert got == pytest.approx(1_000_000 * fraction)  # 1 Mt of concentrate, in Li
+    # the figures without a product are unchanged
+    assert at(ds, ds.production, mineral="cobalt", stage="mining", year=2024, country="COD") == (
+        6000.0
+    )

@@ -79,7 +79,8 @@ def test_missing_production_table_names_the_path_and_columns() -> None:
         load_dataset(BAD / "no_production")
     assert info.value.problems == [
         f"{BAD / 'no_production'}/production.csv is missing; every dataset needs it "
-        f"(columns: mineral, stage, country, year, quantity, unit, source, flag, estimated)"
+        f"(columns: mineral, stage, country, year, quantity, unit, source, flag, estimated, "
+        f"product)"
     ]
 
 
@@ -88,7 +89,7 @@ def test_empty_production_file() -> None:
         load_dataset(BAD / "empty_production")
     assert info.value.problems == [
         "production.csv: the file is empty; it needs a header line (mineral, stage, country, "
-        "year, quantity, unit, source, flag, estimated)"
+        "year, quantity, unit, source, flag, estimated, product)"
     ]
 
 

@@ -629,3 +629,18 @@ def test_composite_upstream_follows_intermediates_to_their_origin() -> None:
     # China's refinery feed is DR Congo's hydroxide alone (China mines nothing), so
     # Japan's refined cobalt from China embodies Congolese ore: g(COD) = (2.5 + 2) / 5
     assert rows.loc[("refining", "JPN"), "upstream_exposure"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_single_labels_are_one_item_not_letters(ds: Dataset, method: str) -> None:
+    one = score(ds, method=method, minerals="cobalt", stages="mining", years=2024)
+    listed = score(ds, method=method, minerals=["cobalt"], stages=["mining"], years=[2024])
+    pd.testing.assert_frame_equal(one.scores, listed.scores)
+    with pytest.raises(UnknownLabelError, match=r"unknown mineral: gold\. Valid minerals"):
+        score(ds, method=method, minerals="gold")
+
+
+def test_tonnes_name_their_basis(ds: Dataset) -> None:
+    for method in ("riskengine", "geopolrisk"):
+        frame = score(ds, method=method).scores
+        assert set(frame["basis"]) == {"contained content"}  # the tiny fixture states none

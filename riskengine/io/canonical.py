@@ -180,6 +180,18 @@ PRODUCTION = TableSchema(
             required=False,
             nullable=True,
         ),
+        Column(
+            "product",
+            "str",
+            "Form the figure is stated in, an id of the product catalogue (e.g. "
+            "`form:spodumene_concentrate`, gross weight); the quantity is converted to the "
+            "mineral's basis with its content fraction. Empty or absent: the quantity is "
+            "already in the mineral's basis (`basis` in `minerals.csv`).",
+            required=False,
+            nullable=True,
+            fix="use an id listed in riskengine's products.csv or in the dataset's own "
+            "products.csv",
+        ),
     ),
     key=("mineral", "stage", "country", "year"),
     required_file=True,

@@ -61,18 +61,18 @@ class ScoreResult(Result):
 
 def resolve_params(
     ds: Dataset,
-    minerals: Sequence[str] | None,
-    stages: Sequence[str] | None,
-    years: Sequence[int] | None,
+    minerals: Sequence[str] | str | None,
+    stages: Sequence[str] | str | None,
+    years: Sequence[int] | int | None,
 ) -> Dataset:
-    """Restrict the dataset to the requested labels (errors name the valid ones)."""
+    """Restrict the dataset to the requested labels (errors name the valid ones).
+
+    A single string or year is one label (``minerals="cobalt"``), never a
+    sequence of letters.
+    """
     if minerals is None and stages is None and years is None:
         return ds
-    return ds.sel(
-        minerals=list(minerals) if minerals is not None else None,
-        stages=list(stages) if stages is not None else None,
-        years=list(years) if years is not None else None,
-    )
+    return ds.sel(minerals=minerals, stages=stages, years=years)
 
 
 def governance_by_year(ds: Dataset) -> tuple[np.ndarray, dict[int, int | None]]:
@@ -173,6 +173,19 @@ def trade_notes(ds: Dataset, notes: list[str]) -> None:
             f"{screened} trade flow(s) with an outlier unit value are left out of quantity "
             f"measures (riskengine data check lists them)"
         )
+
+
+def mineral_basis(ds: Dataset) -> np.ndarray:
+    """Return what each mineral's tonnes are counted in (``basis`` of ``minerals.csv``).
+
+    Every ``*_t`` column of a result is contained content on this basis; a
+    mineral without a stated basis reads ``contained content``.
+    """
+    info = ds.mineral_info
+    if "basis" in info.columns:
+        stated = info["basis"].reindex(ds.minerals)
+        return np.asarray(stated.where(stated.notna() & (stated != ""), "contained content"))
+    return np.full(len(ds.minerals), "contained content", dtype=object)
 
 
 def cell_keys(ds: Dataset, side: str) -> tuple[np.ndarray, int]:

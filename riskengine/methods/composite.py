@@ -25,6 +25,7 @@ from riskengine.methods.base import (
     concentration_table,
     governance_by_year,
     handle_missing,
+    mineral_basis,
     production_notes,
     require_trade,
     resolve_params,
@@ -60,9 +61,9 @@ def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
 def composite(
     dataset: Dataset,
     *,
-    minerals: Sequence[str] | None = None,
-    stages: Sequence[str] | None = None,
-    years: Sequence[int] | None = None,
+    minerals: Sequence[str] | str | None = None,
+    stages: Sequence[str] | str | None = None,
+    years: Sequence[int] | int | None = None,
     weights: Mapping[str, float] | None = None,
     missing_governance: MissingGovernance = "nan",
 ) -> ScoreResult:
@@ -203,6 +204,7 @@ def composite(
     columns["imports_t"] = imports[cells]
     columns["exports_t"] = exports[cells]
     columns["production_t"] = prod[cells]
+    columns["basis"] = mineral_basis(ds)[cells[0]]
     frame = label_frame(
         {
             "mineral": (ds.minerals, cells[0]),

@@ -54,9 +54,9 @@ def _restriction_factors(
 def eu_supply_risk(
     dataset: Dataset,
     *,
-    minerals: Sequence[str] | None = None,
-    stages: Sequence[str] | None = None,
-    years: Sequence[int] | None = None,
+    minerals: Sequence[str] | str | None = None,
+    stages: Sequence[str] | str | None = None,
+    years: Sequence[int] | int | None = None,
     regions: Mapping[str, Sequence[str]] | Sequence[str] | None = ("EU27",),
     export_restrictions: ExportRestrictions | None = None,
     missing_governance: MissingGovernance = "nan",

@@ -23,6 +23,7 @@ from riskengine.methods.base import (
     concentration_table,
     governance_by_year,
     handle_missing,
+    mineral_basis,
     production_notes,
     region_matrix,
     require_trade,
@@ -37,9 +38,9 @@ COPPER_REFERENCE = 0.409412948
 def geopolrisk(
     dataset: Dataset,
     *,
-    minerals: Sequence[str] | None = None,
-    stages: Sequence[str] | None = None,
-    years: Sequence[int] | None = None,
+    minerals: Sequence[str] | str | None = None,
+    stages: Sequence[str] | str | None = None,
+    years: Sequence[int] | int | None = None,
     regions: Mapping[str, Sequence[str]] | Sequence[str] | None = ("EU27",),
     hhi_stage: str = Stage.MINING.value,
     missing_governance: MissingGovernance = "nan",
@@ -217,6 +218,7 @@ def geopolrisk(
             "cf": cf[cells],
             "imports_t": qty[cells],
             "own_production_t": p_all[cells],
+            "basis": mineral_basis(ds)[cells[0]],
         },
     )
     return ScoreResult(
