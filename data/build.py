@@ -226,6 +226,17 @@ def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def write_binary() -> None:
+    """Write ``data/dataset.npz``, the pre-validated binary form ``riskengine score`` loads.
+
+    It is keyed by a hash of the tables, the product catalogue and the loading
+    code, so it must be rewritten whenever any of them changes:
+    ``python data/build.py --binary`` does that from the tables already here.
+    """
+    ds = build_dataset(OUT, DEFAULT_DATA_NAME)
+    save_binary(ds, OUT / SHIPPED_CACHE, input_hash(OUT))
+
+
 def main(releases: Path) -> None:
     """Build ``production``, ``trade``, ``governance`` and ``minerals`` tables into ``data/``."""
     usgs = read_usgs_mcs(releases / "usgs_mcs2026" / "MCS2026_Commodities_Data.csv")
@@ -272,10 +283,7 @@ def main(releases: Path) -> None:
         ]
     )
     write_table(info, OUT, "minerals")
-    # the pre-validated binary form that riskengine score loads (keyed by the tables'
-    # and the product catalogue's hash; rebuilt here whenever they change)
-    ds = build_dataset(OUT, DEFAULT_DATA_NAME)
-    save_binary(ds, OUT / SHIPPED_CACHE, input_hash(OUT))
+    write_binary()
     print(
         f"production {len(production):,} rows, trade {len(trade):,} rows, "
         f"governance {len(wgi.governance):,} rows, {len(minerals)} minerals"
@@ -283,4 +291,7 @@ def main(releases: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT.parent.parent / "shared" / "data")
+    if sys.argv[1:] == ["--binary"]:
+        write_binary()
+    else:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT.parent.parent / "shared" / "data")

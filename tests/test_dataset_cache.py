@@ -100,8 +100,8 @@ def test_the_embedded_dataset_ships_a_current_binary() -> None:
     assert shipped.is_file(), f"run data/build.py to write {shipped}"
     ds = load_binary(shipped, input_hash(directory))
     assert ds is not None, (
-        f"{shipped} is stale (the tables or the product catalogue changed): run "
-        f"python data/build.py ../shared/data"
+        f"{shipped} is stale (the tables, the product catalogue or the loading code "
+        f"changed): run python data/build.py --binary"
     )
     fresh = build_dataset(directory, ds.name)
     np.testing.assert_array_equal(ds.production, fresh.production)
