@@ -134,3 +134,58 @@ def test_errors_are_one_line_and_exit_1(capsys, args, message):
     lines = [x for x in err.splitlines() if x.startswith("error:")]
     assert len(lines) == 1, err
     assert lines[0].startswith(message), lines[0]
+
+
+@pytest.fixture
+def graded_data(tmp_path: Path) -> Path:
+    """The stress fixture with its copper concentrate traded as HS92:260300 (20-35 % Cu)."""
+    out = tmp_path / "graded"
+    out.mkdir()
+    for name in ("production.csv", "governance.csv"):
+        (out / name).write_text((DATA / name).read_text())
+    trade = pd.read_csv(DATA / "trade.csv")
+    ore = (trade["mineral"] == "copper") & (trade["stage"] == "mining")
+    trade.insert(4, "product", "")
+    trade.loc[ore, "product"] = "HS92:260300"
+    trade.to_csv(out / "trade.csv", index=False)
+    return out
+
+
+def test_simulate_grades(capsys, graded_data):
+    args = ("simulate", "--data", graded_data, "-n", "2000", "--seed", "7", "-f", "csv")
+    code, plain, err = run(capsys, *args)
+    assert code == 0, err
+    _, off, _ = run(capsys, *args, "--no-grades")
+    assert off == plain  # off is the default
+    code, on, err = run(capsys, *args, "--grades")
+    assert code == 0, err
+    a, b = pd.read_csv(io.StringIO(plain)), pd.read_csv(io.StringIO(on))
+    assert "grade_sd_t" not in a.columns
+    keys = ["mineral", "stage", "country"]
+    pd.testing.assert_frame_equal(a[keys], b[keys])
+    ore = (b["mineral"] == "copper") & (b["stage"] == "mining")
+    assert (b.loc[ore, "grade_sd_t"] > 0).all()
+    assert (b.loc[~ore, "grade_sd_t"] == 0).all()
+    # the other series are untouched by the grades
+    pd.testing.assert_frame_equal(a[~ore], b.loc[~ore, list(a.columns)], check_exact=True)
+    code, out, err = run(capsys, *args[:-2], "--grades", "--max-reexport", "1")
+    assert code == 0, err
+    assert "grade sd t" in out
+    assert "grades: the content fraction of 1 product drawn once per draw from triangular" in out
+
+
+def test_sensitivity_content_rows(capsys, graded_data):
+    code, out, err = run(
+        capsys, "sensitivity", "--data", graded_data, "-c", "CHL", "-m", "copper", "-f", "csv",
+        "--input", "content",
+    )  # fmt: skip
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    assert set(table["kind"]) == {"content"}
+    assert set(table["input"]) == {"HS92:260300"}
+    first = table.iloc[0]
+    assert (first["basis"], first["input_stage"]) == ("assumption", "mining")
+    assert (first["value"], first["input_low"], first["input_high"]) == (0.27, 0.2, 0.35)
+    # Chile's export concentration moves with the grade of what it ships to China and Japan
+    assert first["stage"] == "mining"
+    assert first["score_low"] < first["score"] < first["score_high"]

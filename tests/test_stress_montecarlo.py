@@ -318,3 +318,185 @@ def test_progress_is_reported_per_batch(tiny):
     calls: list[tuple[int, int]] = []
     run(tiny, n=2500, seed=1, batch_size=1000, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(1000, 2500), (2000, 2500), (2500, 2500)]
+
+
+# ---------------------------------------------------------- content grades
+# (product, content, low, high): a symmetric and an asymmetric assumed range
+GRADE_CATALOGUE = [("T:a", 0.2, 0.1, 0.3), ("T:b", 0.3, 0.25, 0.5)]
+# the flows of ``FLOWS`` as traded products: gross tonnes (None: contained, no product)
+GRADED_FLOWS = {
+    ("AUS", "USA"): ("T:a", 500.0),  # 100 t contained at 0.2
+    ("CHN", "USA"): ("", 50.0),
+    ("COD", "USA"): ("T:b", 100.0),  # 30 t
+    ("CHN", "DEU"): ("T:a", 200.0),  # 40 t
+    ("DEU", "JPN"): ("T:a", 50.0),  # 10 t
+}
+
+
+def build_graded(
+    flows: dict[tuple[str, str], tuple[str, float]] = GRADED_FLOWS,
+    catalogue: list[tuple[str, float, float, float]] = GRADE_CATALOGUE,
+) -> Dataset:
+    tables = {
+        "production": pd.DataFrame(
+            [
+                {"mineral": "cobalt", "stage": "refining", "country": c, "year": 2024,
+                 "quantity": q, "unit": "t", "source": "test"}
+                for c, q in PRODUCTION.items()
+            ]
+        ),
+        "trade": pd.DataFrame(
+            [
+                {"mineral": "cobalt", "stage": "refining", "exporter": e, "importer": i,
+                 "year": 2024, "product": p, "quantity": q, "value_usd": 1000.0 * q,
+                 "source": "test"}
+                for (e, i), (p, q) in flows.items()
+            ]
+        ),
+        "governance": pd.DataFrame(
+            [
+                {"country": c, "year": 2022, "indicator": "PV", "value": pv, "source": "test"}
+                for c, pv in PV.items()
+            ]
+        ),
+    }  # fmt: skip
+    products = pd.DataFrame(
+        catalogue, columns=["product", "content", "content_low", "content_high"]
+    ).assign(mineral="cobalt", stage="refining", share=1.0, basis="assumption", source="test")
+    return Dataset.from_tables(tables, products=products, name="graded")
+
+
+@pytest.fixture(scope="module")
+def graded() -> Dataset:
+    return build_graded()
+
+
+def triangular_sd(low: float, mode: float, high: float) -> float:
+    a, c, b = low, mode, high
+    return math.sqrt((a * a + b * b + c * c - a * b - a * c - b * c) / 18.0)
+
+
+def test_graded_case_has_the_contained_tonnes_of_the_plain_case(graded, tiny):
+    # at central fractions the graded dataset is the plain one: same results without grades
+    a, b = run(graded, n=2000, seed=3), run(tiny, n=2000, seed=3)
+    pd.testing.assert_frame_equal(a.summary, b.summary, check_exact=False, rtol=1e-12)
+
+
+def test_grades_with_a_certain_disruption_spread_like_the_grades():
+    # China ships 100 t of T:a at f ~ triangular(0.1, 0.2, 0.3) to the USA and always stops
+    # half of it: the USA's shortfall is 50 f, mean 10 t, sd 50 x 0.0408 = 2.04 t
+    ds = build_graded({("CHN", "USA"): ("T:a", 100.0)})
+    n = 20_000
+    on = run(ds, n=n, seed=1, probability={"CHN": 1.0}, severity=0.5, grades=True)
+    off = run(ds, n=n, seed=1, probability={"CHN": 1.0}, severity=0.5)
+    r, r0 = row(on, "USA"), row(off, "USA")
+    assert r0["var95_t"] == r0["es99_t"] == r0["mean_shortfall_t"] == 10.0  # no spread
+    assert "grade_sd_t" not in off.summary.columns
+    sd = 50 * triangular_sd(0.1, 0.2, 0.3)
+    assert sd == pytest.approx(2.0412, abs=1e-4)
+    assert r["p_shortfall"] == 1.0
+    assert abs(r["mean_shortfall_t"] - 10.0) < 4 * r["mean_shortfall_se_t"]
+    assert r["mean_shortfall_se_t"] * math.sqrt(n) == pytest.approx(sd, rel=0.03)
+    # every draw is disrupted alike: the grades are the whole spread
+    assert r["grade_sd_t"] == pytest.approx(r["mean_shortfall_se_t"] * math.sqrt(n), rel=1e-9)
+    assert abs(r["grade_mean_t"]) < 4 * sd / math.sqrt(n)
+    for level in mc.LEVELS:
+        tag = f"{100 * level:g}"
+        exact = 50 * mc.triangular_quantile(np.array(level), 0.1, 0.2, 0.3)
+        assert abs(r[f"var{tag}_t"] - exact) < 4 * r[f"var{tag}_se_t"] + 0.01 * exact
+        u = np.linspace(level, 1.0, 200_001)[1:]
+        es = 50 * mc.triangular_quantile(u, 0.1, 0.2, 0.3).mean()
+        assert abs(r[f"es{tag}_t"] - es) < 4 * r[f"es{tag}_se_t"] + 0.01 * es
+    assert on.params["grades"] is True
+    assert on.params["grade_distribution"] == "triangular(content_low, content, content_high)"
+    assert off.params["grades"] is False
+    assert any("triangular(content_low, content, content_high)" in x for x in on.notes)
+    assert off.notes == ()
+    table = on.to_frame("grades").set_index("product")
+    assert list(table.index) == ["T:a"]
+    assert table.loc["T:a", "mean"] == pytest.approx(0.2)
+    assert table.loc["T:a", "sd"] == pytest.approx(sd / 50)
+    assert table.loc["T:a", "gross_at_risk_t"] == pytest.approx(100.0)
+    assert off.to_frame("grades").empty
+
+
+def test_a_draw_with_grades_is_the_draw_on_the_converted_flows(graded):
+    # each draw's shortfalls equal those of a plan built on ds.with_content(its fractions)
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    assert plan.grades is not None
+    sev = mc.block_severities(plan, 8, 0, 40)
+    fractions = mc.block_grades(plan, 8, 0, 40)
+    got = mc.shortfalls(plan, sev, fractions)
+    assert got.shape == (plan.n_series, 40)
+    assert np.all(fractions >= plan.grades.low)
+    assert np.all(fractions <= plan.grades.high)
+    for k in range(40):
+        other = mc.plan_simulation(graded.with_content(fractions[k]), probability=PROB)
+        pd.testing.assert_frame_equal(other.series[["mineral", "stage", "country"]],
+                                      plan.series[["mineral", "stage", "country"]])  # fmt: skip
+        want = mc.shortfalls(other, sev[k : k + 1])[:, 0]
+        np.testing.assert_allclose(got[:, k], want, rtol=1e-12, atol=1e-9)
+    # Germany keeps its own exports of T:a when disrupted: they move with f_a too
+    assert plan.cells.set_index("exporter").loc["DEU", "exports_t"] == pytest.approx(10.0)
+
+
+def test_grades_leave_the_disruption_draws_unchanged(graded):
+    on = run(graded, n=3000, seed=12, grades=True)
+    off = run(graded, n=3000, seed=12)
+    pd.testing.assert_frame_equal(on.cells, off.cells, check_exact=True)
+    # every flow keeps a positive content, so the USA and Japan are short in the same draws
+    for country in ("USA", "JPN"):
+        assert row(on, country)["p_shortfall"] == row(off, country)["p_shortfall"]
+    assert row(on, "USA")["mean_shortfall_t"] != row(off, "USA")["mean_shortfall_t"]
+    # ... and the grade stream is the block's third child
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    seq = np.random.SeedSequence(12, spawn_key=(1,)).spawn(3)[2]
+    u = np.random.default_rng(seq).random((5, len(graded.products)))
+    expected = mc.triangular_quantile(u, plan.grades.low, plan.grades.mode, plan.grades.high)
+    np.testing.assert_array_equal(mc.block_grades(plan, 12, 1, 5), expected)
+
+
+def test_grades_are_reproducible_and_independent_of_batch_size(graded):
+    kw = {"n": 2500, "seed": 4, "grades": True, "severity": (2.0, 3.0)}
+    one = run(graded, batch_size=3000, **kw)
+    small = run(graded, batch_size=1000, **kw)
+    again = run(graded, batch_size=1000, **kw)
+    other = run(graded, batch_size=1000, **{**kw, "seed": 5})
+    pd.testing.assert_frame_equal(one.summary, small.summary, check_exact=True)
+    pd.testing.assert_frame_equal(small.summary, again.summary, check_exact=True)
+    assert not small.summary.equals(other.summary)
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    long = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 2500, 2000)], axis=1)
+    short = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 1200, 1000)], axis=1)
+    np.testing.assert_array_equal(long[:, :1200], short)
+
+
+def test_grades_without_ranges_change_nothing(graded):
+    fixed = build_graded(catalogue=[(p, c, c, c) for p, c, _, _ in GRADE_CATALOGUE])
+    off = run(graded, n=2000, seed=6)
+    on = run(fixed, n=2000, seed=6, grades=True)
+    # grades off ignores the ranges; grades on without ranges draws the central fractions
+    pd.testing.assert_frame_equal(off.summary, run(fixed, n=2000, seed=6).summary, check_exact=True)
+    pd.testing.assert_frame_equal(
+        on.summary.drop(columns=["grade_mean_t", "grade_sd_t"]), off.summary, check_exact=True
+    )
+    assert (on.summary[["grade_mean_t", "grade_sd_t"]] == 0).all().all()
+    assert on.grades.empty
+    assert any("no product of the simulated flows has a content range" in x for x in on.notes)
+
+
+@pytest.mark.parametrize(("low", "mode", "high"), [(0.1, 0.2, 0.3), (0.25, 0.3, 0.5),
+                                                   (0.1, 0.1, 0.3), (0.1, 0.3, 0.3)])  # fmt: skip
+def test_triangular_quantile_against_scipy(low, mode, high):
+    from scipy import stats
+
+    u = np.linspace(0.0, 1.0, 1001)
+    want = stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low).ppf(u)
+    got = mc.triangular_quantile(u, np.full(1001, low), np.full(1001, mode), np.full(1001, high))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert mc.triangular_quantile(np.array([0.3]), 0.2, 0.2, 0.2)[0] == 0.2  # no range
+
+
+def test_grades_argument_error(tiny):
+    with pytest.raises(RiskEngineError, match=r"grades must be True or False .* got 'yes'"):
+        run(tiny, n=10, grades="yes")

@@ -4,6 +4,7 @@ tornado ordering, scenario price elasticities and errors."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -201,7 +202,155 @@ def test_default_data_cobalt_china():
     res = sensitivity(default, minerals=["cobalt"], countries=["CHN"], stages=["intermediate"])
     rows = res.tornado("cobalt", "CHN", "intermediate", top=None)
     assert len(rows) > 10
-    assert set(rows["kind"]) == {"governance", "production", "flow", "parameter"}
+    assert set(rows["kind"]) == {"governance", "production", "flow", "parameter", "content"}
+    # cobalt hydroxide (HS 2822) and mattes/intermediates (HS 8105): assumed grades
+    content = rows[rows["kind"] == "content"].set_index("input")
+    assert set(content.index) == {"HS92:282200", "HS92:810510"}
+    assert (content["basis"] == "assumption").all()
+    assert content.loc["HS92:282200", "input_low"] == 0.25
     # the composite score is a weighted mean: its weight elasticities sum to zero
     weights = rows[rows["kind"] == "parameter"]
     assert weights["swing"].sum() == pytest.approx(0.0, abs=2e-3)
+
+
+# ------------------------------------------------------------ content fractions
+GRADE_COUNTRIES = ("CHL", "CHN", "JPN", "PER", "USA")
+GRADE_PV = {"CHL": 0.4, "CHN": -0.5, "JPN": 1.0, "PER": -0.3, "USA": 0.0}
+# (product, mineral, stage, content, low, high, basis)
+CATALOGUE = [
+    ("T:conc", "copper", "mining", 0.2, 0.1, 0.3, "assumption"),
+    ("T:ore", "copper", "mining", 0.01, 0.01, 0.01, "source"),  # no range: no variant
+    ("T:cathode", "copper", "refining", 1.0, 0.99, 1.0, "chemistry"),
+]
+# gross tonnes of a product, or contained tonnes when no product is named
+GRADE_TRADE = [
+    ("mining", "CHL", "CHN", "T:conc", 400.0),
+    ("mining", "PER", "CHN", "T:conc", 150.0),
+    ("mining", "PER", "JPN", "", 10.0),
+    ("mining", "CHL", "JPN", "T:ore", 1000.0),
+    ("refining", "CHN", "USA", "T:cathode", 50.0),
+    ("refining", "JPN", "USA", "", 10.0),
+]
+GRADE_PRODUCTION = {
+    ("mining", "CHL"): 100.0,
+    ("mining", "PER"): 60.0,
+    ("mining", "CHN"): 20.0,
+    ("refining", "CHN"): 120.0,
+    ("refining", "JPN"): 30.0,
+    ("refining", "USA"): 10.0,
+}
+
+
+def build_graded() -> Dataset:
+    tables = {
+        "production": pd.DataFrame(
+            [
+                {"mineral": "copper", "stage": s, "country": c, "year": 2024, "quantity": q,
+                 "unit": "t", "source": "test"}
+                for (s, c), q in GRADE_PRODUCTION.items()
+            ]
+        ),
+        "trade": pd.DataFrame(
+            [
+                {"mineral": "copper", "stage": s, "exporter": e, "importer": i, "year": 2024,
+                 "product": p, "quantity": q, "value_usd": 1000.0 * q, "source": "test"}
+                for s, e, i, p, q in GRADE_TRADE
+            ]
+        ),
+        "governance": pd.DataFrame(
+            [
+                {"country": c, "year": 2022, "indicator": k, "value": pv - 0.05 * j,
+                 "source": "test"}
+                for c, pv in GRADE_PV.items()
+                for j, k in enumerate(WGI_INDICATORS)
+            ]
+        ),
+    }  # fmt: skip
+    catalogue = pd.DataFrame(
+        CATALOGUE,
+        columns=["product", "mineral", "stage", "content", "content_low", "content_high", "basis"],
+    ).assign(share=1.0, source="test")
+    ds = Dataset.from_tables(tables, products=catalogue, name="graded")
+    info = pd.DataFrame(
+        {"eol_rir": [0.17], "substitution_index": [0.9]},
+        index=pd.Index(["copper"], name="mineral"),
+    )
+    return replace(ds, mineral_info=info)
+
+
+@pytest.fixture(scope="module")
+def graded() -> Dataset:
+    return build_graded()
+
+
+def at_fraction(ds: Dataset, product: str, fraction: float) -> Dataset:
+    f = ds.products["content"].to_numpy(dtype=float).copy()
+    f[ds.products["product"].tolist().index(product)] = fraction
+    return ds.with_content(f)
+
+
+def test_the_synthetic_case_is_in_contained_tonnes(graded):
+    frame = graded.trade_frame().set_index(["stage", "exporter", "importer"])
+    assert frame.loc[("mining", "CHL", "CHN"), "content_t"] == pytest.approx(80.0)  # 400 x 0.2
+    assert frame.loc[("mining", "CHL", "JPN"), "content_t"] == pytest.approx(10.0)  # 1000 x 0.01
+    low = at_fraction(graded, "T:conc", 0.1).trade_frame().set_index(["stage", "exporter"])
+    assert low.loc[("mining", "PER"), "content_t"].sum() == pytest.approx(25.0)  # 15 + 10
+
+
+@pytest.mark.parametrize("method", ["riskengine", "geopolrisk", "eu"])
+def test_content_variants_equal_rescoring_with_the_range_ends(graded, method):
+    params = {"regions": {"US": ["USA"], "CN": ["CHN"]}} if method == "eu" else {}
+    countries = ["US", "CN"] if method == "eu" else ["CHN", "JPN", "USA"]
+    res = sensitivity(graded, countries=countries, method=method, inputs=["content"], **params)
+    table = res.table
+    assert len(table)
+    assert set(table["kind"]) == {"content"}
+    # one variant per product with a range, the narrow chemistry range too;
+    # T:ore (0.01 .. 0.01) has none
+    assert set(table["input"]) == {"T:conc", "T:cathode"}
+    for _, row in table.iterrows():
+        item = next(c for c in CATALOGUE if c[0] == row["input"])
+        assert (row["input_stage"], row["basis"]) == (item[2], item[6])
+        assert (row["value"], row["input_low"], row["input_high"]) == item[3:6]
+        low = score_of(at_fraction(graded, item[0], item[4]), method, row["stage"],
+                       row["country"], **params)  # fmt: skip
+        high = score_of(at_fraction(graded, item[0], item[5]), method, row["stage"],
+                        row["country"], **params)  # fmt: skip
+        assert row["score_low"] == pytest.approx(low, rel=1e-12, abs=1e-15)
+        assert row["score_high"] == pytest.approx(high, rel=1e-12, abs=1e-15)
+        assert row["swing"] == pytest.approx(high - low, rel=1e-9, abs=1e-15)
+        base = score_of(graded, method, row["stage"], row["country"], **params)
+        assert row["score"] == pytest.approx(base, rel=1e-12)
+        # arc elasticity over the range: (dS / S) / (df / f)
+        span = (item[5] - item[4]) / item[3]
+        assert row["elasticity"] == pytest.approx((high - low) / base / span, rel=1e-9)
+
+
+def test_content_variant_by_hand_import_reliance(graded):
+    # China's mining-stage import reliance M / (P + M): imports 400 f + 150 f of
+    # concentrate against 20 t of own production; f = 0.1 / 0.3 gives 55/75 and 165/185
+    res = sensitivity(graded, countries=["CHN"], stages=["mining"], inputs=["content"])
+    row = res.tornado("copper", "CHN", "mining").set_index("input").loc["T:conc"]
+    for f, column in ((0.1, "score_low"), (0.3, "score_high")):
+        changed = at_fraction(graded, "T:conc", f)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = riskengine.score(changed).scores
+        hit = scores[(scores["stage"] == "mining") & (scores["country"] == "CHN")]
+        assert float(hit["import_reliance"].iloc[0]) == pytest.approx(550 * f / (20 + 550 * f))
+        assert row[column] == pytest.approx(float(hit["score"].iloc[0]), rel=1e-12)
+    assert row["kind"] == "content"
+
+
+def test_content_is_a_default_kind_and_other_kinds_carry_their_range(graded):
+    res = sensitivity(graded, countries=["CHN"], step=0.2)
+    table = res.table
+    assert "content" in set(table["kind"])
+    other = table[table["kind"].isin(["production", "flow", "parameter"])]
+    np.testing.assert_allclose(other["input_low"], other["value"] * 0.8)
+    np.testing.assert_allclose(other["input_high"], other["value"] * 1.2)
+    assert (other["basis"] == "").all()
+    gov = table[table["kind"] == "governance"]
+    np.testing.assert_allclose(gov["input_low"], 2.5 - (2.5 - gov["value"]) * 0.8)
+    # a dataset without products has no content variants
+    assert "content" not in set(sensitivity(build(), countries=["USA"]).table["kind"])

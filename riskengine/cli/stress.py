@@ -39,6 +39,7 @@ _FLOAT = {
     "es95_t": ",.0f",
     "var99_t": ",.0f",
     "es99_t": ",.0f",
+    "grade_sd_t": ",.1f",
     "es95_pct": ".1f",
     "es99_pct": ".1f",
     "probability": ".1%",
@@ -373,6 +374,14 @@ def simulate_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Draws evaluated together (memory).")
     ] = 1000,
+    grades: Annotated[
+        bool,
+        typer.Option(
+            "--grades/--no-grades",
+            help="Also draw each product's content fraction, triangular(low, central, high), "
+            "once per draw (docs/stress.md).",
+        ),
+    ] = False,
     by: Annotated[
         str, typer.Option("--by", help="Sort the table by this column (es95_pct, mean_...).")
     ] = "es95_pct",
@@ -386,7 +395,7 @@ def simulate_command(
     ] = 0.5,
     fmt: FormatOpt = "table",
     table: Annotated[
-        str, typer.Option("--table", help="For csv/json: summary (default) or cells.")
+        str, typer.Option("--table", help="For csv/json: summary (default), cells or grades.")
     ] = "summary",
     output: OutputOpt = None,
     top: TopOpt = 10,
@@ -402,8 +411,10 @@ def simulate_command(
     from riskengine.stress.montecarlo import THRESHOLDS, simulate
 
     _check_common(None, fmt, top)
-    if table not in ("summary", "cells"):
-        raise UnknownLabelError("table", [table], ["summary", "cells"])
+    from riskengine.stress.montecarlo import SimulationResult
+
+    if table not in SimulationResult.TABLES:
+        raise UnknownLabelError("table", [table], SimulationResult.TABLES)
     ds, chosen = _load(data, year)
     with _progress("simulating") as progress:
         result = simulate(
@@ -419,6 +430,7 @@ def simulate_command(
             severity=severity,
             thresholds=tuple(threshold) if threshold else THRESHOLDS,
             batch_size=batch_size,
+            grades=grades,
             progress=progress,
         )
     if fmt != "table":
@@ -451,6 +463,8 @@ def simulate_command(
         "es99_t": "ES99 t",
         "es95_pct": "ES95 %",
     }
+    if grades:
+        cols["grade_sd_t"] = "grade sd t"
     head = (
         f"Monte Carlo: {result.n:,} draws, seed {result.seed}, year {result.year}, "
         f"{len(result.cells):,} exporter/mineral pairs at risk, "
@@ -479,6 +493,8 @@ def simulate_command(
             f"{max_reexport:.0%} of their supply and are not shown (a draw has no pass-through "
             f"to their buyers, so their shortfall is overstated); --max-reexport 1 shows them."
         )
+    if grades:
+        notes.extend(result.notes)
     _emit("\n\n".join([head, body, *notes]), output, "the simulation report")
 
 
@@ -499,7 +515,8 @@ def sensitivity_command(
     inputs: Annotated[
         list[str] | None,
         typer.Option(
-            "--input", help="Input kind: governance, production, flow, parameter; repeat."
+            "--input",
+            help="Input kind: governance, production, flow, parameter, content; repeat.",
         ),
     ] = None,
     scenario: Annotated[
@@ -583,10 +600,15 @@ def _tornado_text(rows: pd.DataFrame, title: str, step: float, width: int = 16) 
         left = "#" * round(width * max(-lo, 0.0) / scale)
         right = "#" * round(width * max(hi, 0.0) / scale)
         bars.append(f"{left:>{width}}|{right:<{width}}")
+    # content rows sit at the ends of the product's range, the others at -/+ step
+    ranges = [
+        f" [{lo:.3g}-{hi:.3g}]" if kind == "content" else ""
+        for kind, lo, hi in rows[["kind", "input_low", "input_high"]].itertuples(index=False)
+    ]
     frame = rows.assign(
-        what=[f"{k} {i}" + (f" ({s})" if s else "") for k, i, s in rows[
+        what=[f"{k} {i}" + (f" ({s})" if s else "") + r for (k, i, s), r in zip(rows[
             ["kind", "input", "input_stage"]
-        ].itertuples(index=False)],
+        ].itertuples(index=False), ranges, strict=True)],
         bar=bars,
     )  # fmt: skip
     return report.text_table(
@@ -594,8 +616,8 @@ def _tornado_text(rows: pd.DataFrame, title: str, step: float, width: int = 16) 
         {
             "what": "input",
             "value": "value",
-            "score_low": f"at -{step:.0%}",
-            "score_high": f"at +{step:.0%}",
+            "score_low": f"at low (-{step:.0%})",
+            "score_high": f"at high (+{step:.0%})",
             "elasticity": "elasticity",
             "bar": "lower  <  score  >  higher",
         },

@@ -27,6 +27,31 @@ re-exporters and no propagation from ore to refined output. These are
 second-order terms the sweep reports per ban; the Monte Carlo gives the
 distribution of the direct loss.
 
+Content grades
+--------------
+With ``grades=True`` each draw also draws the content fraction ``f_p`` of
+every traded product ``p`` with a range in the product catalogue
+(``content_low < content_high``), one fraction per product per draw, shared
+by all flows of the product, and converts the flows before the losses are
+computed:
+
+.. math:: F_{ei}(f) = \sum_n \text{gross}_n f_{p(n)}
+          = F_{ei} + \sum_p (f_p - c_p) G^p_{ei}
+
+(``c_p`` the central fraction, ``G^p`` the product's gross tonnes; flows that
+name no product keep their tonnes). ``f_p`` is triangular on
+``(content_low, content, content_high)``: bounded by the documented range,
+most likely at the catalogue's central value, and needing nothing the
+catalogue does not give (a uniform draw would treat the central value as no
+likelier than the bounds of an assumed range). Its mean ``(low + content +
+high) / 3`` differs from the central value when the range is asymmetric, so
+the mean shortfall moves with the range, as it should. Baseline consumption
+and the thresholds stay at the central fractions. Per series,
+``grade_mean_t`` and ``grade_sd_t`` give the mean and standard deviation of
+the change the drawn fractions make to a draw's shortfall (the same
+disruptions at central fractions as the reference): the spread the grades
+alone add.
+
 Statistics and their errors
 ---------------------------
 Per importer, mineral and stage, over ``n`` draws: the mean shortfall and
@@ -58,10 +83,12 @@ Reproducibility
 ---------------
 Random numbers come in fixed blocks of ``STREAM_BLOCK`` draws; block ``b``
 has its own streams, seeded with ``SeedSequence(seed, spawn_key=(b,))``
-(one child for occurrences, one for severities). A batch is a whole number
-of blocks, and every sum is accumulated block by block in order, so the
-result does not depend on ``batch_size`` - not even in the last bit - and
-the first ``n`` draws of a longer run are the draws of a run of ``n``.
+(one child for occurrences, one for severities, and a third,
+``spawn_key=(b, 2)``, for content grades, so that turning grades on leaves
+the disruptions of every draw as they were). A batch is a whole number of
+blocks, and every sum is accumulated block by block in order, so the result
+does not depend on ``batch_size`` - not even in the last bit - and the first
+``n`` draws of a longer run are the draws of a run of ``n``.
 
 References
 ----------
@@ -104,6 +131,7 @@ from riskengine.stress.disruptions import (
 )
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
     from scipy import sparse
 
 logger = logging.getLogger(__name__)
@@ -119,6 +147,23 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
+#: Child of a block's seed sequence that draws content grades (0 and 1 draw disruptions).
+GRADE_STREAM = 2
+#: Distribution of a drawn content fraction (see the module notes).
+GRADE_DISTRIBUTION = "triangular(content_low, content, content_high)"
+#: Columns of :attr:`SimulationResult.grades`.
+GRADE_COLUMNS: tuple[str, ...] = (
+    "product",
+    "mineral",
+    "stage",
+    "basis",
+    "content",
+    "content_low",
+    "content_high",
+    "mean",
+    "sd",
+    "gross_at_risk_t",
+)
 
 
 # ----------------------------------------------------------------- plan
@@ -131,12 +176,40 @@ class _Stage:
     own_rows: np.ndarray  # local series rows that are cells themselves
     own_cells: np.ndarray  # their cell (local to the mineral)
     own_exports: np.ndarray  # their exports at the stage
+    # with grades: (product row, gross tonnes [series, cells], own rows' gross exports)
+    grades: list[tuple[int, sparse.csr_array, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
 class _MineralPlan:
     cells: slice  # cells of the mineral in the cell axis
     stages: list[_Stage]
+
+
+@dataclass
+class Grades:
+    """Content fractions a simulation draws, one per product of the dataset.
+
+    Attributes
+    ----------
+    low, mode, high : ndarray
+        ``content_low``, ``content`` and ``content_high`` of every row of the
+        dataset's product table (``mode`` also for products not drawn).
+    drawn : ndarray of bool
+        Products with a range (``low < high``); the others keep ``mode``.
+    bound : ndarray
+        Largest possible shortfall of every series: its exposure with every
+        drawn product at ``content_high``.
+    table : pandas.DataFrame
+        The drawn products the simulated flows use (:data:`GRADE_COLUMNS`).
+    """
+
+    low: np.ndarray
+    mode: np.ndarray
+    high: np.ndarray
+    drawn: np.ndarray
+    bound: np.ndarray
+    table: pd.DataFrame
 
 
 @dataclass
@@ -167,6 +240,7 @@ class Plan:
     minerals: list[_MineralPlan]
     upper: np.ndarray  # [series] exposure
     consumption: np.ndarray  # [series]
+    grades: Grades | None = None  # content fractions drawn, if any
 
     @property
     def n_cells(self) -> int:
@@ -177,6 +251,11 @@ class Plan:
     def n_series(self) -> int:
         """Number of (mineral, stage, importer) series."""
         return len(self.upper)
+
+    @property
+    def bound(self) -> np.ndarray:
+        """Largest possible shortfall of every series (the exposure, at the highest grades)."""
+        return self.upper if self.grades is None else self.grades.bound
 
 
 def _cell_parameters(
@@ -254,6 +333,7 @@ def plan_simulation(
     model: DisruptionModel | Mapping[str, Any] | str | Path | None = None,
     probability: float | Mapping[str, float | Mapping[str, float]] | None = None,
     severity: float | tuple[float, float] | Severity | None = None,
+    grades: bool = False,
 ) -> Plan:
     """Fix the cells at risk, their parameters and the series a simulation tracks.
 
@@ -297,6 +377,14 @@ def plan_simulation(
     severities = [s for s, keep in zip(severities, at_risk, strict=True) if keep]
     source = [s for s, keep in zip(source, at_risk, strict=True) if keep]
 
+    products = ds.products
+    low = products["content_low"].to_numpy(dtype=float)
+    mode = products["content"].to_numpy(dtype=float)
+    high = products["content_high"].to_numpy(dtype=float)
+    drawn = (low < high) if grades else np.zeros(len(products), dtype=bool)  # NaN: not drawn
+    gross_at_risk = np.zeros(len(products))
+    bound: list[np.ndarray] = []
+
     plans: list[_MineralPlan] = []
     series: list[dict[str, Any]] = []
     upper: list[np.ndarray] = []
@@ -317,6 +405,7 @@ def plan_simulation(
             else np.isin(labels, importer_list)
         )
         stages_plan: list[_Stage] = []
+        gross = _gross_by_product(ds, mineral, block.idx, drawn) if drawn.any() else {}
         for s in s_pos:
             f = block.flows[s].copy()
             np.fill_diagonal(f, 0.0)
@@ -334,6 +423,23 @@ def plan_simulation(
             own_map = {int(c): j for j, c in enumerate(e)}
             own_rows = np.array([r for r, c in enumerate(rows) if int(c) in own_map], dtype=int)
             own_cells = np.array([own_map[int(rows[r])] for r in own_rows], dtype=int)
+            graded: list[tuple[int, sparse.csr_array, np.ndarray]] = []
+            most = exposure[rows].copy()
+            for row, g_all in gross.items():
+                g = g_all[s].copy()
+                np.fill_diagonal(g, 0.0)
+                g_cells = g[e][:, rows]  # [cells, series]
+                if not g_cells.any():
+                    continue
+                graded.append(
+                    (
+                        row,
+                        sparse.csr_array(np.ascontiguousarray(g_cells.T)),
+                        g.sum(axis=1)[rows[own_rows]],
+                    )
+                )
+                gross_at_risk[row] += g_cells.sum()
+                most += (high[row] - mode[row]) * g_cells.sum(axis=0)
             stages_plan.append(
                 _Stage(
                     flows_t=sparse.csr_array(np.ascontiguousarray(from_cells[:, rows].T)),
@@ -341,9 +447,11 @@ def plan_simulation(
                     own_rows=own_rows,
                     own_cells=own_cells,
                     own_exports=f.sum(axis=1)[rows[own_rows]],
+                    grades=graded,
                 )
             )
             offset += len(rows)
+            bound.append(most)
             upper.append(exposure[rows])
             consumption.append(c0[rows])
             reexport.append(share[rows])
@@ -377,6 +485,23 @@ def plan_simulation(
     fixed = np.array(
         [s.value if s.distribution == "fixed" else np.nan for s in severities], dtype=float
     )
+    grade_plan = None
+    if grades:
+        used = np.flatnonzero(gross_at_risk > 0)
+        a, c, b = low[used], mode[used], high[used]
+        table = products.iloc[used][["product", "mineral", "stage", "basis"]].reset_index(drop=True)
+        table["content"], table["content_low"], table["content_high"] = c, a, b
+        table["mean"] = (a + b + c) / 3.0
+        table["sd"] = np.sqrt((a * a + b * b + c * c - a * b - a * c - b * c) / 18.0)
+        table["gross_at_risk_t"] = gross_at_risk[used]
+        grade_plan = Grades(
+            low=low,
+            mode=mode,
+            high=high,
+            drawn=drawn,
+            bound=np.concatenate(bound) if bound else np.zeros(0),
+            table=table[list(GRADE_COLUMNS)],
+        )
     return Plan(
         cells=cells_frame,
         series=series_frame,
@@ -387,7 +512,36 @@ def plan_simulation(
         minerals=plans,
         upper=up,
         consumption=cons,
+        grades=grade_plan,
     )
+
+
+def _gross_by_product(
+    ds: Dataset, mineral: str, idx: np.ndarray, drawn: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Gross tonnes ``[stage, exporter, importer]`` of each drawn product of ``mineral``.
+
+    On the countries ``idx`` of the mineral's block; only the flows that
+    enter quantity measures (:attr:`~riskengine.flows.Flows.usable`), whose
+    contained tonnes are ``gross x content``.
+    """
+    tr = ds.sel(minerals=[mineral]).trade
+    if tr is None or not len(tr):
+        return {}
+    named = tr.product >= 0
+    keep = named & tr.usable & (tr.gross > 0)
+    keep[named] &= drawn[tr.product[named]]
+    if not keep.any():
+        return {}
+    tr = tr.take(keep)
+    n_s, n = len(ds.stages), len(idx)
+    local = np.full(len(ds.countries), -1)
+    local[idx] = np.arange(n)
+    out: dict[int, np.ndarray] = {}
+    for row in np.unique(tr.product):
+        one = tr.take(tr.product == row).recode(exporter=local, importer=local)
+        out[int(row)] = one.dense("gross", (1, n_s, 1, n, n))[0, :, 0]
+    return out
 
 
 # ---------------------------------------------------------------- draws
@@ -413,16 +567,70 @@ def block_severities(plan: Plan, entropy: int, block: int, n_draws: int) -> np.n
     return out
 
 
-def shortfalls(plan: Plan, severities: np.ndarray) -> np.ndarray:
-    """Shortfall of every series in every draw, ``[series, draw]``.
+def triangular_quantile(
+    u: ArrayLike, low: ArrayLike, mode: ArrayLike, high: ArrayLike
+) -> np.ndarray:
+    r"""Quantile function of the triangular distribution on ``(low, mode, high)``.
 
-    ``max(sum_e s_e F_ei - s_i X_i, 0)`` with values up to :data:`TINY` set to
-    0 (see the module notes). The product with the sparse flows is computed
-    row by row, so a draw's values do not depend on the other draws of the
-    batch.
+    Notes
+    -----
+    With :math:`w = b - a` and :math:`u_c = (c - a) / w`,
+
+    .. math::
+
+        Q(u) = \begin{cases} a + \sqrt{u\, w\, (c - a)} & u < u_c \\
+               b - \sqrt{(1 - u)\, w\, (b - c)} & u \ge u_c \end{cases}
+
+    (Johnson, Kotz & Balakrishnan 1995, ch. 26). Where ``low == high`` the
+    value is ``mode``. The arguments broadcast against each other.
+    """
+    u, low, mode, high = (np.asarray(x, dtype=float) for x in (u, low, mode, high))
+    width = high - low
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = np.where(width > 0, (mode - low) / width, 0.0)
+        left = low + np.sqrt(u * width * (mode - low))
+        right = high - np.sqrt((1.0 - u) * width * (high - mode))
+    return np.where(width > 0, np.where(u < cut, left, right), mode)
+
+
+def block_grades(plan: Plan, entropy: int, block: int, n_draws: int) -> np.ndarray:
+    """Content fractions ``[draw, product]`` of one block (every row of the product table).
+
+    One uniform number per product and draw from the block's grade stream
+    (``SeedSequence(entropy, spawn_key=(block, GRADE_STREAM))``), turned into
+    a fraction by :func:`triangular_quantile`; products without a range keep
+    their central fraction. Like :func:`block_severities`, a short last block
+    holds the first draws of the full block.
+    """
+    g = plan.grades
+    if g is None:
+        raise RiskEngineError("this simulation plan draws no grades (plan_simulation(grades=True))")
+    seq = np.random.SeedSequence(entropy, spawn_key=(block, GRADE_STREAM))
+    u = np.random.default_rng(seq).random((n_draws, len(g.mode)))
+    return np.where(g.drawn, triangular_quantile(u, g.low, g.mode, g.high), g.mode)
+
+
+def _clip(loss: np.ndarray) -> np.ndarray:
+    """``max(loss, 0)`` with values up to :data:`TINY` set to 0, in place."""
+    np.maximum(loss, 0.0, out=loss)
+    loss *= loss > TINY
+    return loss
+
+
+def _shortfalls(
+    plan: Plan, severities: np.ndarray, fractions: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Shortfalls ``[series, draw]`` with ``fractions``, and at the central fractions.
+
+    The second array is None without ``fractions``.
     """
     n_draws = severities.shape[0]
     out = np.zeros((plan.n_series, n_draws))
+    central: np.ndarray | None = None
+    delta: np.ndarray | None = None
+    if fractions is not None and plan.grades is not None:
+        central = np.zeros((plan.n_series, n_draws))
+        delta = np.ascontiguousarray((fractions - plan.grades.mode[None, :]).T)  # [product, draw]
     for mp in plan.minerals:
         if not mp.stages:
             continue
@@ -431,24 +639,65 @@ def shortfalls(plan: Plan, severities: np.ndarray) -> np.ndarray:
             loss = np.asarray(st.flows_t @ sev_t)  # [series, draws]
             if len(st.own_rows):
                 loss[st.own_rows] -= sev_t[st.own_cells] * st.own_exports[:, None]
-            np.maximum(loss, 0.0, out=loss)
-            loss *= loss > TINY
-            out[st.offset : st.offset + loss.shape[0]] = loss
-    return out
+            rows = slice(st.offset, st.offset + loss.shape[0])
+            if central is not None and delta is not None:
+                central[rows] = _clip(loss.copy())
+                for product, gross_t, own_gross in st.grades:
+                    term = np.asarray(gross_t @ sev_t)
+                    if len(st.own_rows):
+                        term[st.own_rows] -= sev_t[st.own_cells] * own_gross[:, None]
+                    term *= delta[product][None, :]
+                    loss += term
+            out[rows] = _clip(loss)
+    return out, central
+
+
+def shortfalls(
+    plan: Plan, severities: np.ndarray, fractions: np.ndarray | None = None
+) -> np.ndarray:
+    """Shortfall of every series in every draw, ``[series, draw]``.
+
+    ``max(sum_e s_e F_ei - s_i X_i, 0)`` with values up to :data:`TINY` set to
+    0 (see the module notes). With ``fractions`` (``[draw, product]``, from
+    :func:`block_grades`) each draw's flows are first converted with its
+    content fractions. The product with the sparse flows is computed row by
+    row, so a draw's values do not depend on the other draws of the batch.
+    """
+    return _shortfalls(plan, severities, fractions)[0]
+
+
+def _iter_blocks(
+    plan: Plan, entropy: int, n: int, batch_size: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Yield ``(first draw, shortfalls, shortfalls at central grades or None)`` per batch."""
+    blocks_per_batch = max(1, -(-batch_size // STREAM_BLOCK))
+    n_blocks = -(-n // STREAM_BLOCK)
+    for first_block in range(0, n_blocks, blocks_per_batch):
+        parts = []
+        fractions = []
+        for b in range(first_block, min(first_block + blocks_per_batch, n_blocks)):
+            size = min(STREAM_BLOCK, n - b * STREAM_BLOCK)
+            parts.append(block_severities(plan, entropy, b, size))
+            if plan.grades is not None:
+                fractions.append(block_grades(plan, entropy, b, size))
+        values, central = _shortfalls(
+            plan,
+            np.concatenate(parts, axis=0),
+            np.concatenate(fractions, axis=0) if fractions else None,
+        )
+        yield first_block * STREAM_BLOCK, values, central
 
 
 def iter_blocks(
     plan: Plan, entropy: int, n: int, batch_size: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first draw, shortfalls [series, draws])`` batch by batch."""
-    blocks_per_batch = max(1, -(-batch_size // STREAM_BLOCK))
-    n_blocks = -(-n // STREAM_BLOCK)
-    for first_block in range(0, n_blocks, blocks_per_batch):
-        parts = []
-        for b in range(first_block, min(first_block + blocks_per_batch, n_blocks)):
-            size = min(STREAM_BLOCK, n - b * STREAM_BLOCK)
-            parts.append(block_severities(plan, entropy, b, size))
-        yield first_block * STREAM_BLOCK, shortfalls(plan, np.concatenate(parts, axis=0))
+    """Yield ``(first draw, shortfalls [series, draws])`` batch by batch.
+
+    With a plan that draws grades, the shortfalls use each draw's content
+    fractions.
+    """
+    for first, values, _ in _iter_blocks(plan, entropy, n, batch_size):
+        yield first, values
 
 
 # ---------------------------------------------------------- accumulators
@@ -595,10 +844,20 @@ class SimulationResult(Result):
         ``mean_shortfall_pct`` (of consumption), ``p_shortfall`` (probability
         of any shortfall) and ``p_above_<k>pct`` (shortfall above ``k`` % of
         consumption), each with ``_se``, and ``var95_t``, ``es95_t``,
-        ``var99_t``, ``es99_t`` with their ``_se_t``.
+        ``var99_t``, ``es99_t`` with their ``_se_t``. With grades, the
+        statistics include the drawn content fractions, and ``grade_mean_t``
+        and ``grade_sd_t`` are the mean and standard deviation of the change
+        the drawn fractions make to a draw's shortfall (against the same
+        draw at central fractions).
     cells : pandas.DataFrame
         The disruption probability and severity used for every (exporter,
         mineral) at risk, and where each comes from.
+    grades : pandas.DataFrame
+        With grades: the products whose content fraction is drawn, with their
+        ``content`` (mode), ``content_low``, ``content_high``, ``basis``, the
+        distribution's ``mean`` and ``sd`` and ``gross_at_risk_t`` (gross
+        tonnes exported by exporters at risk to tracked importers). Empty
+        otherwise.
     n : int
         Number of draws.
     seed : int
@@ -611,13 +870,17 @@ class SimulationResult(Result):
     model : DisruptionModel
     method, dataset, params, notes
         See :class:`~riskengine.results.Result` (``method`` is ``"simulate"``;
-        ``params`` holds the selection: minerals, stages, importers).
+        ``params`` holds the selection: minerals, stages, importers, and
+        ``grades`` with ``grade_distribution``).
     """
 
-    TABLES: ClassVar[tuple[str, ...]] = ("summary", "cells")
+    TABLES: ClassVar[tuple[str, ...]] = ("summary", "cells", "grades")
 
     summary: pd.DataFrame
     cells: pd.DataFrame
+    grades: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object) for c in GRADE_COLUMNS})
+    )
     n: int
     seed: int
     year: int
@@ -665,6 +928,7 @@ def simulate(
     severity: float | tuple[float, float] | Severity | None = None,
     thresholds: Sequence[float] = THRESHOLDS,
     batch_size: int = DEFAULT_BATCH,
+    grades: bool = False,
     progress: Progress | None = None,
 ) -> SimulationResult:
     r"""Simulate random export disruptions and summarise the shortfalls they cause.
@@ -699,6 +963,12 @@ def simulate(
     batch_size
         Draws evaluated together (rounded up to a multiple of
         :data:`STREAM_BLOCK`); it bounds memory and does not change the result.
+    grades
+        Also draw the content fraction of every traded product with a range
+        in the product catalogue, once per draw, triangular on
+        ``(content_low, content, content_high)``, and convert the flows with
+        it before the losses are computed (see the module notes). Off by
+        default; turning it on leaves the disruption draws unchanged.
     progress
         Called with ``(draws done, n)`` after each batch.
 
@@ -711,7 +981,8 @@ def simulate(
     UnknownLabelError
         For an unknown mineral, stage, country or year.
     RiskEngineError
-        For an invalid model, ``n < 1`` or thresholds outside (0, 1].
+        For an invalid model, ``n < 1``, thresholds outside (0, 1] or
+        ``grades`` not a bool.
 
     Notes
     -----
@@ -734,6 +1005,10 @@ def simulate(
     thr = tuple(float(t) for t in thresholds)
     if any(not 0.0 < t <= 1.0 for t in thr):
         raise RiskEngineError(f"thresholds are fractions of consumption in (0, 1], got {thr}")
+    if not isinstance(grades, bool | np.bool_):
+        raise RiskEngineError(
+            f"grades must be True or False (draw content fractions or not), got {grades!r}"
+        )
     plan = plan_simulation(
         dataset,
         year=year,
@@ -743,6 +1018,7 @@ def simulate(
         model=model,
         probability=probability,
         severity=severity,
+        grades=bool(grades),
     )
     entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else int(seed)
     if entropy < 0:
@@ -752,23 +1028,49 @@ def simulate(
         limits = np.array(
             [np.where(plan.consumption > 0, t * plan.consumption, np.nan) for t in thr]
         ).reshape(len(thr), plan.n_series)
-    acc = _Accumulator(plan.upper, limits)
+    acc = _Accumulator(plan.bound, limits)
+    effect = np.zeros((2, plan.n_series))  # sum and sum of squares of the grades' change
     started = time.perf_counter()
-    for first, values in iter_blocks(plan, entropy, n, batch):
+    for first, values, central in _iter_blocks(plan, entropy, n, batch):
         for j in range(0, values.shape[1], STREAM_BLOCK):
             # the same contiguous block whatever the batch: sums do not depend on it
-            acc.add(np.ascontiguousarray(values[:, j : j + STREAM_BLOCK]))
+            block = np.ascontiguousarray(values[:, j : j + STREAM_BLOCK])
+            acc.add(block)
+            if central is not None:
+                d = block - np.ascontiguousarray(central[:, j : j + STREAM_BLOCK])
+                effect[0] += d.sum(axis=1)
+                effect[1] += np.einsum("sd,sd->s", d, d)
         if progress is not None:
             progress(min(first + values.shape[1], n), n)
     summary = _summary(plan, acc, thr)
+    notes: list[str] = []
+    if plan.grades is not None:
+        m = effect[0] / n
+        summary["grade_mean_t"] = m
+        summary["grade_sd_t"] = np.sqrt(
+            np.maximum(effect[1] / n - m**2, 0.0) * (n / (n - 1) if n > 1 else 0.0)
+        )
+        notes.append(_grades_note(plan.grades.table))
     elapsed = time.perf_counter() - started
     logger.info("simulate: %d draws, %d series in %.2f s", n, plan.n_series, elapsed)
     return SimulationResult(
         method="simulate",
         dataset=dataset.name,
-        params={"minerals": minerals, "stages": stages, "importers": importers},
+        params={
+            "minerals": minerals,
+            "stages": stages,
+            "importers": importers,
+            "grades": bool(grades),
+            "grade_distribution": GRADE_DISTRIBUTION if grades else None,
+        },
+        notes=tuple(notes),
         summary=summary,
         cells=plan.cells,
+        grades=(
+            plan.grades.table
+            if plan.grades is not None
+            else pd.DataFrame({c: pd.Series(dtype=object) for c in GRADE_COLUMNS})
+        ),
         n=n,
         seed=entropy,
         year=int(plan.series.attrs["year"]),
@@ -776,6 +1078,22 @@ def simulate(
         thresholds=thr,
         elapsed_s=elapsed,
         model=as_model(model, probability, severity),
+    )
+
+
+def _grades_note(table: pd.DataFrame) -> str:
+    """Say which content fractions were drawn, and how."""
+    if table.empty:
+        return (
+            "grades: no product of the simulated flows has a content range "
+            "(content_low < content_high); every draw uses the central fractions"
+        )
+    count = len(table)
+    return (
+        f"grades: the content fraction of {count} product{'s' if count != 1 else ''} drawn "
+        f"once per draw from {GRADE_DISTRIBUTION} (content_t = gross_t x f; the grades "
+        f"table lists them); consumption and thresholds use the central fractions; grade_mean_t "
+        f"and grade_sd_t are the change the drawn fractions make to a draw's shortfall"
     )
 
 

@@ -25,6 +25,20 @@ the score is 0). Inputs:
 ``parameter``
     Method parameters: the composite's factor weights; the EU method's
     end-of-life recycling input rate and substitution index of the mineral.
+``content``
+    The content fraction ``f`` of one traded product (a row of the dataset's
+    product catalogue, :attr:`~riskengine.dataset.Dataset.products`) that the
+    mineral's flows use, moved to the ends of its documented range instead of
+    by ``h``: every flow of the product becomes ``content_t = gross_t x f``
+    with ``f = content_low`` and ``f = content_high``
+    (:meth:`~riskengine.dataset.Dataset.with_content`). Products without a
+    range (``content_low == content_high``) are skipped. The elasticity is
+    the arc elasticity over that range,
+
+    .. math:: \varepsilon = \frac{S(f_{high}) - S(f_{low})}{S(f)}
+              \Big/ \frac{f_{high} - f_{low}}{f},
+
+    which is the formula above for a range of ``f (1 - h) .. f (1 + h)``.
 ``elasticity``
     With a ``scenario``: each touched mineral's price elasticities of supply
     and demand and the market's deflection, against the scenario's price
@@ -37,7 +51,7 @@ side by side on the dataset's year axis (each with its own governance).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -70,7 +84,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_STEP = 0.1
 #: Variants scored together.
 DEFAULT_CHUNK = 64
-INPUT_KINDS: tuple[str, ...] = ("governance", "production", "flow", "parameter")
+INPUT_KINDS: tuple[str, ...] = ("governance", "production", "flow", "parameter", "content")
 
 COLUMNS: tuple[str, ...] = (
     "mineral",
@@ -79,7 +93,10 @@ COLUMNS: tuple[str, ...] = (
     "kind",
     "input",
     "input_stage",
+    "basis",
     "value",
+    "input_low",
+    "input_high",
     "score",
     "score_low",
     "score_high",
@@ -96,10 +113,16 @@ class SensitivityResult(Result):
     ----------
     table : pandas.DataFrame
         One row per score (``mineral``, ``stage``, ``country``) and input that
-        moves it: ``kind`` and ``input`` (label), ``input_stage``, the input's
-        ``value``, ``score`` (baseline), ``score_low`` / ``score_high`` (input
-        at ``1 - step`` / ``1 + step`` of itself), ``swing`` (high - low) and
-        ``elasticity``; sorted by score and decreasing ``|swing|``.
+        moves it: ``kind`` and ``input`` (label; the product id for
+        ``content``), ``input_stage``, ``basis`` (``content`` rows: how the
+        fraction is known - ``chemistry``, ``assumption`` or ``source``; empty
+        otherwise), the input's ``value``, ``input_low`` / ``input_high`` (its
+        value in the low and high variants: ``1 - step`` / ``1 + step`` of
+        itself, the WGI estimate whose risk weight moved so for
+        ``governance``, ``content_low`` / ``content_high`` for ``content``),
+        ``score`` (baseline), ``score_low`` / ``score_high`` (the score in
+        those variants), ``swing`` (high - low) and ``elasticity``; sorted by
+        score and decreasing ``|swing|``.
     year : int
     step : float
     prices : pandas.DataFrame
@@ -146,10 +169,21 @@ class SensitivityResult(Result):
 
 @dataclass
 class _Variant:
+    """One input moved to a low and a high value (``span``: their distance over ``value``)."""
+
     kind: str
     label: str
     stage: str
     value: float
+    low: float = np.nan
+    high: float = np.nan
+    span: float = np.nan
+    basis: str = ""
+
+
+def _scaled(kind: str, label: str, stage: str, value: float, step: float) -> _Variant:
+    """Return an input moved by ``-step`` and ``+step`` of itself."""
+    return _Variant(kind, label, stage, value, value * (1 - step), value * (1 + step), 2 * step)
 
 
 def _perturbed_governance(gov: np.ndarray, c: int, factor: float) -> np.ndarray:
@@ -193,7 +227,7 @@ def sensitivity(
         Relative perturbation ``h`` (0 < h < 1).
     inputs
         Kinds of input to perturb: ``governance``, ``production``, ``flow``,
-        ``parameter``.
+        ``parameter``, ``content`` (content fractions over their range).
     scenario
         A scenario (object, file or bundled name): also report the
         sensitivity of its price changes to the market's elasticities and
@@ -323,8 +357,17 @@ def _mineral_sensitivity(
             values = gov0[:, c] if method == "eu" else gov0[1:2, c]
             if np.isnan(values).any() or np.all(values == WGI_MAX):
                 continue
+            wgi = float(values.mean())
             add(
-                _Variant("governance", str(countries[c]), "", float(values.mean())),
+                _Variant(
+                    "governance",
+                    str(countries[c]),
+                    "",
+                    wgi,
+                    WGI_MAX - (WGI_MAX - wgi) * (1 - step),
+                    WGI_MAX - (WGI_MAX - wgi) * (1 + step),
+                    2 * step,
+                ),
                 (p0, f0, _perturbed_governance(gov0, c, 1 - step)),
                 (p0, f0, _perturbed_governance(gov0, c, 1 + step)),
             )
@@ -336,7 +379,7 @@ def _mineral_sensitivity(
                 hi[s, producer] *= 1 + step
                 label = str(countries[int(producer)])
                 add(
-                    _Variant("production", label, stage, float(p0[s, producer])),
+                    _scaled("production", label, stage, float(p0[s, producer]), step),
                     (lo, f0, gov0),
                     (hi, f0, gov0),
                 )
@@ -349,10 +392,15 @@ def _mineral_sensitivity(
                 lo[s, e, i] *= 1 - step
                 hi[s, e, i] *= 1 + step
                 add(
-                    _Variant("flow", f"{countries[e]}->{countries[i]}", stage, float(f0[s, e, i])),
+                    _scaled(
+                        "flow", f"{countries[e]}->{countries[i]}", stage, float(f0[s, e, i]), step
+                    ),
                     (p0, lo, gov0),
                     (p0, hi, gov0),
                 )
+    if "content" in kinds:
+        for variant, lo, hi in _content_variants(yt, mineral, idx):
+            add(variant, (p0, lo, gov0), (p0, hi, gov0))
 
     frames: list[pd.DataFrame] = []
     n_var = len(prod)
@@ -373,7 +421,54 @@ def _mineral_sensitivity(
     if "parameter" in kinds:
         scores, extra = _parameter_variants(base, p0, f0, method, params, step, seen, scores, n_var)
         variants.extend(extra)
-    return _assemble(mineral, scores, variants, stages, target, step)
+    return _assemble(mineral, scores, variants, stages, target)
+
+
+def _content_variants(
+    yt: YearTensors, mineral: str, idx: np.ndarray
+) -> Iterator[tuple[_Variant, np.ndarray, np.ndarray]]:
+    """Yield every ranged product of ``mineral`` with its flows at both ends of the range.
+
+    The flows ``[stage, exporter, importer]`` are contained tonnes on the
+    block's countries ``idx``, every other product at its central fraction:
+    the block :meth:`YearTensors.block` builds, from
+    :meth:`Dataset.with_content`.
+    """
+    ds = yt.dataset.sel(minerals=[mineral])
+    tr = ds.trade
+    products = ds.products
+    if tr is None or not len(tr) or not len(products):
+        return
+    central = products["content"].to_numpy(dtype=float)
+    low = products["content_low"].to_numpy(dtype=float)
+    high = products["content_high"].to_numpy(dtype=float)
+    used = np.unique(tr.product[(tr.product >= 0) & tr.usable & (tr.gross > 0)])
+    n_s, n = len(ds.stages), len(idx)
+    local = np.full(len(ds.countries), -1)
+    local[idx] = np.arange(n)
+
+    def flows(row: int, fraction: float) -> np.ndarray:
+        f = central.copy()
+        f[row] = fraction
+        pairs = ds.with_content(f).pairs.recode(exporter=local, importer=local)
+        return pairs.dense("content", (1, n_s, 1, n, n))[0, :, 0]
+
+    for row in used:
+        p = int(row)
+        if not low[p] < high[p]:  # no range (or NaN): nothing to move
+            continue
+        item = products.iloc[p]
+        variant = _Variant(
+            "content",
+            str(item["product"]),
+            str(item["stage"]),
+            float(central[p]),
+            float(low[p]),
+            float(high[p]),
+            float((high[p] - low[p]) / central[p]) if central[p] else np.nan,
+            str(item["basis"]),
+        )
+        yield variant, flows(p, low[p]), flows(p, high[p])
 
 
 def _parameter_variants(
@@ -406,7 +501,7 @@ def _parameter_variants(
             frame["copy"] = copy
             frames.append(frame)
             copy += 1
-        variants.append(_Variant("parameter", label, "", value))
+        variants.append(_scaled("parameter", label, "", value, step))
 
     if method == "riskengine":
         from riskengine.methods.composite import DEFAULT_WEIGHTS
@@ -445,7 +540,6 @@ def _assemble(
     variants: list[_Variant],
     stages: list[str],
     target: list[str] | None,
-    step: float,
 ) -> pd.DataFrame:
     scores = scores[scores["stage"].isin(stages)]
     if target is not None:
@@ -470,11 +564,14 @@ def _assemble(
     keys = pd.MultiIndex.from_arrays([wide["stage"], wide["country"]])
     wide["score"] = base.reindex(keys).to_numpy()
     wide["swing"] = wide["high"] - wide["low"]
-    wide = wide[wide["swing"].fillna(0) != 0]
+    # a swing within rounding of the score (effects that cancel exactly) is no swing
+    noise = 1e-12 * np.maximum(np.abs(wide["score"].fillna(0.0)), 1e-300)
+    wide = wide[np.abs(wide["swing"].fillna(0.0)) > noise]
     v = wide["variant"].to_numpy(dtype=int)
+    span = np.array([variants[j].span for j in v], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         elasticity = np.where(
-            wide["score"] != 0, wide["swing"] / (2 * step * wide["score"]), np.nan
+            wide["score"] != 0, wide["swing"].to_numpy() / (span * wide["score"].to_numpy()), np.nan
         )
     out = pd.DataFrame(
         {
@@ -484,7 +581,10 @@ def _assemble(
             "kind": [variants[j].kind for j in v],
             "input": [variants[j].label for j in v],
             "input_stage": [variants[j].stage for j in v],
+            "basis": [variants[j].basis for j in v],
             "value": [variants[j].value for j in v],
+            "input_low": [variants[j].low for j in v],
+            "input_high": [variants[j].high for j in v],
             "score": wide["score"].to_numpy(),
             "score_low": wide["low"].to_numpy(),
             "score_high": wide["high"].to_numpy(),
@@ -518,7 +618,9 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
     overrides = {m: (e.supply, e.demand) for m, e in sc.market.elasticities.items()}
     touched = sorted({m for shock in sc.shocks for m in shock.minerals_of()})
 
-    def record(label: str, value: float, low: Scenario, high: Scenario, kind: str) -> None:
+    def record(
+        label: str, value: float, low: Scenario, high: Scenario, kind: str, high_value: float
+    ) -> None:
         lo = prices(low).set_index(["mineral", "stage"])["price_change_pct"]
         hi = prices(high).set_index(["mineral", "stage"])["price_change_pct"]
         for key_, b in base.items():
@@ -529,7 +631,8 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
             rows.append(
                 {
                     "mineral": key[0], "stage": key[1], "country": "world", "kind": kind,
-                    "input": label, "input_stage": "", "value": value, "score": b,
+                    "input": label, "input_stage": "", "basis": "", "value": value,
+                    "input_low": value * (1 - step), "input_high": high_value, "score": b,
                     "score_low": lo.get(key, np.nan), "score_high": hi.get(key, np.nan),
                     "swing": swing,
                     "elasticity": swing / (2 * step * b) if b else np.nan,
@@ -554,7 +657,10 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
                 current = el.get(mineral, Elasticity())
                 el[mineral] = current.model_copy(update={which: value * factor})
                 variants.append(with_market(elasticities=el))
-            record(f"{which} elasticity {mineral}", value, variants[0], variants[1], "elasticity")
+            record(
+                f"{which} elasticity {mineral}", value, variants[0], variants[1], "elasticity",
+                value * (1 + step),
+            )  # fmt: skip
     d = sc.market.deflection
     if d > 0:
         record(
@@ -563,5 +669,6 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
             with_market(deflection=d * (1 - step)),
             with_market(deflection=min(d * (1 + step), 1.0)),
             "market",
+            min(d * (1 + step), 1.0),
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
