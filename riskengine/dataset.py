@@ -1273,7 +1273,14 @@ CACHE_VERSION = 2
 
 #: The canonical tables (:data:`riskengine.io.canonical.SCHEMAS`), named here so that
 #: finding a dataset's files does not import the validator.
-TABLE_NAMES: tuple[str, ...] = ("production", "trade", "governance", "minerals", "export_shares")
+TABLE_NAMES: tuple[str, ...] = (
+    "production",
+    "trade",
+    "governance",
+    "minerals",
+    "export_shares",
+    "outlook",
+)
 
 
 def input_files(directory: Path) -> list[Path]:

@@ -1,9 +1,12 @@
 """Tests of the USGS Mineral Commodity Summaries importer.
 
 Fixture files under ``tests/fixtures/usgs/`` are small extracts written in the
-publisher's two layouts with their quirks (cp1252 em dashes, BOM, thousands
+publisher's three layouts with their quirks (cp1252 em dashes, BOM, thousands
 separators, W/NA/XX/E marks, ranges, footnote digits, "e" estimate marks, units
-in column names). Tests marked ``shared_data`` read the real releases in
+in column names; in MCS 2025's world table blanks in column names and
+commodities, the misspelt ``Gemanium``, empty cells for ``—``, marks in
+``PROD_NOTES`` and wrong units). The MCS 2025 fixture holds rows of the real
+file, copied as they are. Tests marked ``shared_data`` read the real releases in
 ``../shared/data`` and assert figures read from them.
 """
 
@@ -18,8 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskengine.cli import main
 from riskengine.errors import DataError
 from riskengine.io.canonical import PRODUCTION, read_table, write_table
+from riskengine.io.precedence import Release, Replacement, merge_production, release_of
 from riskengine.io.usgs import (
     ImportResult,
     UnmatchedCountryWarning,
@@ -28,6 +33,7 @@ from riskengine.io.usgs import (
     parse_value,
     read_mcs_commodities,
     read_mcs_world_dir,
+    read_mcs_world_table,
     read_usgs_mcs,
     resolve_country,
     shares,
@@ -43,6 +49,7 @@ from riskengine.io.usgs_commodities import (
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "usgs"
 CSV2026 = FIX / "mcs2026" / "MCS2026_Commodities_Data.csv"
+CSV2025 = FIX / "mcs2025" / "MCS2025_World_Data.csv"
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -153,7 +160,9 @@ def test_mapping_table_is_complete_and_consistent() -> None:
     # every chapter has at least one decision
     assert names <= set(table["chapter"])
     mapped = table[table["mineral"].notna()]
-    assert set(mapped["stage"]) == {"mining", "refining"}
+    assert set(mapped["stage"]) == {"mining", "intermediate", "refining"}
+    # smelters that make refined metal are refining; copper smelters make blister/anode
+    assert set(mapped.loc[mapped["stage"] == "intermediate", "chapter"]) == {"COPPER"}
     assert table.loc[table["mineral"].isna(), "note"].str.len().gt(0).all()
     assert mapped["mineral"].str.fullmatch(r"[a-z][a-z0-9_]*").all()
     assert mapped["mineral"].nunique() >= 40
@@ -178,6 +187,8 @@ def test_mapping_table_is_complete_and_consistent() -> None:
         ("SILICON", "Plant production, silicon metal", "silicon", "refining"),
         ("TITANIUM AND TITANIUM DIOXIDE", "Sponge Metal Production", "titanium", "refining"),
         ("GRAPHITE (NATURAL)", "Mine production, graphite", "natural_graphite", "mining"),
+        ("COPPER", "Smelter production", "copper", "intermediate"),
+        ("SILICON", "Plant production, Ferosilicon, silicon content ", "ferrosilicon", "refining"),
     ],
 )
 def test_production_rules(chapter: str, series: str, mineral: str, stage: str) -> None:
@@ -193,6 +204,10 @@ def test_skip_rules_give_reasons() -> None:
     assert "2023" in rule.note
     assert production_rule("COBALT", "Cobalt: Refinery production") is None
     assert chapter_index()["ZIRCO-HAFNI"].name == "ZIRCONIUM AND HAFNIUM"
+    # MCS 2025 spellings of the COMMODITY column
+    assert chapter_index()["GEMANIUM"].name == "GERMANIUM"
+    assert chapter_index()["GRAPHITE"].name == "GRAPHITE (NATURAL)"
+    assert chapter_index()["TITANIUM & TITANIUM DIOXIDE"].name == "TITANIUM AND TITANIUM DIOXIDE"
 
 
 # ---------------------------------------------------------------------------
@@ -431,6 +446,297 @@ def test_shares() -> None:
 
 
 # ---------------------------------------------------------------------------
+# MCS 2025 world table (fixture: rows of the real file)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def r2025() -> ImportResult:
+    return read_mcs_world_table(CSV2025)
+
+
+def test_2025_fixture_keeps_the_quirks() -> None:
+    raw = CSV2025.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfSOURCE,COMMODITY,COUNTRY,TYPE,UNIT_MEAS,PROD_2023,")
+    assert b"PROD_EST_ 2024" in raw
+    assert b",Copper ," in raw
+    assert b",Gemanium," in raw
+    assert b"Ferosilicon" in raw
+
+
+def test_2025_values_units_and_estimates(r2025: ImportResult) -> None:
+    p = r2025.production
+    assert r2025.release == 2025
+    assert list(p.columns) == list(PRODUCTION.column_names[:9])
+    cod = _row(p, mineral="cobalt", country="COD", year=2023)
+    assert cod["quantity"] == 175000.0
+    assert cod["estimated"]  # TYPE "Mine production, cobalt content, estimated"
+    assert cod["source"] == (
+        "USGS MCS 2025 data release; MCS2025_World_Data.csv: Cobalt, Mine production, "
+        "cobalt content, estimated (cobalt content)"
+    )
+    # "Copper " (trailing blank), thousand metric tons -> t; PROD_EST_ column -> estimated
+    chl = _row(p, mineral="copper", stage="mining", country="CHL", year=2023)
+    assert chl["quantity"] == 5250000.0
+    assert not chl["estimated"]
+    assert _row(p, mineral="copper", stage="mining", country="CHL", year=2024)["estimated"]
+    # "Russia " with "estimated 2023" in PROD_NOTES
+    assert _row(p, mineral="copper", stage="mining", country="RUS", year=2023)["estimated"]
+    assert (
+        _row(p, mineral="copper", stage="refining", country="CHN", year=2024)["quantity"]
+        == 12000000.0
+    )
+    # aluminium smelters make primary metal: refining
+    alu = _row(p, mineral="aluminium", country="CHN", year=2023)
+    assert (alu["stage"], alu["quantity"]) == ("refining", 41600000.0)
+    # misspelt "Ferosilicon" and "Graphite" (chapter GRAPHITE (NATURAL))
+    assert _row(p, mineral="ferrosilicon", country="CHN", year=2023)["quantity"] == 3640000.0
+    assert _row(p, mineral="natural_graphite", country="CHN", year=2024)["quantity"] == 1270000.0
+    # "Estimated based on reported import data": both years; a quota note: not estimated
+    assert _row(p, mineral="rare_earths", country="MMR", year=2023)["estimated"]
+    assert not _row(p, mineral="rare_earths", country="CHN", year=2023)["estimated"]
+
+
+def test_2025_empty_cells_and_marks(r2025: ImportResult) -> None:
+    p = r2025.production
+    # empty without a mark: the release's "—" (MCS 2026 prints — for Germany)
+    deu = _row(p, mineral="copper", stage="mining", country="DEU", year=2024)
+    assert (deu["quantity"], deu["flag"]) == (0.0, "")
+    assert _row(p, mineral="lithium", country="XOT", year=2023)["quantity"] == 0.0
+    # "W for 23-24"
+    for year in (2023, 2024):
+        usa = _row(p, mineral="lithium", country="USA", year=year)
+        assert math.isnan(usa["quantity"])
+        assert usa["flag"] == "W"
+    # "na for 2023": only 2023 is not available
+    assert _row(p, mineral="mercury", country="PER", year=2023)["flag"] == "NA"
+    assert _row(p, mineral="mercury", country="PER", year=2024)["quantity"] == 30.0
+    assert not (p["quantity"].isna() & (p["flag"] == "")).any()
+    assert (
+        "MCS2025_World_Data.csv: 4 empty production cells without a mark in PROD_NOTES were "
+        "read as zero (this file writes the release's '—' as an empty cell)"
+    ) in r2025.notes
+
+
+def test_2025_titanium_unit_erratum_and_included_rutile(r2025: ImportResult) -> None:
+    p = r2025.production
+    # 400 + 200 "metric tons" are kt of TiO2 (MCS 2024: 600,000 t for 2023)
+    assert _row(p, mineral="titanium", country="AUS", year=2023)["quantity"] == 600000.0
+    # rutile "included with ilmenite": ilmenite only, no flag
+    usa = _row(p, mineral="titanium", country="USA", year=2023)
+    assert (usa["quantity"], usa["flag"]) == (100000.0, "")
+    # the Sierra Leone row has no UNIT_MEAS: the series' unit applies
+    assert _row(p, mineral="titanium", country="SLE", year=2023)["quantity"] == 110000.0
+    assert any(
+        "Titanium Mineral Concentrates" in n
+        and "UNIT_MEAS says metric tons, but the figures are in thousand metric tons" in n
+        for n in r2025.notes
+    )
+
+
+def test_2025_skips_and_world_totals(r2025: ImportResult) -> None:
+    text = "\n".join(r2025.skipped)
+    assert (
+        "Gemanium / Primary and secondary refinery production: not imported, no production "
+        "figures (every PROD_2023/PROD_EST_ 2024 cell is empty) (2 rows)"
+    ) in text
+    assert "Abrasives / Plant capacity, fused aluminum oxide: not imported" in text
+    assert "capacity (CAP_*) and reserves (RESERVES_*) columns" in text
+    assert _row(r2025.world_totals, mineral="copper", year=2023)["quantity"] == 22600000.0
+    # the fixture lists 3 of the copper countries: 1,130 + 5,250 + 890 kt
+    assert any("copper mining 2023" in n and "7,270,000 t" in n for n in r2025.notes)
+    assert r2025.unmatched_countries == []
+    assert r2025.import_reliance.empty
+
+
+def test_2025_dispatch_and_validation(tmp_path: Path) -> None:
+    assert read_usgs_mcs(CSV2025).release == 2025
+    assert read_usgs_mcs(FIX / "mcs2025").release == 2025
+    renamed = tmp_path / "world.csv"  # the header tells the layout
+    renamed.write_bytes(CSV2025.read_bytes())
+    moved = read_usgs_mcs(renamed)
+    assert moved.release == 2025  # from the SOURCE column
+    pd.testing.assert_frame_equal(
+        moved.production.drop(columns="source"),
+        read_usgs_mcs(CSV2025).production.drop(columns="source"),
+    )
+    path = write_table(read_usgs_mcs(CSV2025).production, tmp_path, "production")
+    _, problems = read_table(path, PRODUCTION)
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("note", "flags"),
+    [
+        ("W for 23-24", {2023: "W", 2024: "W"}),
+        ("NA", {2023: "NA", 2024: "NA"}),
+        ("na for 2023", {2023: "NA", 2024: ""}),
+        ("xx", {2023: "XX", 2024: "XX"}),
+        ("Less than 1/2 unit", {2023: "s", 2024: "s"}),
+        ("", {2023: "", 2024: ""}),
+    ],
+)
+def test_2025_notes_mark_empty_cells(tmp_path: Path, note: str, flags: dict[int, str]) -> None:
+    path = tmp_path / "MCS2025_World_Data.csv"
+    header = "SOURCE,COMMODITY,COUNTRY,TYPE,UNIT_MEAS,PROD_2023,PROD_EST_ 2024,PROD_NOTES"
+    series = '"Mine production, cobalt content",metric tons'
+    path.write_text(
+        f"{header}\nMCS2025,Cobalt,United States,{series},,,{note}\n"
+        f"MCS2025,Cobalt,Canada ,{series},4220,4500,\n",
+        encoding="utf-8-sig",
+    )
+    p = read_usgs_mcs(path).production
+    for year, flag in flags.items():
+        usa = _row(p, country="USA", year=year)
+        assert usa["flag"] == flag
+        assert math.isnan(usa["quantity"]) if flag else usa["quantity"] == 0.0
+
+
+def test_2025_wrong_header_lists_expected_columns(tmp_path: Path) -> None:
+    bad = tmp_path / "MCS2025_World_Data.csv"
+    bad.write_text("SOURCE,COMMODITY,NATION,TYPE,UNIT_MEAS,AMOUNT\n", encoding="utf-8-sig")
+    with pytest.raises(DataError) as err:
+        read_mcs_world_table(bad)
+    msg = str(err.value)
+    assert "MCS2025_World_Data.csv: not a USGS MCS world table; missing column(s) COUNTRY, " in msg
+    assert "PROD_<year>" in msg
+    assert "expected columns: SOURCE, COMMODITY, COUNTRY, TYPE, UNIT_MEAS, PROD_2023" in msg
+    with pytest.raises(DataError, match=r"does not exist.*MCS2025_World_Data\.csv"):
+        read_mcs_world_table(tmp_path / "missing.csv")
+
+
+# ---------------------------------------------------------------------------
+# Precedence between releases
+# ---------------------------------------------------------------------------
+
+
+def test_release_of_reads_the_source() -> None:
+    assert release_of("USGS MCS 2026 data release (doi:10.5066/P1WKQ63T); Cobalt") == Release(
+        "USGS MCS", 2026
+    )
+    assert release_of(
+        "USGS MCS 2024 data release; world/mcs2024-timin_world.csv: a + USGS MCS 2024 ..."
+    ) == Release("USGS MCS", 2024)
+    assert release_of("IEA (2024), Critical Minerals Data Explorer, IEA, Paris") == Release(
+        "IEA", 2024
+    )
+    assert release_of(
+        "IEA Global Critical Minerals Outlook 2025, share of refined output 2024 (78%)"
+    ) == Release("IEA", 2025)
+    assert release_of(
+        "USGS Mineral Commodity Summaries 2026 data release (doi:10.5066/P1WKQ63T)"
+    ) == Release("USGS MCS", 2026)
+    assert release_of("U.S. Geological Survey, Mineral Commodity Summaries 2025") == Release(
+        "USGS MCS", 2025
+    )
+    assert release_of("riskengine test (synthetic)") is None
+
+
+def test_combine_releases_counts_what_each_newer_release_replaced() -> None:
+    r23, r24 = read_usgs_mcs(FIX / "mcs2023"), read_usgs_mcs(FIX / "mcs2024")
+    r25, r26 = read_usgs_mcs(CSV2025), read_usgs_mcs(CSV2026)
+    c = combine_releases([r26, r23, r25, r24])
+    # 2023 tables in both MCS 2024 and MCS 2025: cobalt mining (COD, NCL, USA, XOT),
+    # copper mining (CHL, RUS, XOT), copper refining (CHL, CHN, XOT), rare earths
+    # (CHN, MMR, XOT), titanium (AUS, USA): 15 rows of MCS 2024
+    assert [r.message() for r in c.replaced] == [
+        "replaced 3 figures of MCS 2023 with MCS 2024 (newer release)",
+        "replaced 15 figures of MCS 2024 with MCS 2025 (newer release)",
+        "replaced 4 figures of MCS 2025 with MCS 2026 (newer release)",
+    ]
+    p = c.production
+    cobalt_2023 = p[(p["mineral"] == "cobalt") & (p["year"] == 2023)]
+    assert set(cobalt_2023["country"]) == {"COD", "IDN", "USA", "XOT"}
+    # New Caledonia (MCS 2024, 2023) is not in MCS 2025's table: dropped with it, as
+    # MCS 2025 counts it among "Other countries"
+    assert cobalt_2023["source"].str.startswith("USGS MCS 2025").all()
+    assert _row(p, mineral="cobalt", country="COD", year=2023)["quantity"] == 175000.0
+    assert _row(p, mineral="cobalt", country="COD", year=2024)["quantity"] == 226000.0
+    # tables only the older release has stay
+    assert _row(p, mineral="gallium", country="CHN", year=2023)["source"].startswith(
+        "USGS MCS 2024"
+    )
+
+
+def _frame(source: str, rows: list[tuple[str, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"mineral": "cobalt", "stage": "mining", "country": c, "year": y, "quantity": q}
+            for c, y, q in rows
+        ]
+    ).assign(unit="t", source=source)
+
+
+def test_merge_production_both_ways() -> None:
+    old = _frame("USGS MCS 2024 data release", [("COD", 2023, 170.0), ("NCL", 2023, 3.0)])
+    new = _frame("USGS MCS 2025 data release", [("COD", 2023, 175.0), ("XOT", 2023, 6.0)])
+    forward = merge_production(old, new)
+    assert forward.table.set_index("country")["quantity"].to_dict() == {"COD": 175.0, "XOT": 6.0}
+    assert forward.replacements == (
+        Replacement(Release("USGS MCS", 2025), Release("USGS MCS", 2024), 2, True, False),
+    )
+    backward = merge_production(new, old)
+    assert backward.table.set_index("country")["quantity"].to_dict() == {"COD": 175.0, "XOT": 6.0}
+    assert [r.message() for r in backward.replacements] == [
+        "kept MCS 2025 (newer release): 2 figures of MCS 2024 for the same tables were not written"
+    ]
+    # the same release again: replaced, nothing to report
+    again = merge_production(new, new.assign(quantity=[176.0, 6.0]))
+    assert again.table["quantity"].tolist() == [176.0, 6.0]
+    assert again.replacements == ()
+    # a user's own rows: row by row, the import wins
+    own = _frame("company report", [("COD", 2023, 1.0), ("COD", 2022, 2.0)])
+    mixed = merge_production(pd.concat([old, own.assign(mineral="zinc")]), new)
+    assert set(mixed.table["mineral"]) == {"cobalt", "zinc"}  # a table of own rows only
+    assert len(mixed.replacements) == 1
+    mixed = merge_production(old, own)
+    rows = mixed.table[["country", "year", "quantity"]].itertuples(index=False, name=None)
+    assert sorted(rows) == [
+        ("COD", 2022, 2.0),
+        ("COD", 2023, 1.0),
+        ("NCL", 2023, 3.0),
+    ]
+
+
+def test_cli_import_reports_replaced_figures_both_ways(tmp_path: Path, capsys) -> None:
+    forward = tmp_path / "forward"
+    assert main(["data", "import", "usgs-mcs", str(FIX / "mcs2024"), "--into", str(forward)]) == 0
+    capsys.readouterr()
+    assert main(["data", "import", "usgs-mcs", str(CSV2025), "--into", str(forward)]) == 0
+    err = capsys.readouterr().err
+    assert "production: replaced 15 figures of MCS 2024 with MCS 2025 (newer release)" in err
+    backward = tmp_path / "backward"
+    assert main(["data", "import", "usgs-mcs", str(CSV2025), "--into", str(backward)]) == 0
+    capsys.readouterr()
+    assert main(["data", "import", "usgs-mcs", str(FIX / "mcs2024"), "--into", str(backward)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "production: kept MCS 2025 (newer release): 15 figures of MCS 2024 for the same tables "
+        "were not written"
+    ) in err
+    for directory in (forward, backward):
+        prod = pd.read_csv(directory / "production.csv")
+        y2023 = prod[prod["year"] == 2023]
+        mcs2025 = {"cobalt", "copper", "rare_earths", "titanium"}
+        assert y2023[y2023["mineral"].isin(mcs2025)]["source"].str.startswith("USGS MCS 2025").all()
+        cod = prod[(prod["mineral"] == "cobalt") & (prod["country"] == "COD")]
+        assert cod.set_index("year")["quantity"].to_dict() == {
+            2022: 144000.0,
+            2023: 175000.0,
+            2024: 220000.0,
+        }
+    forward_rows = pd.read_csv(forward / "production.csv").sort_values(
+        ["mineral", "stage", "country", "year"]
+    )
+    backward_rows = pd.read_csv(backward / "production.csv").sort_values(
+        ["mineral", "stage", "country", "year"]
+    )
+    pd.testing.assert_frame_equal(
+        forward_rows.reset_index(drop=True), backward_rows.reset_index(drop=True)
+    )
+
+
+# ---------------------------------------------------------------------------
 # Errors and unmatched names
 # ---------------------------------------------------------------------------
 
@@ -638,3 +944,72 @@ def test_real_2026_us_imports_join_their_sources(real: dict[int, ImportResult]) 
     assert (imports["country"] == "USA").all()
     joined = set(imports.index.get_level_values(0)) & set(real[2026].import_sources["product"])
     assert {"Gallium: Metal", "Antimony: Oxide", "Germanium: Germanium metal"} <= joined
+
+
+@pytest.fixture(scope="module")
+def real2025() -> ImportResult:
+    path = SHARED / "usgs_mcs2025" / "MCS2025_World_Data.csv"
+    if not path.is_file():
+        pytest.skip(f"official USGS MCS 2025 world table not found in {SHARED}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnmatchedCountryWarning)
+        return read_usgs_mcs(path)
+
+
+@shared
+def test_real_2025_key_figures(real2025: ImportResult) -> None:
+    p = real2025.production
+    assert real2025.release == 2025
+    assert real2025.unmatched_countries == []
+    assert not p.duplicated(["mineral", "stage", "country", "year"]).any()
+    assert not (p["quantity"].isna() & (p["flag"] == "")).any()
+    # MCS 2025, Cobalt: DR Congo 2023 mine production 175,000 t (cobalt content)
+    cod = _row(p, mineral="cobalt", stage="mining", country="COD", year=2023)
+    assert cod["quantity"] == 175000.0
+    # MCS 2025, Copper: Chile 2023 mine production 5,250 kt (recoverable copper)
+    assert _row(p, mineral="copper", stage="mining", country="CHL", year=2023)["quantity"] == (
+        5250000.0
+    )
+    assert _row(p, mineral="copper", stage="refining", country="CHN", year=2024)["quantity"] == (
+        12000000.0
+    )
+    assert _row(p, mineral="lithium", stage="mining", country="USA", year=2024)["flag"] == "W"
+    assert _world_share(real2025, "cobalt", "mining", "COD", 2024) == pytest.approx(220000 / 290000)
+    # units corrected: Australia's ilmenite and rutile 2024, 400 + 200 kt TiO2
+    assert _row(p, mineral="titanium", stage="mining", country="AUS", year=2024)["quantity"] == (
+        600000.0
+    )
+    assert _row(p, mineral="silica_sand", country="USA", year=2023)["quantity"] == 133e6
+    # germanium: the file gives no figures
+    assert "germanium" not in set(p["mineral"])
+    assert {"cobalt", "lithium", "nickel", "natural_graphite", "rare_earths", "gallium"} <= set(
+        p["mineral"]
+    )
+    # the only listed-vs-world-total gaps the check reports
+    gaps = [n for n in real2025.notes if "world total is" in n]
+    assert gaps == []
+
+
+@shared
+def test_real_releases_combine_newest_first(
+    real: dict[int, ImportResult], real2025: ImportResult
+) -> None:
+    c = combine_releases([*real.values(), real2025])
+    assert [r.message() for r in c.replaced] == [
+        "replaced 776 figures of MCS 2023 with MCS 2024 (newer release)",
+        "replaced 806 figures of MCS 2024 with MCS 2025 (newer release)",
+        "replaced 807 figures of MCS 2025 with MCS 2026 (newer release)",
+    ]
+    p = c.production
+    assert not p.duplicated(["mineral", "stage", "country", "year"]).any()
+    assert set(p["year"]) == {2021, 2022, 2023, 2024, 2025}
+    # 2023 now from MCS 2025 (revised: MCS 2024 gave 170,000 t)
+    assert _row(p, mineral="cobalt", stage="mining", country="COD", year=2023)["quantity"] == (
+        175000.0
+    )
+    # MCS 2025 lists New Caledonia's cobalt for 2024 (1,500 t); MCS 2026 counts it in
+    # "Other countries": the old row goes with the old table, not counted twice
+    assert not ((p["mineral"] == "cobalt") & (p["country"] == "NCL") & (p["year"] == 2024)).any()
+    assert (
+        _row(p, mineral="cobalt", stage="mining", country="COD", year=2024)["quantity"] == 226000.0
+    )

@@ -20,7 +20,14 @@ data_app = typer.Typer(
 )
 
 #: Source kinds ``riskengine data import`` understands.
-SOURCES: tuple[str, ...] = ("usgs-mcs", "baci", "wgi", "canonical")
+SOURCES: tuple[str, ...] = ("usgs-mcs", "iea", "baci", "wgi", "canonical")
+
+#: Tables merged by the release precedence rule (riskengine.io.precedence): the
+#: columns of one published table, one publication standing per table.
+_PRECEDENCE_GROUPS: dict[str, tuple[str, ...]] = {
+    "production": ("mineral", "stage", "year"),
+    "outlook": ("mineral", "stage", "year", "scenario"),
+}
 
 _DOWNLOAD_CHUNK = 1 << 16
 
@@ -76,7 +83,8 @@ def fetch(source: str, workdir: Path) -> Path:
         path = Path(source)
         if not path.exists():
             raise DataError(f"{path} does not exist; pass the release's file or directory")
-    if path.is_file() and zipfile.is_zipfile(path):
+    # an xlsx workbook is a zip archive too, but is read as it is
+    if path.is_file() and path.suffix.lower() != ".xlsx" and zipfile.is_zipfile(path):
         extract = workdir / (path.stem + "_unzipped")
         with zipfile.ZipFile(path) as archive:
             archive.extractall(extract)
@@ -85,31 +93,44 @@ def fetch(source: str, workdir: Path) -> Path:
     return path
 
 
-def _merge(new: pd.DataFrame, directory: Path, name: str) -> pd.DataFrame:
-    """Combine ``new`` with the table already in ``directory``; new rows win on the key."""
+def _merge(new: pd.DataFrame, directory: Path, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Combine ``new`` with the table already in ``directory``.
+
+    Production and outlook follow the release precedence of
+    :mod:`riskengine.io.precedence` (one publication per table, the newer
+    release and the USGS before the IEA) and report what was replaced or kept;
+    other tables: new rows win on the key.
+    """
     import pandas as pd
 
     from riskengine.io.canonical import SCHEMAS, find_table, read_table
 
     existing_path = find_table(directory, name)
     if existing_path is None:
-        return new
+        return new, []
     schema = SCHEMAS[name]
     old, problems = read_table(existing_path, schema)
     if problems:
         raise DataError(f"cannot merge into {existing_path}: it is invalid", problems)
+    if name in _PRECEDENCE_GROUPS:
+        from riskengine.io.precedence import merge_production
+
+        merged = merge_production(old, new, group=_PRECEDENCE_GROUPS[name], key=schema.key)
+        return merged.table, [f"{name}: {r.message()}" for r in merged.replacements]
     combined = pd.concat([old, new], ignore_index=True)
     key = [k for k in schema.key if k in combined.columns]
     # an empty optional key cell (no product named) is read back as "", a new row may
     # hold NaN: both mean "none", and must match
     text_keys = [c.name for c in schema.columns if c.name in key and c.kind == "str"]
     matched = combined.assign(**{k: combined[k].fillna("") for k in text_keys})
-    return combined[~matched.duplicated(key, keep="last")]
+    return combined[~matched.duplicated(key, keep="last")], []
 
 
 @data_app.command("import")
 def import_command(
-    kind: Annotated[str, typer.Argument(help="Source kind: usgs-mcs, baci, wgi or canonical.")],
+    kind: Annotated[
+        str, typer.Argument(help="Source kind: usgs-mcs, iea, baci, wgi or canonical.")
+    ],
     source: Annotated[
         str, typer.Argument(help="Release file, directory, zip archive or download URL.")
     ],
@@ -128,9 +149,12 @@ def import_command(
 ) -> None:
     """Import an official release into a canonical dataset directory.
 
-    usgs-mcs reads the MCS single CSV (2026 layout) or a per-commodity release
-    directory (2023, 2024); baci a directory of BACI_HS*_Y*_V*.csv files; wgi the
-    World Bank WGI bulk CSV; canonical merges another dataset directory.
+    usgs-mcs reads the MCS single CSV (2026 layout), the MCS 2025 world table or a
+    per-commodity release directory (2023, 2024); iea the IEA Critical Minerals
+    Data Explorer workbook (production and outlook.csv); baci a directory of
+    BACI_HS*_Y*_V*.csv files; wgi the World Bank WGI bulk CSV; canonical merges
+    another dataset directory. Production merges table by table: the newer
+    release wins, the USGS before the IEA, and what was replaced is reported.
     """
     if kind not in SOURCES:
         raise UnknownLabelError("source kind", [kind], SOURCES)
@@ -142,7 +166,8 @@ def import_command(
 
     for name, table in tables.items():
         if not replace:
-            table = _merge(table, into, name)
+            table, merged = _merge(table, into, name)
+            report += merged
         old = find_table(into, name)
         written = write_table(table, into, name, compress=compress)
         if old is not None and old != written:
@@ -168,6 +193,22 @@ def _read(
         report += [f"skipped: {s}" for s in res.skipped]
         report += [f"note: {n}" for n in res.notes]
         return {"production": prod}, report
+    if kind == "iea":
+        from riskengine.io.iea import read_iea_explorer
+
+        iea = read_iea_explorer(path)
+        prod, outlook = iea.production, iea.outlook
+        if years is not None:
+            prod = prod[prod["year"].isin(years)]
+            outlook = outlook[outlook["year"].isin(years)]
+        report.append(
+            f"read {len(iea.production):,} observed and {len(iea.outlook):,} projected figures "
+            f"from {iea.citation}"
+        )
+        report += [f"skipped: {s}" for s in iea.skipped]
+        report += [f"note: {n}" for n in iea.notes]
+        # --years without a projected year leaves outlook.csv as it is
+        return {"production": prod, **({"outlook": outlook} if len(outlook) else {})}, report
     if kind == "baci":
         from riskengine.io.baci import read_baci
 

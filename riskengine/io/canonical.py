@@ -347,8 +347,47 @@ EXPORT_SHARES = TableSchema(
     key=("mineral", "stage", "exporter", "importer", "period", "basis", "source"),
 )
 
+OUTLOOK = TableSchema(
+    "outlook",
+    (
+        _MINERAL,
+        _STAGE,
+        _country("country", "Country, ISO3 (`XOT` = the source's 'rest of world')."),
+        Column(
+            "year",
+            "int",
+            "Year the projection is for.",
+            minimum=1900,
+            maximum=2100,
+            fix="write a four-digit year",
+        ),
+        Column(
+            "scenario",
+            "str",
+            "Scenario or case of the projection, as the publisher names it (`base case`).",
+            fix="name the publisher's scenario, e.g. 'base case'",
+        ),
+        Column(
+            "quantity",
+            "float",
+            "Projected quantity in `unit`, in the basis the source states (named in `source`).",
+            minimum=0.0,
+            fix="write a number >= 0",
+        ),
+        Column(
+            "unit",
+            "str",
+            "Unit of `quantity`: `t` (metric tonnes), `kg`, `kt` or `Mt`.",
+            choices=lambda: tuple(UNIT_TO_TONNES),
+            fix="use one of t, kg, kt, Mt",
+        ),
+        _SOURCE,
+    ),
+    key=("mineral", "stage", "country", "year", "scenario"),
+)
+
 SCHEMAS: dict[str, TableSchema] = {
-    s.name: s for s in (PRODUCTION, TRADE, GOVERNANCE, MINERALS, EXPORT_SHARES)
+    s.name: s for s in (PRODUCTION, TRADE, GOVERNANCE, MINERALS, EXPORT_SHARES, OUTLOOK)
 }
 
 _TRUE = {"true", "1", "yes", "y", "t"}

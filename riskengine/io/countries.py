@@ -34,6 +34,7 @@ ALIASES: dict[str, str] = {
     "congo, democratic republic of the": "COD",
     "congo, democratic republic of": "COD",
     "democratic republic of the congo": "COD",
+    "democratic republic of congo": "COD",  # IEA Critical Minerals Data Explorer
     "dem. rep. of the congo": "COD",
     "drc": "COD",
     "congo (brazzaville)": "COG",

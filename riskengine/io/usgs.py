@@ -1,23 +1,29 @@
 """Importer for the USGS Mineral Commodity Summaries (MCS) data releases.
 
-Two layouts are read:
+Three layouts are read:
 
 * **single CSV** (MCS 2026, ``MCS2026_Commodities_Data.csv``): one cp1252 file
   with the columns ``MCS chapter, Section, Commodity, Country, Statistics,
   Statistics_detail, Unit, Year, Value, Notes, Is critical mineral 2025, Other
   notes``; world production tables, US net import reliance and US import
   sources are sections of it;
+* **world table** (MCS 2025, ``MCS2025_World_Data.csv``): one UTF-8 file (with
+  BOM) for all commodities, with the columns ``SOURCE, COMMODITY, COUNTRY,
+  TYPE, UNIT_MEAS, PROD_2023, PROD_EST_ 2024, PROD_NOTES, CAP_2023, CAP_EST_
+  2024, CAP_NOTES, RESERVES_2024, RESERVE_NOTES``; world production only
+  (:func:`read_mcs_world_table`);
 * **per-commodity directory** (MCS 2023, 2024): ``world/mcs20YY-<code>_world.csv``
   with the columns ``Source, Country, Type, Prod_<unit>[_est]_<year>...,
   Prod_notes, Reserves_<unit>, Reserves_notes`` (units in the column names), and
   ``industry_trends/MCS20YY_Fig2_Net_Import_Reliance.csv`` for US net import
   reliance and the major import sources.
 
-:func:`read_usgs_mcs` dispatches on the path (file or directory). Every reader
-returns an :class:`ImportResult` whose ``production`` table follows the
-canonical schema (:data:`riskengine.io.canonical.PRODUCTION`): quantities in
-metric tonnes of what the release states (contained content for most metals,
-gross weight or oxide equivalent where the USGS says so, named in ``source``).
+:func:`read_usgs_mcs` dispatches on the path (file or directory) and, for a
+file, on its header. Every reader returns an :class:`ImportResult` whose
+``production`` table follows the canonical schema
+(:data:`riskengine.io.canonical.PRODUCTION`): quantities in metric tonnes of
+what the release states (contained content for most metals, gross weight or
+oxide equivalent where the USGS says so, named in ``source``).
 The mapping of USGS series to riskengine minerals and stages is the table in
 :mod:`riskengine.io.usgs_commodities`.
 
@@ -29,7 +35,11 @@ exporter), ``s`` (less than half a unit), ``Large``, ``>75``, ``<1`` and ranges
 such as ``1,000–2,000`` give an empty quantity with the mark kept in ``flag``.
 A figure is ``estimated`` when its column is an ``_est_`` column, when the
 country carries the ``e`` estimate mark (``Russiae``), when the notes say
-"Estimated" or "estimated in <year>".
+"Estimated" or "estimated in <year>". The MCS 2025 world table writes the
+release's ``—`` as an empty cell: there an empty production cell is zero
+unless ``PROD_NOTES`` gives its mark (``W for 23-24``, ``NA``, ``na for
+2023``, ``XX``, "included with ilmenite"), and the count of cells so read is
+given in ``ImportResult.notes``.
 
 "World total" rows are not production rows (they would double count); they
 are used to check that the listed countries plus "Other countries" (``XOT``)
@@ -40,7 +50,8 @@ References
 ----------
 U.S. Geological Survey, Mineral Commodity Summaries 2026 data release,
 doi:10.5066/P1WKQ63T; MCS 2024 data release, doi:10.5066/P144BA54; MCS 2023
-data release, doi:10.5066/P9WCYUI6. Public domain.
+data release, doi:10.5066/P9WCYUI6; MCS 2025 world data
+(``MCS2025_World_Data.csv``). Public domain.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ import pandas as pd
 
 from riskengine.errors import DataError
 from riskengine.io.countries import normalise_name, to_iso3
+from riskengine.io.precedence import Replacement, merge_production
 from riskengine.io.usgs_commodities import (
     Chapter,
     ProductionRule,
@@ -84,6 +96,7 @@ __all__ = [
     "parse_value",
     "read_mcs_commodities",
     "read_mcs_world_dir",
+    "read_mcs_world_table",
     "read_usgs_mcs",
     "resolve_country",
 ]
@@ -109,6 +122,23 @@ MCS_CSV_COLUMNS: tuple[str, ...] = (
     "Notes",
     "Is critical mineral 2025",
     "Other notes",
+)
+
+#: Header of the world-table layout (MCS 2025), as written (note the blanks).
+MCS_WORLD_COLUMNS: tuple[str, ...] = (
+    "SOURCE",
+    "COMMODITY",
+    "COUNTRY",
+    "TYPE",
+    "UNIT_MEAS",
+    "PROD_2023",
+    "PROD_EST_ 2024",
+    "PROD_NOTES",
+    "CAP_2023",
+    "CAP_EST_ 2024",
+    "CAP_NOTES",
+    "RESERVES_2024",
+    "RESERVE_NOTES",
 )
 
 #: Columns of :attr:`ImportResult.production` (canonical production table).
@@ -243,6 +273,9 @@ class ImportResult:
         checks and shares; they are not production rows.
     release
         Release year (2026 for MCS 2026), or ``None`` when unknown.
+    replaced
+        For a combination of releases (:func:`combine_releases`): the figures of
+        each older release that a newer one replaced.
     """
 
     production: pd.DataFrame
@@ -258,6 +291,7 @@ class ImportResult:
     us_imports: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(US_IMPORTS_COLUMNS))
     )
+    replaced: tuple[Replacement, ...] = ()
 
 
 class CountryName(NamedTuple):
@@ -987,6 +1021,245 @@ def _mcs_import_sources(
 
 
 # ---------------------------------------------------------------------------
+# MCS 2025 world table
+# ---------------------------------------------------------------------------
+
+_WORLD_TABLE_FILE = "MCS*_World_Data.csv"
+_PROD_HEADER = re.compile(r"^PROD_(?P<est>EST_)?(?P<year>\d{4})$")
+_NOTE_MARK = re.compile(r"^(?P<mark>W|NA|XX)\b\.?(?:\s*for\s+(?P<span>[\d\s,–-]+))?\s*$", re.I)
+_NOTE_INCLUDED = re.compile(r"\bincluded with (?P<what>[a-z]+)", re.I)
+_NOTE_HALF_UNIT = re.compile(r"^less than (?:1/2|one-half|half) (?:a )?unit", re.I)
+_NOTE_EST_YEAR = re.compile(r"estimated\s*(?:for|in)?\s*(\d{4})", re.I)
+_NOTE_EST = re.compile(r"^\s*estimated\b", re.I)
+
+
+#: Series of the MCS 2025 world table whose ``UNIT_MEAS`` is wrong, by chapter:
+#: (unit written, unit the figures are in). Checked against MCS 2024 and 2026,
+#: which give the same years in thousand metric tons: United States industrial
+#: sand and gravel 2023 "133000" is 133 Mt, Australia's ilmenite 2023 "400" is
+#: 400 kt of TiO2 (the world total of ilmenite and rutile, "9430", is 9.4 Mt).
+WORLD_TABLE_UNIT_ERRATA: dict[str, tuple[str, str]] = {
+    "SAND AND GRAVEL (INDUSTRIAL)": ("metric tons", "thousand metric tons"),
+    "TITANIUM MINERAL CONCENTRATES": ("metric tons", "thousand metric tons"),
+}
+
+
+def _header_names(header: Sequence[str]) -> list[str]:
+    """Return world-table column names without blanks, in upper case.
+
+    ``PROD_EST_ 2024`` -> ``PROD_EST_2024``.
+    """
+    return [_clean_text(h).replace(" ", "").upper() for h in header]
+
+
+def _is_world_table(header: Sequence[str]) -> bool:
+    names = _header_names(header)
+    return {"COMMODITY", "COUNTRY", "TYPE"} <= set(names) and any(
+        _PROD_HEADER.match(n) for n in names
+    )
+
+
+def _note_years(span: str) -> set[int]:
+    """``"23-24"`` -> {2023, 2024}; ``"2023"`` -> {2023}."""
+    years = [int(y) + (2000 if len(y) == 2 else 0) for y in re.findall(r"\d{4}|\d{2}", span)]
+    if len(years) == 2 and re.search(r"[–-]", span):
+        return set(range(min(years), max(years) + 1))
+    return set(years)
+
+
+def _note_marks(note: str, years: Sequence[int]) -> dict[int, str]:
+    """Return the mark ``PROD_NOTES`` gives to empty production cells, by year.
+
+    ``"W for 23-24"`` -> W in 2023 and 2024; ``"NA"`` or ``"na"`` -> NA in every
+    year; ``"na for 2023"`` -> NA in 2023; ``"xx"`` -> XX; "Less than 1/2 unit" ->
+    ``s``; "... included with ilmenite." -> ``included with ilmenite``.
+    """
+    text = _clean_text(note)
+    m = _NOTE_MARK.match(text)
+    if m:
+        span = _note_years(m["span"]) if m["span"] else set(years)
+        return {y: m["mark"].upper() for y in years if y in span}
+    if _NOTE_HALF_UNIT.match(text):
+        return dict.fromkeys(years, "s")
+    inc = _NOTE_INCLUDED.search(text)
+    if inc:
+        return dict.fromkeys(years, f"included with {inc['what'].lower()}")
+    return {}
+
+
+def _note_estimates(note: str, years: Sequence[int]) -> set[int]:
+    """Return the years ``PROD_NOTES`` marks as estimated ("estimated 2023", "Estimated ...")."""
+    named = {int(y) for y in _NOTE_EST_YEAR.findall(note)}
+    if named:
+        return named
+    return set(years) if _NOTE_EST.match(note) else set()
+
+
+def read_mcs_world_table(path: str | Path, *, release: int | None = None) -> ImportResult:
+    """Read the one-table world data of MCS 2025 (``MCS2025_World_Data.csv``).
+
+    Parameters
+    ----------
+    path
+        The CSV file (UTF-8 with BOM, or cp1252).
+    release
+        Release year for the ``source`` column; read from the file name
+        (``MCS2025_...``) or the ``SOURCE`` column when omitted.
+
+    Returns
+    -------
+    ImportResult
+        World mine, refinery, smelter and plant production by country for the
+        years of the ``PROD_<year>`` and ``PROD_EST_ <year>`` columns. The layout
+        has no US import statistics: ``import_reliance`` and ``import_sources``
+        are empty.
+
+    Raises
+    ------
+    DataError
+        When the file is missing or its header lacks ``COMMODITY``, ``COUNTRY``,
+        ``TYPE``, ``UNIT_MEAS`` or a ``PROD_<year>`` column.
+
+    Notes
+    -----
+    A series is one (``COMMODITY``, ``TYPE``) pair; the commodity is found in the
+    mapping table by its spelling here (trailing blanks removed, ``Gemanium``
+    for germanium: :attr:`~riskengine.io.usgs_commodities.Chapter.labels`) and the
+    series by ``TYPE``. Figures are estimated when their column is a
+    ``PROD_EST_`` column, when ``TYPE`` says "estimated" (the whole series),
+    or when ``PROD_NOTES`` says "estimated 2023" (that year) or starts with
+    "Estimated" (every year).
+
+    The file writes the release's ``—`` (zero) as an empty cell: an empty
+    production cell is read as zero unless ``PROD_NOTES`` marks it (``W for
+    23-24``, ``NA``, ``na for 2023``, ``xx``, "included with ilmenite"), in
+    which case the quantity is empty and the mark is the ``flag``; the number of
+    cells read as zero is reported in ``notes``. Every empty cell of a country
+    checked against MCS 2026's 2024 column is a ``—`` there. Two series state
+    the wrong unit and are read in the right one, with a note
+    (:data:`WORLD_TABLE_UNIT_ERRATA`). A series whose production cells are all
+    empty (germanium, capacity and reserves rows) is not imported and is
+    listed in ``skipped``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(
+            f"USGS MCS world table {p} does not exist; expected the MCS 2025 world data "
+            f"(e.g. MCS2025_World_Data.csv with columns {', '.join(MCS_WORLD_COLUMNS)})"
+        )
+    rows = list(csv.reader(io.StringIO(_read_text(p))))
+    header = [_clean_text(h) for h in rows[0]] if rows else []
+    names = _header_names(header)
+    missing = [c for c in ("COMMODITY", "COUNTRY", "TYPE", "UNIT_MEAS") if c not in names]
+    prod = [
+        _ProdColumn(i, header[i], int(m["year"]), "", bool(m["est"]))
+        for i, n in enumerate(names)
+        if (m := _PROD_HEADER.match(n))
+    ]
+    if missing or not prod:
+        missing += [] if prod else ["PROD_<year>"]
+        raise DataError(
+            f"{p.name}: not a USGS MCS world table; missing column(s) {', '.join(missing)}",
+            [
+                f"expected columns: {', '.join(MCS_WORLD_COLUMNS)}",
+                f"found: {', '.join(header) if header else 'an empty file'}",
+            ],
+        )
+    i_com, i_country, i_type, i_unit = (
+        names.index(c) for c in ("COMMODITY", "COUNTRY", "TYPE", "UNIT_MEAS")
+    )
+    i_notes = names.index("PROD_NOTES") if "PROD_NOTES" in names else None
+    body = [r + [""] * (len(header) - len(r)) for r in rows[1:] if any(c.strip() for c in r)]
+    year_of_release = release if release is not None else _release_from_name(p.name)
+    if year_of_release is None and "SOURCE" in names and body:
+        year_of_release = _release_from_name(body[0][names.index("SOURCE")])
+    col = _Collector(year_of_release)
+    label = _release_label(year_of_release)
+    years = [pc.year for pc in prod]
+    series_rows: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}
+    for line, r in enumerate(body, start=2):
+        key = (_clean_text(r[i_com]), _clean_text(r[i_type]))
+        series_rows.setdefault(key, []).append((line, r))
+    if any(n.startswith(("CAP_", "RESERVES_")) for n in names):
+        col.skip(
+            f"{p.name}: the capacity (CAP_*) and reserves (RESERVES_*) columns are not "
+            f"production and were not imported"
+        )
+    zeros = 0
+    for (commodity, series), items in series_rows.items():
+        where = f"{p.name}: {commodity} / {series}"
+        chapter = chapter_index().get(commodity.upper())
+        if chapter is None:
+            col.skip(f"{where}: commodity not in the mapping table ({len(items)} rows)")
+            continue
+        if not any(r[pc.position].strip() for _, r in items for pc in prod):
+            col.skip(
+                f"{where}: not imported, no production figures (every "
+                f"{'/'.join(pc.name for pc in prod)} cell is empty) ({len(items)} rows)"
+            )
+            continue
+        rule = production_rule(chapter.name, series)
+        if rule is None:
+            col.skip(f"{where}: no mapping rule for this series ({len(items)} rows)")
+            continue
+        if rule.mineral is None:
+            col.skip(f"{where}: not imported, {rule.note} ({len(items)} rows)")
+            continue
+        units = [_clean_text(r[i_unit]) for _, r in items if r[i_unit].strip()]
+        unit = units[0] if units else ""
+        erratum = WORLD_TABLE_UNIT_ERRATA.get(chapter.name)
+        if erratum is not None and unit.lower() == erratum[0]:
+            col.notes.append(
+                f"{where}: UNIT_MEAS says {erratum[0]}, but the figures are in {erratum[1]} "
+                f"(as in MCS 2024 and 2026); read as {erratum[1]}"
+            )
+            units = [erratum[1] if u.lower() == erratum[0] else u for u in units]
+            unit = erratum[1]
+        factor = _CSV_UNITS.get(unit.lower())
+        if factor is None or any(u.lower() != unit.lower() for u in units):
+            col.skip(
+                f"{where}: unit {', '.join(sorted(set(units))) or '(none)'} is not one mass "
+                f"convertible to tonnes ({len(items)} rows)"
+            )
+            continue
+        source = f"{label}; {p.name}: {commodity}, "
+        source += (
+            rule.basis if rule.combine else series + (f" ({rule.basis})" if rule.basis else "")
+        )
+        whole_series_estimated = bool(re.search(r"\bestimated\b", series, re.I))
+        for line, r in items:
+            country = resolve_country(r[i_country])
+            if country.code is None and not country.world_total:
+                col.unmatched_name(_clean_text(r[i_country]), f"{p.name} line {line}")
+                continue
+            notes = r[i_notes] if i_notes is not None else ""
+            marks = _note_marks(notes, years)
+            est_years = _note_estimates(notes, years)
+            for pc in prod:
+                cell = r[pc.position]
+                marked = False
+                if cell.strip():
+                    value, flag, marked = parse_cell(cell)
+                elif pc.year in marks:
+                    value, flag = math.nan, marks[pc.year]
+                elif country.world_total:
+                    value, flag = math.nan, "blank"
+                else:
+                    value, flag = 0.0, ""
+                    zeros += 1
+                if not flag:
+                    value = _to_tonnes(value, factor)
+                estimated = marked or pc.estimated or whole_series_estimated or pc.year in est_years
+                col.add_production(rule, country, pc.year, value, flag, estimated, source)
+    if zeros:
+        col.notes.append(
+            f"{p.name}: {zeros} empty production cells without a mark in PROD_NOTES were "
+            f"read as zero (this file writes the release's '—' as an empty cell)"
+        )
+    return col.result()
+
+
+# ---------------------------------------------------------------------------
 # MCS 2023 / 2024 per-commodity directory
 # ---------------------------------------------------------------------------
 
@@ -1261,13 +1534,15 @@ def _read_fig2(f: Path, label: str, col: _Collector) -> None:
 
 
 def read_usgs_mcs(path: str | Path, *, release: int | None = None) -> ImportResult:
-    """Read a USGS MCS data release in either layout.
+    """Read a USGS MCS data release in any of its layouts.
 
     Parameters
     ----------
     path
-        A single-CSV release file (MCS 2026 and later) or a per-commodity
-        release directory (MCS 2023, 2024: holding ``world/``).
+        A single-CSV release file (MCS 2026 and later), the world table of MCS
+        2025 (``MCS2025_World_Data.csv``; told apart by its header), or a
+        directory: a per-commodity release (MCS 2023, 2024: holding ``world/``)
+        or one holding one of the two files.
     release
         Release year written in ``source``; detected from the names when omitted.
 
@@ -1278,54 +1553,70 @@ def read_usgs_mcs(path: str | Path, *, release: int | None = None) -> ImportResu
     Raises
     ------
     DataError
-        When the path does not exist or is not a release of either layout.
+        When the path does not exist or is not a release of any layout.
     """
     p = Path(path)
     if p.is_file():
+        if _is_world_table(_first_line(p)):
+            return read_mcs_world_table(p, release=release)
         return read_mcs_commodities(p, release=release)
     if p.is_dir():
-        singles = sorted(p.glob("MCS*_Commodities_Data.csv"))
-        if singles and not (p / "world").is_dir():
-            return read_mcs_commodities(singles[0], release=release)
+        files = sorted(p.glob("MCS*_Commodities_Data.csv")) + sorted(p.glob(_WORLD_TABLE_FILE))
+        if files and not (p / "world").is_dir():
+            return read_usgs_mcs(files[0], release=release)
         return read_mcs_world_dir(p, release=release)
     raise DataError(
         f"USGS MCS release {p} does not exist; pass the single CSV "
-        f"(MCS2026_Commodities_Data.csv) or a per-commodity release directory holding "
-        f"world/mcs20YY-<code>_world.csv"
+        f"(MCS2026_Commodities_Data.csv), the world table (MCS2025_World_Data.csv) or a "
+        f"per-commodity release directory holding world/mcs20YY-<code>_world.csv"
     )
 
 
+def _first_line(path: Path) -> list[str]:
+    """Return the header of a CSV file (its first 64 kB suffice), for layout detection."""
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+    return next(csv.reader(io.StringIO(text)), [])
+
+
 def combine_releases(results: Iterable[ImportResult]) -> ImportResult:
-    """Merge several releases, each figure taken from the newest release that has it.
+    """Merge several releases, each table taken from the newest release that has it.
 
     Parameters
     ----------
     results
-        Results of :func:`read_usgs_mcs`; ordered by ``release`` (newest first)
-        before merging, input order breaking ties (results without a release
-        count as oldest).
+        Results of :func:`read_usgs_mcs`, in any order; they are merged oldest
+        first (results without a release count as oldest, input order breaking
+        ties).
 
     Returns
     -------
     ImportResult
-        Production keyed by (mineral, stage, country, year) and import reliance
-        by (mineral, stage, country, year) from the newest release; import
-        sources of every release (their periods differ). Lists are concatenated.
+        Production by the precedence rule of :mod:`riskengine.io.precedence`:
+        for every (mineral, stage, year) the newest release that publishes it
+        gives the whole table; import reliance keyed by (mineral, stage,
+        country, year) from the newest release; import sources of every
+        release (their periods differ). Lists are concatenated, newest first.
+        ``replaced`` counts, per pair of releases, the figures of the older
+        release that the newer replaced.
 
     Notes
     -----
     USGS revises the previous year's estimates in each release, so the newest
-    release wins for every key it covers, even where its value is withheld (a
-    newer ``W`` replaces an older number: the newer release is the one
-    that stands).
+    release wins for every table it covers, even where its value is withheld (a
+    newer ``W`` replaces an older number: the newer release is the one that
+    stands). A country an older release lists for that year but the newer one
+    does not (it moved into "Other countries") is dropped with the older table,
+    so that no figure is counted twice.
     """
     items = list(results)
     if not items:
         raise ValueError("combine_releases needs at least one ImportResult")
-    order = sorted(
-        range(len(items)),
-        key=lambda i: (-(items[i].release or 0), i),
-    )
+    order = sorted(range(len(items)), key=lambda i: (-(items[i].release or 0), i))
     ranked = [items[i] for i in order]
 
     def merged(attr: str, key: list[str]) -> pd.DataFrame:
@@ -1334,9 +1625,16 @@ def combine_releases(results: Iterable[ImportResult]) -> ImportResult:
         table = table.drop_duplicates(key, keep="first")
         return table.sort_values(key, kind="stable").reset_index(drop=True)
 
-    production = merged("production", ["mineral", "stage", "country", "year"])
+    key = ["mineral", "stage", "country", "year"]
+    production = ranked[-1].production
+    replaced: list[Replacement] = []
+    for newer in reversed(ranked[:-1]):
+        step = merge_production(production, newer.production)
+        production = step.table
+        replaced += step.replacements
+    production = production.sort_values(key, kind="stable").reset_index(drop=True)
     production["estimated"] = production["estimated"].astype(bool)
-    reliance = merged("import_reliance", ["mineral", "stage", "country", "year"])
+    reliance = merged("import_reliance", key)
     sources = merged(
         "import_sources", ["mineral", "stage", "country", "partner", "period", "product"]
     )
@@ -1355,6 +1653,7 @@ def combine_releases(results: Iterable[ImportResult]) -> ImportResult:
         notes=[s for r in ranked for s in r.notes],
         world_totals=totals.sort_values(["mineral", "stage", "year"]).reset_index(drop=True),
         release=ranked[0].release,
+        replaced=tuple(replaced),
     )
 
 

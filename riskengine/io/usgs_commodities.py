@@ -5,11 +5,15 @@ one or more production series ("Mine production", "Refinery production",
 "Smelter production", "Mine production: Ilmenite", ...). This module is the
 documented table that decides, series by series, which riskengine mineral id
 and :class:`~riskengine.dims.Stage` a series becomes, or why it is not
-imported. :mod:`riskengine.io.usgs` applies it to both release layouts:
+imported. :mod:`riskengine.io.usgs` applies it to the three release layouts:
 
 * the single CSV of MCS 2026 (``MCS2026_Commodities_Data.csv``), where a series
   is identified by the ``MCS chapter`` column and the text
   ``"<Commodity>: <Statistics_detail>"``;
+* the world table of MCS 2025 (``MCS2025_World_Data.csv``), where the
+  ``COMMODITY`` column names the chapter (in its own spelling, found through
+  :attr:`Chapter.labels`: ``Graphite``, ``Gemanium``, ``Titanium & titanium
+  dioxide``) and the ``TYPE`` column names the series;
 * the per-commodity files of MCS 2023 and 2024 (``world/mcs20YY-<code>_world.csv``),
   where the file code (``cobal``, ``raree``...) names the chapter and the ``Type``
   column names the series.
@@ -23,16 +27,20 @@ skip; its ``note`` is the reason reported in ``ImportResult.skipped``. A series
 that no rule matches is reported as unmapped, never dropped in silence.
 
 Stages follow :class:`~riskengine.dims.Stage`: mine production -> ``mining``;
-refinery, smelter, primary metal, plant (chemical) and sponge production ->
-``refining``. Quantities keep the basis the USGS states (``basis``): contained
-content for most metals, gross weight for bauxite, chromite, barite and
+refinery, primary metal, plant (chemical) and sponge production, and smelter
+production where the smelter's output is the primary metal (aluminium,
+magnesium) -> ``refining``; smelter production whose output is not yet refined
+metal (copper smelters make blister and anode copper) -> ``intermediate``.
+Quantities keep the basis the USGS states (``basis``): contained content for
+most metals, gross weight for bauxite, chromite, barite and
 zirconium concentrates, oxide equivalent for rare earths (REO), potash (K2O)
 and titanium concentrates (TiO2). No conversion between bases is made.
 
 References
 ----------
 U.S. Geological Survey, Mineral Commodity Summaries 2023, 2024 and 2026 data
-releases (doi:10.5066/P9WCYUI6, doi:10.5066/P144BA54, doi:10.5066/P1WKQ63T).
+releases (doi:10.5066/P9WCYUI6, doi:10.5066/P144BA54, doi:10.5066/P1WKQ63T) and
+the MCS 2025 world data (``MCS2025_World_Data.csv``).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from functools import cache
 import pandas as pd
 
 MINING = "mining"
+INTERMEDIATE = "intermediate"
 REFINING = "refining"
 
 
@@ -64,8 +73,10 @@ class Chapter:
         Stage the chapter's US import statistics are closest to (the USGS defines
         net import reliance on the form named in the chapter, e.g. refined cobalt).
     labels
-        Other spellings of the chapter in the "net import reliance" figures of
-        MCS 2023/2024 (``"PLATINUM"``, ``"ABRASIVES"``).
+        Other spellings of the chapter: in the "net import reliance" figures of
+        MCS 2023/2024 (``"PLATINUM"``, ``"ABRASIVES"``) and in the ``COMMODITY``
+        column of the MCS 2025 world table (``"GRAPHITE"``, the misspelt
+        ``"GEMANIUM"``); matched in upper case, surrounding blanks removed.
     """
 
     name: str
@@ -165,11 +176,11 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("GALLIUM", ("galli",), "gallium", REFINING),
     Chapter("GARNET (INDUSTRIAL)", ("garne",), "garnet", MINING),
     Chapter("GEMSTONES", ("gemst",), None),
-    Chapter("GERMANIUM", ("germa",), "germanium", REFINING),
+    Chapter("GERMANIUM", ("germa",), "germanium", REFINING, ("GEMANIUM",)),
     Chapter("GOLD", ("gold",), "gold", REFINING),
-    Chapter("GRAPHITE (NATURAL)", ("graph",), "natural_graphite", MINING),
+    Chapter("GRAPHITE (NATURAL)", ("graph",), "natural_graphite", MINING, ("GRAPHITE",)),
     Chapter("GYPSUM", ("gypsu",), "gypsum", MINING),
-    Chapter("HELIUM AND RARE GASES", ("heliu",), None),
+    Chapter("HELIUM AND RARE GASES", ("heliu",), None, MINING, ("HELIUM",)),
     Chapter("INDIUM", ("indiu",), "indium", REFINING),
     Chapter("IODINE", ("iodin",), "iodine", MINING),
     Chapter("IRON AND STEEL", ("feste",), None),
@@ -188,14 +199,14 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("MICA (NATURAL)", ("mica",), None),
     Chapter("MOLYBDENUM", ("molyb",), "molybdenum", MINING),
     Chapter("NICKEL", ("nicke",), "nickel", REFINING),
-    Chapter("NIOBIUM (COLUMBIUM)", ("niobi",), "niobium", REFINING),
-    Chapter("NITROGEN (FIXED)—AMMONIA", ("nitro",), None),
+    Chapter("NIOBIUM (COLUMBIUM)", ("niobi",), "niobium", REFINING, ("NIOBIUM",)),
+    Chapter("NITROGEN (FIXED)—AMMONIA", ("nitro",), None, MINING, ("NITROGEN(FIXED) - AMMONIA",)),
     Chapter("PEAT", ("peat",), None),
     Chapter("PERLITE", ("perli",), "perlite", MINING),
     Chapter("PHOSPHATE ROCK", ("phosp",), "phosphate_rock", MINING),
     Chapter("PLATINUM-GROUP METALS", ("plati",), None, REFINING, ("PLATINUM", "PALLADIUM")),
     Chapter("POTASH", ("potas",), "potash", MINING),
-    Chapter("PUMICE AND PUMICITE", ("pumic",), "pumice", MINING),
+    Chapter("PUMICE AND PUMICITE", ("pumic",), "pumice", MINING, ("PUMICE & PUMICITE",)),
     Chapter("QUARTZ (High-purity and Industrial Cultured CRYSTAL)", (), None),
     Chapter("RARE EARTHS", ("raree",), "rare_earths", REFINING),
     Chapter("RARE EARTHS (Heavy)", (), None),
@@ -213,13 +224,19 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("STONE (DIMENSION)", ("stond",), None),
     Chapter("STRONTIUM", ("stron",), "strontium", MINING),
     Chapter("SULFUR", ("sulfu",), None),
-    Chapter("TALC AND PYROPHYLLITE", ("talc",), None),
+    Chapter("TALC AND PYROPHYLLITE", ("talc",), None, MINING, ("TALC, CRUDE",)),
     Chapter("TANTALUM", ("tanta",), "tantalum", REFINING),
     Chapter("TELLURIUM", ("tellu",), "tellurium", REFINING),
     Chapter("THALLIUM", (), None),
     Chapter("THORIUM", (), None),
     Chapter("TIN", ("tin",), "tin", REFINING),
-    Chapter("TITANIUM AND TITANIUM DIOXIDE", ("titan",), "titanium", REFINING, ("TITANIUM",)),
+    Chapter(
+        "TITANIUM AND TITANIUM DIOXIDE",
+        ("titan",),
+        "titanium",
+        REFINING,
+        ("TITANIUM", "TITANIUM & TITANIUM DIOXIDE"),
+    ),
     Chapter("TITANIUM MINERAL CONCENTRATES", ("timin",), "titanium", MINING),
     Chapter("TUNGSTEN", ("tungs",), "tungsten", REFINING),
     Chapter("VANADIUM", ("vanad",), "vanadium", REFINING),
@@ -231,7 +248,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ZIRCONIUM AND HAFNIUM", ("zirco", "zirco-hafni"), "zirconium", MINING, ("ZIRCONIUM",)),
 )
 
-_M, _R = MINING, REFINING
+_M, _I, _R = MINING, INTERMEDIATE, REFINING
 
 #: The production mapping table, one row per decision (first match wins).
 PRODUCTION_RULES: tuple[ProductionRule, ...] = (
@@ -285,6 +302,13 @@ PRODUCTION_RULES: tuple[ProductionRule, ...] = (
     ProductionRule("COBALT", "mine production", "cobalt", _M, "cobalt content"),
     ProductionRule("COPPER", "mine production", "copper", _M, "recoverable copper content"),
     ProductionRule("COPPER", "refinery production", "copper", _R, "refined copper"),
+    ProductionRule(
+        "COPPER",
+        "smelter production",
+        "copper",
+        _I,
+        "blister and anode copper (smelter output, not yet refined), copper content",
+    ),
     ProductionRule(
         "DIAMOND (INDUSTRIAL)", "", None, None, note="reported in carats, not a mass in tonnes"
     ),
@@ -368,7 +392,8 @@ PRODUCTION_RULES: tuple[ProductionRule, ...] = (
         "mine production",
         "magnesite",
         _M,
-        "magnesite; MCS 2023 gives gross weight, MCS 2024 and 2026 MgO content",
+        "magnesite, as each release labels it: gross weight in MCS 2023 and 2025, "
+        "MgO content in MCS 2024 and 2026",
     ),
     ProductionRule(
         "MAGNESIUM METAL", "smelter production", "magnesium", _R, "primary magnesium metal"
@@ -449,7 +474,7 @@ PRODUCTION_RULES: tuple[ProductionRule, ...] = (
         "not comparable with the separate series of MCS 2024 and 2026",
     ),
     ProductionRule(
-        "SILICON", "ferrosilicon", "ferrosilicon", _R, "silicon content of ferrosilicon"
+        "SILICON", "fer+osilicon", "ferrosilicon", _R, "silicon content of ferrosilicon"
     ),
     ProductionRule("SILICON", "silicon metal", "silicon", _R, "silicon metal, silicon content"),
     ProductionRule("SILVER", "mine production", "silver", _M, "silver content"),
