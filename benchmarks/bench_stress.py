@@ -31,6 +31,7 @@ import sys
 import time
 import warnings
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,7 @@ def bench_sweep(
     worst = 0.0
     for ban in sample:
         row = result.bans.set_index("ban").loc[int(ban)]
+        assert isinstance(row, pd.Series)
         sc = _scenario(row, result.year, target)
         t0 = time.perf_counter()
         engine = riskengine.run_scenario(ds, sc)
@@ -157,7 +159,7 @@ def bench_sweep(
 
 def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
     """Draws per second at each n, and the peak memory at the smallest and largest n."""
-    out = []
+    out: list[dict[str, Any]] = []
     for n in DRAWS[mode]:
         started = time.perf_counter()
         result = riskengine.simulate(ds, n=n, seed=SEED)
@@ -176,8 +178,8 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
             }
         )
     for record in (out[0], out[-1]):
-        n = record["n"]
-        record["peak_memory_bytes"] = peak_memory(lambda n=n: riskengine.simulate(ds, n=n, seed=1))
+        draws = int(record["n"])
+        record["peak_memory_bytes"] = peak_memory(partial(riskengine.simulate, ds, n=draws, seed=1))
     return out
 
 

@@ -1,12 +1,15 @@
 """Timing, peak memory and the machine description.
 
 Times are wall-clock (:func:`time.perf_counter`), one call per run; the
-summary statistic is the median. The runner collects garbage once before each
-kernel's measurements, not inside them (a collection costs tens of
-milliseconds once pandas is loaded). Peak memory is
-the largest amount of memory allocated and still held during one call, as
-traced by :mod:`tracemalloc` (numpy reports its array buffers to it), measured
-in a separate, untimed call because tracing slows Python code down.
+summary statistic is the median. Two computations compared with each other
+are timed alternately (A B A B ...) and their ratio is the median of the
+ratios of each pair, so that a drift in the machine's speed hits both alike.
+The runner collects garbage once before each kernel's measurements, not
+inside them (a collection costs tens of milliseconds once pandas is loaded).
+Peak memory is the largest amount of memory allocated and still held during
+one call, as traced by :mod:`tracemalloc` (numpy reports its array buffers to
+it), measured in a separate, untimed call because tracing slows Python code
+down; processes report their own peak resident set size.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,46 @@ def time_call(fn: Callable[[], object], repeats: int) -> Timing:
     return Timing(tuple(runs))
 
 
+@dataclass(frozen=True)
+class Paired:
+    """Two computations timed alternately, with the ratio of each pair (B / A)."""
+
+    a: Timing
+    b: Timing
+
+    @property
+    def ratios(self) -> tuple[float, ...]:
+        """B's time over A's, run by run."""
+        return tuple(b / a for a, b in zip(self.a.runs, self.b.runs, strict=True))
+
+    @property
+    def ratio(self) -> float:
+        """Median of the pairwise ratios B / A."""
+        return statistics.median(self.ratios)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary of the ratio."""
+        return {
+            "median": self.ratio,
+            "min": min(self.ratios),
+            "max": max(self.ratios),
+            "runs": list(self.ratios),
+        }
+
+
+def time_pair(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int) -> Paired:
+    """Time ``fn_a`` and ``fn_b`` alternately, ``repeats`` calls each (A first)."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(max(1, repeats)):
+        for fn, runs in ((fn_a, a), (fn_b, b)):
+            start = time.perf_counter()
+            result = fn()
+            runs.append(time.perf_counter() - start)
+            del result
+    return Paired(Timing(tuple(a)), Timing(tuple(b)))
+
+
 def peak_memory(fn: Callable[[], object]) -> int:
     """Peak bytes allocated (and held at the same time) during one call of ``fn``."""
     tracemalloc.start()
@@ -69,26 +112,72 @@ def peak_memory(fn: Callable[[], object]) -> int:
     return int(peak)
 
 
-def time_process(argv: Sequence[str], repeats: int, cwd: Path | None = None) -> Timing:
-    """Wall-clock time of a process, start to exit, ``repeats`` times.
+def run_process(
+    argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[float, str]:
+    """Run a process to its end; return its wall-clock time and its standard output.
 
     Raises
     ------
     RuntimeError
         When the process exits with a non-zero code (with its stderr).
     """
-    runs = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            list(argv), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    start = time.perf_counter()
+    proc = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        check=False,
+    )
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited with {proc.returncode}: {proc.stderr.decode()[-2000:]}"
         )
-        runs.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(argv)} exited with {proc.returncode}: {proc.stderr.decode()[-2000:]}"
-            )
-    return Timing(tuple(runs))
+    return took, proc.stdout.decode()
+
+
+def time_process(
+    argv: Sequence[str],
+    repeats: int,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Timing:
+    """Wall-clock time of a process, start to exit, ``repeats`` times."""
+    return Timing(tuple(run_process(argv, cwd, env)[0] for _ in range(max(1, repeats))))
+
+
+def time_process_pair(
+    argv_a: Sequence[str],
+    argv_b: Sequence[str],
+    repeats: int,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Paired:
+    """Time two processes alternately (A B A B ...), after one untimed run of each."""
+    run_process(argv_a, cwd, env)
+    run_process(argv_b, cwd, env)
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(max(1, repeats)):
+        a.append(run_process(argv_a, cwd, env)[0])
+        b.append(run_process(argv_b, cwd, env)[0])
+    return Paired(Timing(tuple(a)), Timing(tuple(b)))
+
+
+def bytecode_env(prefix: Path) -> dict[str, str]:
+    """Return this process's environment with Python's bytecode cache on, under ``prefix``.
+
+    An installed package has its compiled bytecode; a process started here with
+    ``PYTHONDONTWRITEBYTECODE`` set would compile riskengine's modules from
+    source on every start. The cache goes to ``prefix``
+    (``PYTHONPYCACHEPREFIX``), not into the source tree; the first run of a
+    command fills it, so processes are timed after one untimed run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    return env
 
 
 def max_rss_bytes() -> int:
@@ -134,6 +223,25 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def source_tree(root: Path) -> dict[str, Any]:
+    """Commit of the source tree and riskengine's files modified in it (read-only ``git``)."""
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return ""
+        return proc.stdout.rstrip("\n") if proc.returncode == 0 else ""
+
+    status = git("status", "--porcelain", "--", "riskengine", "data")
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        "modified": [line[3:] for line in status.splitlines()],
+    }
 
 
 def machine() -> dict[str, Any]:

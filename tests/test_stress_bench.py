@@ -5,13 +5,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pytest
+
 import riskengine
 from benchmarks import bench_stress
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "stress" / "data"
 
 
-def test_bench_stress_checks_agreement_and_reports(monkeypatch):
+def test_bench_stress_checks_agreement_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = riskengine.load_dataset(DATA)
