@@ -5,17 +5,38 @@ their directory)::
 
     python data/build.py [RELEASES_DIR]
 
-Every step uses riskengine's own importers (the same code as
-``riskengine data import``); the curated rows are listed in this file with their
-publications. Trade quantities are gross tonnes of a named product (a BACI HS92
-code or a named form); the product catalogue ``riskengine/products.csv`` converts
-them to contained content in each mineral's basis (``minerals.csv``, column
-``basis``). See ``data/README.md`` for provenance and licences.
+Every figure comes from riskengine's own importers (the same code as
+``riskengine data import``); the choices made on top of them are the constants
+of this file, each with its reason:
+
+* **production** 2021-2025: the USGS Mineral Commodity Summaries 2023, 2024,
+  2025 and 2026, each (mineral, stage, year) table from the newest release
+  that has it (:func:`riskengine.io.usgs.combine_releases`), then the IEA
+  Critical Minerals Data Explorer's 2023 country figures for the tables the
+  USGS does not publish by country (refined cobalt, lithium chemicals, refined
+  nickel, battery-grade graphite, magnet rare earths;
+  :func:`riskengine.io.precedence.merge_production`: the USGS before the IEA);
+* **outlook**: the explorer's base case for 2030, 2035 and 2040;
+* **trade** 2018-2024: CEPII BACI HS92, and for 2024 the HS17 extract where
+  it has the product (:data:`HS17_REPLACES_HS92`: each product of 2024 from
+  one nomenclature only), plus US gallium imports derived from the USGS
+  statistics where BACI has no code for gallium;
+* **governance** 2018-2022: the World Bank WGI, with territories the WGI do
+  not score taking their sovereign's estimates
+  (:data:`riskengine.io.wgi.TERRITORY_SOVEREIGN`);
+* **minerals**: the basis every quantity of a mineral is counted in
+  (:data:`MINERAL_BASIS`), readable names, EU CRM attributes.
+
+Trade quantities are gross tonnes of a named product; the product catalogue
+``riskengine/products.csv`` converts them to contained content in each
+mineral's basis. See ``data/README.md`` for provenance and licences.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -29,25 +50,110 @@ from riskengine.dataset import (
 )
 from riskengine.io.baci import read_baci
 from riskengine.io.canonical import write_table
-from riskengine.io.usgs import ImportResult, read_usgs_mcs
+from riskengine.io.iea import read_iea_explorer
+from riskengine.io.precedence import merge_production
+from riskengine.io.usgs import ImportResult, combine_releases, read_usgs_mcs
 from riskengine.io.wgi import read_wgi
+from riskengine.products import load_products
 
 OUT = Path(__file__).resolve().parent
-PRODUCTION_YEARS = (2024, 2025)
+PRODUCTION_YEARS = range(2021, 2026)
 TRADE_YEARS = range(2018, 2025)
 GOVERNANCE_YEARS = range(2018, 2023)
 
-#: Refining shares where USGS publishes no refinery figures (METHODS.md §8).
-IEA_SOURCE = (
-    "IEA Global Critical Minerals Outlook 2025, share of refined output 2024 ({share:.0%}), "
-    "applied to world mine production 2024 from USGS MCS 2026"
+#: The releases read, relative to the releases directory (``../shared/data``).
+USGS_RELEASES: tuple[str, ...] = (
+    "usgs_mcs2023",
+    "usgs_mcs2024",
+    "usgs_mcs2025/MCS2025_World_Data.csv",
+    "usgs_mcs2026/MCS2026_Commodities_Data.csv",
 )
-IEA_REFINING_2024: dict[str, dict[str, float]] = {
-    "cobalt": {"CHN": 0.78},
-    "lithium": {"CHN": 0.70},
-    "natural_graphite": {"CHN": 0.96},
-    "rare_earths": {"CHN": 0.91},
-    "nickel": {"IDN": 0.43, "CHN": 0.31},
+IEA_WORKBOOK = "iea_critical_minerals_2024/CM_Data_Explorer_May2024.xlsx"
+BACI_HS92 = "baci_hs92_minerals"
+BACI_HS17 = "baci_hs17_2024_selected"
+WGI_FILE = "wgi/WGIData_1996_2022_release2023.csv"
+
+#: Unit errors of a release, by the file named in the rows' ``source``: (factor, reason).
+#: The importer reads the release as written; the rows are corrected here, and their
+#: ``source`` says so.
+USGS_UNIT_ERRATA: dict[str, tuple[float, str]] = {
+    "world/mcs2023-chrom_world.csv": (
+        1000.0,
+        "unit corrected: the file's columns say metric tons (Prod_t_2021), its notes "
+        "'Units are thousand metric tons, gross weight' (world total 42,200 = 42.2 Mt; "
+        "MCS 2024 gives 41.9 Mt for 2022)",
+    ),
+}
+
+#: (mineral, stage, year) tables left out of production, with the reason.
+INCOMPLETE_TABLES: dict[tuple[str, str, int], str] = {
+    ("ferrosilicon", "refining", 2021): "MCS 2023 lists ferrosilicon alone for five "
+    "countries (327 kt); China, Russia, Brazil and the others are in its combined "
+    "ferrosilicon and silicon metal series, which is not imported (MCS 2024: 5.4 Mt in 2022)",
+}
+
+#: The year the HS17 extract covers.
+HS17_YEAR = 2024
+
+#: Codes of the HS17 extract that HS92 has with the same six digits for the same goods
+#: (the descriptions of the two nomenclatures agree; 282200 is cobalt oxides and
+#: hydroxides in both, 260200 manganese ores, 720292 ferro-vanadium...).
+SAME_CODE: tuple[str, ...] = (
+    "250490", "251010", "251110", "252910", "252922", "260200", "260600", "270112",
+    "280469", "280470", "280480", "282200", "283691", "283692", "711011", "711021",
+    "720292", "720293", "740311", "750210", "810411", "850511",
+)  # fmt: skip
+
+#: HS17 codes of the HS17 extract -> the HS92 codes holding the same goods, with
+#: the correspondence. For 2024 a product is taken from the HS17 extract (BACI
+#: V202601, the newer release, read in its own nomenclature) wherever the
+#: extract has a mapped code for it, and the HS92 rows of the corresponding
+#: codes are left out, so that no flow is counted from both nomenclatures. Where
+#: HS17 split off waste and scrap (tantalum, titanium, tungsten, antimony,
+#: beryllium), the HS92 code also held the scrap: the scrap of 2024, in HS17 codes
+#: the extract does not have, is then not counted (it is not primary supply).
+#: HS17 codes the catalogue does not map (811292, a mix of gallium, germanium,
+#: hafnium, indium, niobium, rhenium and vanadium; 280429 rare gases) replace
+#: nothing: their HS92 counterparts stand.
+HS17_REPLACES_HS92: dict[str, tuple[tuple[str, ...], str]] = {
+    **{code: ((code,), "same code, same goods in HS92 and HS17") for code in SAME_CODE},
+    "252800": (
+        ("252810", "252890"),
+        "natural borates: HS07 merged sodium borates (2528.10) and other borates "
+        "(2528.90) into 2528.00",
+    ),
+    "810194": (
+        ("810191",),
+        "unwrought tungsten: HS92 8101.91 also held waste and scrap (HS17 8101.97)",
+    ),
+    "810320": (
+        ("810310",),
+        "unwrought tantalum and powders: HS92 8103.10 also held waste and scrap (HS17 8103.30)",
+    ),
+    "810820": (
+        ("810810",),
+        "unwrought titanium and powders: HS92 8108.10 also held waste and scrap (HS17 8108.30)",
+    ),
+    "811010": (
+        ("811000",),
+        "unwrought antimony and powders: HS92 8110.00 was the whole heading (HS17 8110.20 "
+        "scrap, 8110.90 articles)",
+    ),
+    "811212": (
+        ("811211",),
+        "unwrought beryllium and powders: HS92 8112.11 also held waste and scrap (HS17 8112.13)",
+    ),
+}
+
+#: US imports derived from the USGS statistics, per (mineral, stage), as the named
+#: forms of the product catalogue (the figures are contained content). They are
+#: written only for pairs that no BACI code of either extract covers in
+#: :data:`USGS_TRADE_YEAR`: gallium (HS17 811292 mixes seven metals and is not
+#: mapped); silicon metal is HS17 280469 from 2024 on.
+USGS_TRADE_YEAR = 2024
+USGS_IMPORT_FORMS: dict[tuple[str, str], str] = {
+    ("gallium", "refining"): "form:gallium_metal",
+    ("silicon", "refining"): "form:silicon_metal",
 }
 
 #: EU CRM assessment attributes (Study on the Critical Raw Materials for the EU 2023).
@@ -60,43 +166,16 @@ EU_ATTRIBUTES: dict[str, dict[str, object]] = {
     },
 }
 
+#: Readable names where the id does not give one.
+MINERAL_NAMES: dict[str, str] = {
+    "battery_graphite": "Battery-grade graphite (natural and synthetic)",
+    "magnet_rare_earths": "Magnet rare earth elements (Pr, Nd, Tb, Dy)",
+}
 
-def iea_refining(production: pd.DataFrame) -> pd.DataFrame:
-    """Refining rows from IEA shares for minerals USGS gives no refinery figures for."""
-    rows = []
-    for mineral, shares in IEA_REFINING_2024.items():
-        have = production[(production["mineral"] == mineral) & (production["stage"] == "refining")]
-        if len(have):
-            continue
-        mine = production[
-            (production["mineral"] == mineral)
-            & (production["stage"] == "mining")
-            & (production["year"] == 2024)
-        ]
-        world = float(mine["quantity"].sum())
-        rest = 1.0 - sum(shares.values())
-        for country, share in [*shares.items(), ("XOT", rest)]:
-            rows.append(
-                {
-                    "mineral": mineral,
-                    "stage": "refining",
-                    "country": country,
-                    "year": 2024,
-                    "quantity": round(world * share),
-                    "unit": "t",
-                    "source": IEA_SOURCE.format(share=share)
-                    + (" (rest of world)" if country == "XOT" else ""),
-                    "flag": "",
-                    "estimated": True,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-#: What every quantity of a mineral is counted in: the basis of its USGS production
+#: What every quantity of a mineral is counted in: the basis of its production
 #: series (the ``source`` of each production row names it; METHODS.md §9). Trade is
-#: brought to it by the product catalogue's content fractions. Where USGS counts the
-#: stages of a mineral in different bases (titanium) or has no series for a stage
+#: brought to it by the product catalogue's content fractions. Where the USGS counts
+#: the stages of a mineral in different bases (titanium) or has no series for a stage
 #: (ferro-chromium, zirconium metal), the text names the basis per stage.
 MINERAL_BASIS: dict[str, str] = {
     "alumina": "alumina (Al2O3), calcined-equivalent dry weight",
@@ -105,6 +184,8 @@ MINERAL_BASIS: dict[str, str] = {
     "arsenic": "arsenic trioxide (As2O3), gross weight; arsenic metal as its As2O3 equivalent",
     "asbestos": "gross weight",
     "barite": "gross weight",
+    "battery_graphite": "gross weight of battery-grade (anode) graphite from natural and "
+    "synthetic graphite (IEA); not comparable with natural_graphite mine output",
     "bauxite": "dry gross weight of bauxite",
     "beryllium": "beryllium content",
     "bismuth": "bismuth content (refined bismuth)",
@@ -112,7 +193,7 @@ MINERAL_BASIS: dict[str, str] = {
     "cadmium": "cadmium content (refined cadmium)",
     "chromium": "mining: marketable chromite ore, gross weight; refining (ferro-chromium "
     "and metal, no production series): chromium content",
-    "cobalt": "cobalt content",
+    "cobalt": "cobalt content (mine output; refined cobalt as the IEA counts it)",
     "copper": "copper content (recoverable copper in concentrate; refined copper)",
     "diatomite": "gross weight",
     "feldspar": "gross weight",
@@ -120,21 +201,26 @@ MINERAL_BASIS: dict[str, str] = {
     "fluorspar": "gross weight, all grades",
     "gallium": "gallium content",
     "garnet": "gross weight",
+    "germanium": "germanium content (refinery production, primary and secondary)",
     "gold": "gold content",
     "gypsum": "gross weight",
     "indium": "indium content (refined indium)",
     "iodine": "iodine content (elemental iodine)",
     "iron_ore": "iron content of usable ore",
     "lead": "lead content",
-    "lithium": "lithium content",
+    "lithium": "lithium content (mine output; lithium chemicals as the IEA counts them, "
+    "Li content, not carbonate equivalent)",
     "magnesite": "gross weight of magnesite (MgCO3)",
     "magnesium": "magnesium content of primary metal",
+    "magnet_rare_earths": "magnet rare earth elements (Pr, Nd, Tb, Dy) as the IEA counts "
+    "them; a part of the rare-earth-oxide total of rare_earths",
     "manganese": "manganese content",
     "mercury": "mercury content",
     "mica": "gross weight of scrap and flake mica",
     "molybdenum": "molybdenum content",
     "natural_graphite": "gross weight of natural graphite",
-    "nickel": "nickel content",
+    "nickel": "nickel content (mine output; refined nickel, class 1 and class 2, as the "
+    "IEA counts it)",
     "niobium": "niobium content",
     "palladium": "palladium content",
     "perlite": "gross weight",
@@ -165,18 +251,91 @@ MINERAL_BASIS: dict[str, str] = {
     "production series): zirconium content",
 }
 
-USGS_TRADE_YEAR = 2024
 
-#: Named forms of the USGS import statistics, per (mineral, stage): the figures are
-#: already in contained content (``riskengine/products.csv``, basis ``source``).
-USGS_IMPORT_FORMS: dict[tuple[str, str], str] = {
-    ("gallium", "refining"): "form:gallium_metal",
-    ("silicon", "refining"): "form:silicon_metal",
-}
+def _corrected(result: ImportResult, report: list[str]) -> ImportResult:
+    """Apply :data:`USGS_UNIT_ERRATA` to one release's production rows."""
+    production = result.production.copy()
+    for file, (factor, reason) in USGS_UNIT_ERRATA.items():
+        rows = production["source"].str.contains(file, regex=False)
+        if not rows.any():
+            continue
+        production.loc[rows, "quantity"] *= factor
+        production.loc[rows, "source"] += f" [{reason}]"
+        report.append(f"production: {int(rows.sum())} figures of {file} x {factor:g}: {reason}")
+    return replace(result, production=production)
+
+
+def read_production(releases: Path) -> tuple[pd.DataFrame, pd.DataFrame, ImportResult, list[str]]:
+    """Production 2021-2025 and the outlook, with the newest MCS release and a report.
+
+    Every (mineral, stage, year) table comes from one publication: the newest
+    USGS release that has it, else the IEA explorer (2023 only).
+    """
+    report: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unmatched names are in the results
+        results = [read_usgs_mcs(releases / r) for r in USGS_RELEASES]
+    results = [_corrected(r, report) for r in results]
+    usgs = combine_releases(results)
+    report += [f"production: {r.message()}" for r in usgs.replaced]
+    newest = max(results, key=lambda r: r.release or 0)
+    production = usgs.production[usgs.production["year"].isin(PRODUCTION_YEARS)]
+    table = list(zip(production["mineral"], production["stage"], production["year"], strict=True))
+    incomplete = pd.Series([t in INCOMPLETE_TABLES for t in table], index=production.index)
+    for key, reason in INCOMPLETE_TABLES.items():
+        report.append(f"production: {'/'.join(map(str, key))} left out: {reason}")
+    production = production[~incomplete]
+    iea = read_iea_explorer(releases / IEA_WORKBOOK)
+    merged = merge_production(production, iea.production)
+    report += [f"production: {r.message()}" for r in merged.replacements]
+    report += [f"IEA: {n}" for n in iea.notes]
+    return merged.table, iea.outlook, newest, report
+
+
+def _hs92_replaced(hs17: pd.DataFrame) -> dict[str, str]:
+    """HS92 code -> HS17 code, for the HS92 codes whose 2024 goods the HS17 extract gives."""
+    products = load_products().set_index("product")
+    replaced: dict[str, str] = {}
+    problems: list[str] = []
+    for code in sorted(set(hs17["product"].str.removeprefix("HS17:"))):
+        if code not in HS17_REPLACES_HS92:
+            problems.append(f"HS17:{code} is in the HS17 extract but not in HS17_REPLACES_HS92")
+            continue
+        rows = hs17.loc[hs17["product"] == f"HS17:{code}", ["mineral", "stage"]]
+        ours = set(map(tuple, rows.drop_duplicates().to_numpy()))
+        for old in HS17_REPLACES_HS92[code][0]:
+            replaced[old] = code
+            key = f"HS92:{old}"
+            if key in products.index and pd.notna(products.loc[[key], "mineral"]).all():
+                theirs = set(map(tuple, products.loc[[key], ["mineral", "stage"]].to_numpy()))
+                if theirs != ours:
+                    problems.append(
+                        f"HS17:{code} maps to {sorted(ours)} but HS92:{old} to {sorted(theirs)}"
+                    )
+    if problems:
+        raise ValueError("the 2024 nomenclature rule does not fit:\n  " + "\n  ".join(problems))
+    return replaced
+
+
+def read_trade(releases: Path) -> tuple[pd.DataFrame, list[str]]:
+    """BACI HS92 2018-2024 with 2024 taken from the HS17 extract where it has the product."""
+    hs92 = read_baci(releases / BACI_HS92, years=TRADE_YEARS).trade
+    hs17_dir = releases / BACI_HS17
+    # the extract's data file is release V202601; its country file is V202401b's
+    (codes,) = sorted(hs17_dir.glob("country_codes_*.csv"))
+    hs17 = read_baci(hs17_dir, years=[HS17_YEAR], country_codes=codes).trade
+    replaced = _hs92_replaced(hs17)
+    code = hs92["product"].str.removeprefix("HS92:")
+    drop = (hs92["year"] == HS17_YEAR) & code.isin(list(replaced))
+    report = [
+        f"trade {HS17_YEAR}: {int(drop.sum()):,} HS92 rows of "
+        f"{', '.join(sorted(set(code[drop])))} left out, the HS17 extract giving the same goods"
+    ]
+    return pd.concat([hs92[~drop], hs17], ignore_index=True), report
 
 
 def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
-    """US import flows for mineral/stage pairs that BACI's HS92 codes do not cover.
+    """US import flows for mineral/stage pairs that no BACI code covers.
 
     USGS gives US imports for consumption of a product in a year and the
     product's import sources as shares of a multi-year period; the flow from a
@@ -226,6 +385,31 @@ def usgs_us_imports(usgs: ImportResult, trade: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def minerals_table(names: set[str]) -> pd.DataFrame:
+    """One row per mineral: name, basis, EU CRM attributes and their source."""
+    minerals = sorted(names)
+    no_basis = [m for m in minerals if m not in MINERAL_BASIS]
+    if no_basis:
+        raise ValueError(f"MINERAL_BASIS has no basis for {', '.join(no_basis)}")
+    return pd.DataFrame(
+        [
+            {
+                "mineral": m,
+                "name": MINERAL_NAMES.get(m, m.replace("_", " ").capitalize()),
+                "basis": MINERAL_BASIS[m],
+                "source": (
+                    "name and basis of the IEA (2024) Critical Minerals Data Explorer series"
+                    if m in ("battery_graphite", "magnet_rare_earths")
+                    else "name after the USGS Mineral Commodity Summaries (2023-2026 "
+                    "releases) chapter; basis of its production series"
+                ),
+                **EU_ATTRIBUTES.get(m, {}),
+            }
+            for m in minerals
+        ]
+    )
+
+
 def write_binary() -> None:
     """Write ``data/dataset.npz``, the pre-validated binary form ``riskengine score`` loads.
 
@@ -238,55 +422,50 @@ def write_binary() -> None:
 
 
 def main(releases: Path) -> None:
-    """Build ``production``, ``trade``, ``governance`` and ``minerals`` tables into ``data/``."""
-    usgs = read_usgs_mcs(releases / "usgs_mcs2026" / "MCS2026_Commodities_Data.csv")
-    production = usgs.production[usgs.production["year"].isin(PRODUCTION_YEARS)]
-    production = pd.concat([production, iea_refining(production)], ignore_index=True)
+    """Build every table of ``data/`` except the hand-curated ``export_shares.csv``."""
+    production, outlook, newest, report = read_production(releases)
     write_table(production, OUT, "production")
+    write_table(outlook, OUT, "outlook")
 
-    baci = read_baci(releases / "baci_hs92_minerals", years=TRADE_YEARS)
-    # trade only for minerals with production figures (drops coal, oil and gas)
-    trade = baci.trade[baci.trade["mineral"].isin(set(production["mineral"]))]
-    # derived US flows only where the pair has production figures: without them the
-    # US imports would stand for the whole world market of that pair
-    us = usgs_us_imports(usgs, trade)
-    produced = set(map(tuple, production[["mineral", "stage"]].drop_duplicates().to_numpy()))
-    keep = [(m, st) in produced for m, st in zip(us["mineral"], us["stage"], strict=True)]
-    us = us[keep]
+    trade, lines = read_trade(releases)
+    report += lines
+    # trade only for minerals with production figures (drops coal, oil, gas, boron)
+    dropped = sorted(set(trade["mineral"]) - set(production["mineral"]))
+    trade = trade[trade["mineral"].isin(set(production["mineral"]))]
+    report.append(f"trade: minerals without production figures left out: {', '.join(dropped)}")
+    # derived US flows only where the pair has production figures in that year: without
+    # them the US imports would stand for the whole world market of that pair
+    us = usgs_us_imports(newest, trade)
+    that_year = production[production["year"] == USGS_TRADE_YEAR]
+    produced = set(map(tuple, that_year[["mineral", "stage"]].drop_duplicates().to_numpy()))
+    us = us[[(m, st) in produced for m, st in zip(us["mineral"], us["stage"], strict=True)]]
     unnamed = sorted(set(us.loc[us["product"] == "", "mineral"]))
     if unnamed:
         raise ValueError(
             f"no named form for the USGS import figures of {', '.join(unnamed)}; add one to "
             f"USGS_IMPORT_FORMS and riskengine/products.csv"
         )
-    trade = pd.concat([trade, us])
+    report.append(f"trade: USGS-derived US imports for {', '.join(sorted(set(us['mineral'])))}")
+    trade = pd.concat([trade, us], ignore_index=True)
     write_table(trade, OUT, "trade", compress=True)
 
-    wgi = read_wgi(releases / "wgi" / "WGIData_1996_2022_release2023.csv", years=GOVERNANCE_YEARS)
+    wgi = read_wgi(releases / WGI_FILE, years=GOVERNANCE_YEARS)
+    report += [f"governance: {n}" for n in wgi.notes]
+    used = set(trade["exporter"]) | set(trade["importer"]) | set(production["country"])
+    unscored = sorted(used - set(wgi.governance["country"]) - {"XOT"})
+    if unscored:
+        report.append(f"governance: no WGI estimate and no sovereign mapping: {unscored}")
     write_table(wgi.governance, OUT, "governance")
 
-    minerals = sorted(set(production["mineral"]) | set(trade["mineral"]))
-    no_basis = [m for m in minerals if m not in MINERAL_BASIS]
-    if no_basis:
-        raise ValueError(f"MINERAL_BASIS has no basis for {', '.join(no_basis)}")
-    info = pd.DataFrame(
-        [
-            {
-                "mineral": m,
-                "name": m.replace("_", " ").capitalize(),
-                "basis": MINERAL_BASIS[m],
-                "source": "name after the USGS Mineral Commodity Summaries 2026 chapter; "
-                "basis of the USGS production series",
-                **EU_ATTRIBUTES.get(m, {}),
-            }
-            for m in minerals
-        ]
-    )
-    write_table(info, OUT, "minerals")
+    minerals = minerals_table(set(production["mineral"]) | set(trade["mineral"]))
+    write_table(minerals, OUT, "minerals")
     write_binary()
+    for line in report:
+        print(line)
     print(
-        f"production {len(production):,} rows, trade {len(trade):,} rows, "
-        f"governance {len(wgi.governance):,} rows, {len(minerals)} minerals"
+        f"production {len(production):,} rows, outlook {len(outlook):,} rows, trade "
+        f"{len(trade):,} rows, governance {len(wgi.governance):,} rows, "
+        f"{len(minerals)} minerals"
     )
 
 

@@ -38,7 +38,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ import pandas as pd
 
 from riskengine.dims import STAGES, WGI_INDICATORS
 from riskengine.errors import ConsistencyError, CoordinateError, DataError, UnknownLabelError
-from riskengine.flows import Flows
+from riskengine.flows import COORDS, FLAGS, Flows
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +215,17 @@ class Dataset:
         return self.trade.aggregate(
             ("mineral", "stage", "year", "exporter", "importer"), (m, s, t, c, c)
         )
+
+    def cell_key(self, side: str) -> np.ndarray:
+        """Flat ``[mineral, stage, year, country]`` cell of every pair's ``side``, computed once.
+
+        ``side`` is ``"importer"`` or ``"exporter"``; the keys of :attr:`pairs`
+        index the segment sums of every method (cached on the instance).
+        """
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cell_keys", {})
+        if side not in cache:
+            cache[side] = self.pairs.key(("mineral", "stage", "year", side), self.shape)
+        return cache[side]
 
     # ------------------------------------------------------------------ labels
     @property
@@ -448,9 +459,7 @@ class Dataset:
             )
         if governance is not None:
             changes["governance"] = governance
-        out = replace(self, **changes)
-        out.__dict__.pop("pairs", None)
-        return out
+        return replace(self, **changes)
 
     def with_content(self, fractions: np.ndarray) -> Dataset:
         r"""Return a copy whose flows use other content fractions of their products.
@@ -523,6 +532,18 @@ class Dataset:
         if gyear is None:
             return np.full((len(WGI_INDICATORS), len(self.countries)), np.nan), None
         return self.governance[:, self.governance_years.get_loc(gyear), :], gyear
+
+    def years_with(self, what: str) -> list[int]:
+        """Years in which the dataset has ``"production"`` figures or ``"trade"`` flows."""
+        if what == "production":
+            present = (self.production > 0).any(axis=(0, 1, 3))
+        elif what == "trade":
+            present = np.zeros(len(self.years), dtype=bool)
+            if self.trade is not None and len(self.trade):
+                present = np.bincount(self.trade.year, minlength=len(self.years)) > 0
+        else:
+            raise UnknownLabelError("table", [what], ["production", "trade"])
+        return [int(y) for y in self.years[np.flatnonzero(present)]]
 
     def latest_year(self) -> int:
         """Latest year with both production and trade (latest with production without trade).
@@ -1269,7 +1290,7 @@ def read_dataset_tables(path: str | Path | None = None) -> tuple[dict[str, pd.Da
 SHIPPED_CACHE = "dataset.npz"
 
 #: Version of the binary layout; a cache of another version is rebuilt.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 #: The canonical tables (:data:`riskengine.io.canonical.SCHEMAS`), named here so that
 #: finding a dataset's files does not import the validator.
@@ -1371,13 +1392,12 @@ def save_binary(ds: Dataset, file: Path, key: str) -> None:
     for column in ds.products.columns:
         arrays[f"product:{column}"] = _column_array(ds.products[column])
     if ds.trade is not None:
-        for f in fields(ds.trade):
-            if f.name in DERIVED:
-                continue
-            values = getattr(ds.trade, f.name)
-            if values.dtype.kind == "i":
-                values = values.astype(_smallest_int(values))
-            arrays[f"trade:{f.name}"] = values
+        # three stacked arrays (codes, amounts, flags): fewer members to read back
+        tr = ds.trade
+        codes = np.stack([getattr(tr, name) for name in COORDS])
+        arrays["trade:codes"] = codes.astype(_smallest_int(codes))
+        arrays["trade:amounts"] = np.stack([getattr(tr, name) for name in STORED_AMOUNTS])
+        arrays["trade:flags"] = np.stack([getattr(tr, name) for name in FLAGS])
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
@@ -1394,8 +1414,9 @@ def save_binary(ds: Dataset, file: Path, key: str) -> None:
         raise
 
 
-#: Flow fields recomputed when a binary dataset is read (not stored).
-DERIVED: tuple[str, ...] = ("priced", "priced_value")
+#: Flow amounts stored in the binary form; ``priced`` and ``priced_value`` are
+#: recomputed from them and the flags when it is read.
+STORED_AMOUNTS: tuple[str, ...] = ("content", "gross", "value")
 
 
 def _production_cells(ds: Dataset) -> np.ndarray:
@@ -1443,7 +1464,11 @@ def load_binary(file: Path, key: str | None, *, path: Path | None = None) -> Dat
             products[c] = products[c].astype(object)
     trade = None
     if bool(data["has_trade"]):
-        stored = {f.name: data[f"trade:{f.name}"] for f in fields(Flows) if f.name not in DERIVED}
+        stored = {
+            **dict(zip(COORDS, data["trade:codes"], strict=True)),
+            **dict(zip(STORED_AMOUNTS, data["trade:amounts"], strict=True)),
+            **dict(zip(FLAGS, data["trade:flags"], strict=True)),
+        }
         priced = stored["has_value"] & stored["has_quantity"] & ~stored["screened"]
         trade = Flows(
             **stored,

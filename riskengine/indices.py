@@ -629,8 +629,8 @@ def segment_weighted_mean(
     unknown = np.isnan(w)
     numerator = segment_sum(k, np.where(unknown, 0.0, w) * f, size)
     if unknown.any():
-        hit = np.bincount(k, weights=(unknown & (f != 0)).astype(float), minlength=size) > 0
-        numerator = np.where(hit, np.nan, numerator)
+        # the cells a used unknown weight reaches
+        numerator[k[unknown & (f != 0)]] = np.nan
     return numerator, segment_sum(k, f, size)
 
 

@@ -39,7 +39,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, ANSI.sub("", out), ANSI.sub("", err)
 
 
-def score_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
+def all_records(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
     code, out, err = run(capsys, "score", "--data", str(TINY), "--format", "json", *args)
     assert code == 0, err
     # stderr carries only data-gap notes, never errors or warnings about the run
@@ -47,6 +47,11 @@ def score_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str,
     records = json.loads(out)
     assert isinstance(records, list)
     return records
+
+
+def score_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
+    """The score records (the concentration records have an empty country)."""
+    return [r for r in all_records(capsys, *args) if r["country"] != ""]
 
 
 def find(records: list[dict[str, object]], **match: object) -> dict[str, object]:
@@ -144,11 +149,13 @@ def test_method_headlines(capsys: pytest.CaptureFixture[str]) -> None:
 def test_csv_format(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "score", "--data", str(TINY), "--method", "geopolrisk", "-f", "csv")
     assert code == 0
-    frame = pd.read_csv(io.StringIO(out))
+    frame = pd.read_csv(io.StringIO(out), keep_default_na=False, na_values=[""])
     assert list(frame.columns[:5]) == ["mineral", "stage", "year", "country", "hhi"]
     jpn = frame[(frame["country"] == "JPN") & (frame["stage"] == "mining")]
     assert jpn["import_risk"].tolist() == pytest.approx([0.4])
-    assert set(frame["country"]) == {"CHN", "DEU", "FRA", "JPN", "EU27"}
+    # concentration records first (empty country), then every importer and region
+    assert frame["country"].isna().sum() == 3  # cobalt mining, copper mining and refining
+    assert set(frame["country"].dropna()) == {"CHN", "DEU", "FRA", "JPN", "EU27"}
 
 
 def test_mineral_option_repeats(capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,6 +212,7 @@ def test_output_option_writes_the_file(capsys: pytest.CaptureFixture[str], tmp_p
     assert out == ""
     records = json.loads(target.read_text())
     assert err.splitlines()[-1] == f"wrote {len(records)} records to {target}"
+    records = [r for r in records if r["country"]]
     assert find(records, mineral="cobalt", stage="mining", country="EU27")["score"] == (
         pytest.approx(2.797704, abs=1e-9)
     )
@@ -379,7 +387,46 @@ def test_installed_script_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    (record,) = json.loads(proc.stdout)
+    conc, record = json.loads(proc.stdout)
+    assert (conc["country"], conc["hhi"]) == ("", pytest.approx(0.3, abs=1e-9))
     assert (record["country"], record["year"]) == ("JPN", 2024)
     assert record["score"] == pytest.approx(0.12, abs=1e-9)
     assert record["cf"] == pytest.approx(14.655, abs=5e-4)
+
+
+def test_concentration_records_in_csv_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    # cobalt mining in the tiny fixture: AUS 4,000 t and COD 6,000 t of mine output
+    records = all_records(capsys, "--mineral", "cobalt", "--stage", "mining")
+    conc = [r for r in records if r["country"] == ""]
+    assert len(conc) == 1
+    assert conc[0]["hhi"] == pytest.approx(0.4**2 + 0.6**2)
+    assert conc[0]["cr1"] == pytest.approx(0.6)
+    assert conc[0]["top_producer"] == "COD"
+    assert conc[0]["world_production_t"] == 10_000
+    scored = [r for r in records if r["country"]]
+    assert {"imports_t", "exports_t", "production_t", "import_reliance", "score"} <= set(scored[0])
+
+
+@pytest.mark.parametrize("method", ["geopolrisk", "eu"])
+def test_every_method_reports_totals_and_reliance(
+    capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    scored = score_json(capsys, "--method", method)
+    for key in ("imports_t", "exports_t", "production_t", "import_reliance", "score"):
+        assert all(key in r for r in scored), key
+
+
+@pytest.mark.parametrize(
+    ("year", "message"),
+    [
+        ("2023", "has no production figures for 2023"),
+        ("2019", "Valid years: 2023, 2024"),
+    ],
+)
+def test_a_year_without_production_is_refused(
+    capsys: pytest.CaptureFixture[str], year: str, message: str
+) -> None:
+    code, _, err = run(capsys, "score", "--data", str(TINY), "--year", year, "-m", "cobalt")
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

@@ -16,7 +16,12 @@ import pytest
 
 from riskengine.errors import DataError
 from riskengine.io.canonical import GOVERNANCE, read_table, write_table
-from riskengine.io.wgi import WgiResult, read_wgi
+from riskengine.io.wgi import (
+    TERRITORY_SOVEREIGN,
+    WgiResult,
+    apply_sovereign_mapping,
+    read_wgi,
+)
 
 ROOT = Path(__file__).parents[1]
 WIDE = ROOT / "tests" / "fixtures" / "wgi" / "WGIData_1996_2022_release2023.csv"
@@ -139,9 +144,95 @@ def test_long_layout() -> None:
     assert value(r, "XKX", 2022, "PV") == -0.252448588609695
     assert value(r, "AUS", 2022, "CC") == 1.7
     assert not has(r, "CHL", 2023, "PV")
-    assert len(r.governance) == 5
+    # 5 estimates read; Australia's 3 also stand for its external territories
+    # Christmas Island, Cocos (Keeling) Islands and Norfolk Island
+    assert len(r.governance) == 5 + 3 * 3
+    assert r.territories["territory"].tolist() == ["CCK", "CXR", "NFK"]
+    assert value(r, "NFK", 2023, "PV") == 0.9
     assert r.aggregate_codes["code"].tolist() == ["SSF"]
     assert r.unmatched_codes["code"].tolist() == ["CHI"]
+    with pytest.warns(UserWarning, match="CHI"):
+        raw = read_wgi(LONG, territories=None)
+    assert len(raw.governance) == 5
+    assert raw.territories.empty
+    assert raw.notes == []
+
+
+# -------------------------------------------------------------- sovereign mapping
+
+
+def governance(rows: list[tuple[str, int, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(c, y, i, v, "World Bank WGI 2023 release (CC BY 4.0)") for c, y, i, v in rows],
+        columns=GOVERNANCE.column_names,
+    )
+
+
+def test_territory_takes_its_sovereigns_estimates_with_a_source_saying_so() -> None:
+    g = governance(
+        [("FRA", 2021, "PV", 0.3), ("FRA", 2022, "PV", 0.4), ("FRA", 2022, "CC", 1.2),
+         ("NLD", 2022, "PV", 0.9), ("CHN", 2022, "PV", -0.5)]
+    )  # fmt: skip
+    out = apply_sovereign_mapping(
+        g, {"NCL": ("FRA", "French collectivity"), "CUW": ("NLD", "Dutch constituent country")}
+    )
+    ncl = out.governance[out.governance["country"] == "NCL"]
+    assert ncl[["year", "indicator", "value"]].to_dict("records") == [
+        {"year": 2021, "indicator": "PV", "value": 0.3},
+        {"year": 2022, "indicator": "PV", "value": 0.4},
+        {"year": 2022, "indicator": "CC", "value": 1.2},
+    ]
+    assert set(ncl["source"]) == {
+        "World Bank WGI 2023 release (CC BY 4.0); estimate of FRA applied to NCL "
+        "(sovereign mapping)"
+    }
+    assert out.territories.to_dict("records") == [
+        {"territory": "CUW", "sovereign": "NLD", "estimates": 1, "years": "2022",
+         "reason": "Dutch constituent country"},
+        {"territory": "NCL", "sovereign": "FRA", "estimates": 3, "years": "2021-2022",
+         "reason": "French collectivity"},
+    ]  # fmt: skip
+    assert out.notes[1] == (
+        "NCL (New Caledonia) takes the estimates of FRA (France): 3 estimates, 2021-2022; "
+        "French collectivity"
+    )
+    # the original rows are unchanged and the table stays a valid canonical table
+    assert out.governance[out.governance["country"] == "FRA"]["value"].tolist() == [0.3, 0.4, 1.2]
+    assert not out.governance.duplicated(["country", "year", "indicator"]).any()
+
+
+def test_territory_keeps_its_own_estimates() -> None:
+    g = governance([("FRA", 2022, "PV", 0.4), ("FRA", 2022, "CC", 1.2), ("NCL", 2022, "PV", -0.1)])
+    out = apply_sovereign_mapping(g, {"NCL": ("FRA", "French collectivity")})
+    ncl = out.governance[out.governance["country"] == "NCL"].set_index("indicator")
+    assert ncl.loc["PV", "value"] == -0.1  # its own estimate stands
+    assert ncl.loc["PV", "source"] == "World Bank WGI 2023 release (CC BY 4.0)"
+    assert ncl.loc["CC", "value"] == 1.2  # only the missing cell is filled
+    assert out.territories["estimates"].tolist() == [1]
+
+
+def test_no_sovereign_estimates_nothing_filled() -> None:
+    g = governance([("CHN", 2022, "PV", -0.5)])
+    out = apply_sovereign_mapping(g, {"NCL": ("FRA", "French collectivity")})
+    assert out.governance.equals(g)
+    assert out.territories.empty
+    assert out.notes == []
+
+
+def test_mapping_table_is_documented() -> None:
+    from riskengine.io.countries import iso3_codes
+
+    codes = iso3_codes()
+    for territory, (sovereign, reason) in TERRITORY_SOVEREIGN.items():
+        assert territory in codes, territory
+        assert sovereign in codes, territory
+        assert territory != sovereign
+        assert sovereign not in TERRITORY_SOVEREIGN  # one step, to a scored state
+        assert len(reason) > 20, territory
+    # the territories the default data trades with
+    assert {"NCL", "PYF", "CUW", "BLM"} <= set(TERRITORY_SOVEREIGN)
+    # disputed, no administering sovereign recognised by the UN: not mapped
+    assert "ESH" not in TERRITORY_SOVEREIGN
 
 
 # ----------------------------------------------------------------------- errors
@@ -191,7 +282,7 @@ def test_duplicate_estimate(tmp_path: Path) -> None:
 @needs_shared
 def test_release_2023() -> None:
     with pytest.warns(UserWarning, match=r"ANT 'Netherlands Antilles' \(60 estimates\)"):
-        r = read_wgi(SHARED)
+        r = read_wgi(SHARED, territories=None)
     g = r.governance
     assert r.source == "World Bank WGI 2023 release (CC BY 4.0)"
     assert len(g) == 29_645
@@ -226,10 +317,38 @@ def test_release_2023() -> None:
 @pytest.mark.shared_data
 @needs_shared
 def test_release_years_filter() -> None:
-    r = read_wgi(SHARED, years=range(2018, 2023))
+    r = read_wgi(SHARED, years=range(2018, 2023), territories=None)
     g = r.governance
     assert sorted(g["year"].unique()) == [2018, 2019, 2020, 2021, 2022]
     assert len(r.unmatched_codes) == 0  # ANT has no estimates after 2013
     pv = g[(g["indicator"] == "PV") & (g["year"] == 2022)]
     assert len(pv) == 213
     assert pd.api.types.is_float_dtype(g["value"])
+
+
+@pytest.mark.shared_data
+@needs_shared
+def test_release_sovereign_mapping() -> None:
+    raw = read_wgi(SHARED, years=range(2018, 2023), territories=None).governance
+    r = read_wgi(SHARED, years=range(2018, 2023))
+    g = r.governance
+    # none of the mapped territories has estimates of its own in the 2023 release,
+    # and every sovereign has all 6 x 5 of them: 30 rows per territory
+    assert not set(TERRITORY_SOVEREIGN) & set(raw["country"])
+    assert len(g) == len(raw) + 30 * len(TERRITORY_SOVEREIGN)
+    assert r.territories["estimates"].tolist() == [30] * len(TERRITORY_SOVEREIGN)
+    assert len(r.notes) == len(TERRITORY_SOVEREIGN)
+    assert any(n.startswith("NCL (New Caledonia) takes the estimates of FRA (France)")
+               for n in r.notes)  # fmt: skip
+    # New Caledonia's political stability 2022 is France's (WGI 2023 release: FRA PV 2022)
+    assert value(r, "NCL", 2022, "PV") == value(r, "FRA", 2022, "PV")
+    ncl = g[g["country"] == "NCL"]
+    assert set(ncl["source"]) == {
+        "World Bank WGI 2023 release (CC BY 4.0); estimate of FRA applied to NCL "
+        "(sovereign mapping)"
+    }
+    # the release's own rows are unchanged
+    merged = raw.merge(g, on=["country", "year", "indicator"], suffixes=("", "_mapped"))
+    assert len(merged) == len(raw)
+    assert (merged["value"] == merged["value_mapped"]).all()
+    assert (merged["source"] == merged["source_mapped"]).all()

@@ -153,7 +153,7 @@ def test_geopolrisk_reproduces_the_methods_test_vector(gpr: ScoreResult) -> None
     assert numerator == pytest.approx(1000.0, abs=1e-9)
     jpn = row(gpr, "copper", "mining", 2024, "JPN")
     assert jpn["imports_t"] == 2000.0
-    assert jpn["own_production_t"] == 500.0
+    assert jpn["production_t"] == 500.0
     assert jpn["import_risk"] == pytest.approx(0.4, abs=1e-12)
     assert jpn["hhi"] == pytest.approx(0.3, abs=1e-12)
     assert jpn["score"] == pytest.approx(0.12, abs=1e-12)
@@ -195,7 +195,7 @@ def test_geopolrisk_region_counts_intra_region_imports_at_zero_weight(gpr: Score
     eu27 = row(gpr, "copper", "mining", 2024, "EU27")
     # Chile ships 250 + 150 into the EU; France re-ships 100 to Germany: g = 0, but in F
     assert eu27["imports_t"] == 500.0
-    assert eu27["own_production_t"] == 0.0
+    assert eu27["production_t"] == 0.0
     assert eu27["import_risk"] == pytest.approx(g("CHL") * 400 / 500, abs=1e-12)
     assert eu27["score"] == pytest.approx(0.3 * 0.4, abs=1e-12)
     assert eu27["price_usd_per_kg"] == pytest.approx((12.5e6 + 7.5e6 + 5.5e6) / 500 / 1000)

@@ -99,8 +99,10 @@ def market_row(result: ScenarioResult, mineral: str, stage: str) -> pd.Series:
 
 def test_graphite_licences_block_an_eighth_of_chinas_2024_exports(results):
     row = market_row(results["cn-graphite-licences-2023"], "natural_graphite", "mining")
-    # BACI 2024: China exported 181,515 t of HS 2504; severity 0.125
-    assert row["blocked_t"] == pytest.approx(0.125 * 181_515, abs=1.0)
+    # BACI 2024, China's exports of HS 2504 with a quantity: 148,858.931 t of flake and
+    # powder (HS92 250410, V202401b) and 30,618.165 t of other natural graphite (HS17
+    # 250490, V202601, which stands for 2024 instead of HS92 250490); severity 0.125
+    assert row["blocked_t"] == pytest.approx(0.125 * (148_858.931 + 30_618.165), abs=1.0)
     assert row["withheld_t"] == pytest.approx(row["blocked_t"])  # all importers: no deflection
 
 
@@ -119,8 +121,8 @@ def test_nickel_ore_ban_withholds_indonesias_2019_exports(results):
 
 def test_cobalt_quota_caps_drc_at_the_quota_share(results):
     row = market_row(results["cd-cobalt-export-quota-2025"], "cobalt", "intermediate")
-    # DR Congo's 2024 intermediate exports in BACI HS92: 635,045.8 t of HS 8105.10 and
-    # 23,506.1 t of HS 2822.00 (gross), both at the catalogue's 40 % Co; the quota
+    # DR Congo's 2024 intermediate exports in BACI: 635,045.8 t of HS92 8105.10 and
+    # 23,506.1 t of HS17 2822.00 (gross), both at the catalogue's 40 % Co; the quota
     # keeps 96,600 t of cobalt
     exports = (635_045.822 + 23_506.092) * 0.40
     assert row["quota_withheld_t"] == pytest.approx(exports - 96_600, rel=1e-6)

@@ -203,11 +203,12 @@ def test_default_data_cobalt_china():
     rows = res.tornado("cobalt", "CHN", "intermediate", top=None)
     assert len(rows) > 10
     assert set(rows["kind"]) == {"governance", "production", "flow", "parameter", "content"}
-    # cobalt hydroxide (HS 2822) and mattes/intermediates (HS 8105): assumed grades
+    # cobalt hydroxide (HS 2822; 2024 from the HS17 extract) and mattes/intermediates
+    # (HS92 8105.10): assumed grades
     content = rows[rows["kind"] == "content"].set_index("input")
-    assert set(content.index) == {"HS92:282200", "HS92:810510"}
+    assert set(content.index) == {"HS17:282200", "HS92:810510"}
     assert (content["basis"] == "assumption").all()
-    assert content.loc["HS92:282200", "input_low"] == 0.25
+    assert content.loc["HS17:282200", "input_low"] == 0.25
     # the composite score is a weighted mean: its weight elasticities sum to zero
     weights = rows[rows["kind"] == "parameter"]
     assert weights["swing"].sum() == pytest.approx(0.0, abs=2e-3)

@@ -428,8 +428,8 @@ def test_default_data_figures(default):
     ban = result.find("COD", "cobalt", "intermediate")
     assert ban is not None
     row = result.bans.set_index("ban").loc[ban]
-    # DR Congo's hydroxide and other intermediates in BACI HS92 2024: 635,045.8 t of
-    # HS 8105.10 and 23,506.1 t of HS 2822.00, gross, at the catalogue's 40 % Co
+    # DR Congo's hydroxide and other intermediates in BACI 2024: 635,045.8 t of
+    # HS92 8105.10 and 23,506.1 t of HS17 2822.00, gross, at the catalogue's 40 % Co
     exports = (635_045.822 + 23_506.092) * 0.40
     assert row["blocked_t"] == pytest.approx(exports)
     assert row["withheld_t"] == pytest.approx(exports)

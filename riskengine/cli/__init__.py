@@ -11,11 +11,17 @@ import warnings
 
 import typer
 
-from riskengine.cli.data import data_app
-from riskengine.cli.scenario import scenario_app
-from riskengine.cli.score import score_command
-from riskengine.cli.stress import sensitivity_command, simulate_command, sweep_command
 from riskengine.errors import RiskEngineError
+
+#: Top-level commands and groups -> (module, attribute, is a group).
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "score": ("riskengine.cli.score", "score_command", False),
+    "data": ("riskengine.cli.data", "data_app", True),
+    "scenario": ("riskengine.cli.scenario", "scenario_app", True),
+    "sweep": ("riskengine.cli.stress", "sweep_command", False),
+    "simulate": ("riskengine.cli.stress", "simulate_command", False),
+    "sensitivity": ("riskengine.cli.stress", "sensitivity_command", False),
+}
 
 app = typer.Typer(
     name="riskengine",
@@ -27,12 +33,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command(name="score")(score_command)
-app.add_typer(data_app, name="data")
-app.add_typer(scenario_app, name="scenario")
-app.command(name="sweep")(sweep_command)
-app.command(name="simulate")(simulate_command)
-app.command(name="sensitivity")(sensitivity_command)
+
+
+_REGISTERED: set[str] = set()
+
+
+def _register(names: list[str]) -> None:
+    """Add the named commands to :data:`app`, once each (typer builds each from its signature)."""
+    import importlib
+
+    for name in names:
+        if name in _REGISTERED:
+            continue
+        _REGISTERED.add(name)
+        module, attribute, group = COMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name=name)(target)
 
 
 @app.callback(invoke_without_command=True)
@@ -61,8 +80,13 @@ def _show_warning(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 user error, 2 usage error."""
     warnings.showwarning = _show_warning
+    args = sys.argv[1:] if argv is None else argv
+    # building a command from its signature costs start-up time: only the command
+    # run is built; the whole tree for the root's help, --version or a typo
+    command = next((a for a in args if not a.startswith("-")), None)
+    _register([command] if command in COMMANDS else list(COMMANDS))
     try:
-        app(args=argv, prog_name="riskengine")
+        app(args=args, prog_name="riskengine")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -12,6 +12,9 @@ from riskengine.errors import RiskEngineError, UnknownLabelError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from riskengine.dataset import Dataset
+    from riskengine.methods.base import ScoreResult
+
 _FLOAT = {
     "hhi": ".3f",
     "hhi_10000": ",.0f",
@@ -120,6 +123,7 @@ def score_command(
                 f"({sc.year}); drop --year to score the scenario's year"
             )
     chosen_year = year if year is not None else (sc.year if sc else whole.latest_year())
+    _check_year(whole.sel(minerals=mineral or None), chosen_year)
     ds = whole.sel(minerals=(mineral or None) if sc is None else None, years=chosen_year)
     shocked = None
     if sc is not None:
@@ -177,10 +181,9 @@ def score_command(
                 f"Scenario: {sc.name} ({sc.origin}) - scores after the shock beside the "
                 f"baseline\n\n{text}"
             )
-    elif fmt == "csv":
-        text = report.to_csv(frame)
     else:
-        text = report.to_json(frame)
+        frame = _records(result, frame, stages, bool(country))
+        text = report.to_csv(frame) if fmt == "csv" else report.to_json(frame)
     if output is not None:
         try:
             output.write_text(text + ("\n" if not text.endswith("\n") else ""))
@@ -189,6 +192,51 @@ def score_command(
         typer.echo(f"wrote {len(frame)} records to {output}", err=True)
     else:
         typer.echo(text)
+
+
+def _check_year(ds: Dataset, year: int) -> None:
+    """Refuse a year without production or without trade, naming the years that have them.
+
+    The default year is the latest with both (:meth:`Dataset.latest_year`).
+    """
+    if year not in set(ds.years):
+        return  # Dataset.sel names the valid years
+    production, trade = ds.years_with("production"), ds.years_with("trade")
+    for what, years in (("production figures", production), ("trade flows", trade)):
+        if year not in years:
+            both = sorted(set(production) & set(trade))
+            raise RiskEngineError(
+                f"the dataset {ds.name!r} has no {what} for {year}"
+                + (f" ({', '.join(map(str, ds.minerals))})" if len(ds.minerals) <= 5 else "")
+                + "; scores need both. Years with production: "
+                + (", ".join(map(str, production)) or "none")
+                + "; with trade: "
+                + (", ".join(map(str, trade)) or "none")
+                + (f"; pass --year {both[-1]}" if both else "")
+            )
+
+
+def _records(
+    result: ScoreResult, frame: pd.DataFrame, stages: list[str] | None, by_country: bool
+) -> pd.DataFrame:
+    """CSV/JSON records: one per (mineral, stage, year) with production, then the scores.
+
+    The concentration records (``hhi``, ``cr1``, ``cr3``, ``top_producer``,
+    ``world_production_t``) have an empty ``country``; the score records carry
+    the method's columns, tonnes in contained content.
+    """
+    import pandas as pd
+
+    keys = ["mineral", "stage", "year"]
+    conc = result.concentration
+    if stages is not None:
+        conc = conc[conc["stage"].isin(stages)]
+    if by_country:
+        # only the pairs of the countries asked for
+        shown = pd.MultiIndex.from_frame(frame[keys]).unique()
+        conc = conc[pd.MultiIndex.from_frame(conc[keys]).isin(shown)]
+    conc = conc.assign(country="")[[*keys, "country", *conc.columns.drop(keys)]]
+    return pd.concat([conc, frame], ignore_index=True, sort=False)
 
 
 def _beside_baseline(shocked: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
@@ -203,6 +251,7 @@ def _beside_baseline(shocked: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFr
 def _table_text(
     result: object, frame: pd.DataFrame, countries: list[str] | None, top: int, year: int
 ) -> str:
+    import numpy as np
     import pandas as pd
 
     from riskengine import report
@@ -240,7 +289,9 @@ def _table_text(
             countries_only = frame[~frame["country"].isin(list(REGIONS))]
             world = countries_only.groupby(key)["imports_t"].sum()
             floor = world.reindex(pd.MultiIndex.from_frame(frame[key])).to_numpy()
-            shown = frame[frame["imports_t"].to_numpy() >= MAJOR_IMPORTER_SHARE * floor]
+            # a table of regions alone (the eu method) has no world total to compare with
+            keep = np.isnan(floor) | (frame["imports_t"].to_numpy() >= MAJOR_IMPORTER_SHARE * floor)
+            shown = frame[keep]
         shown = shown.sort_values("score", ascending=False).head(top)
         title = f"Most exposed importers ({result.method}), {year}" + (
             f" - importers with >= {MAJOR_IMPORTER_SHARE:.0%} of world imports"

@@ -18,6 +18,22 @@ value, source``), keeping only the estimates (``.EST``):
 * the long layout of the newer releases (``wgidataset``): ``codeindyr, code,
   countryname, year, indicator, estimate, stddev, nsource, pctrank, ...``,
   indicator in lower case (``pv``).
+
+Territories
+-----------
+The WGI score sovereign states and some territories (Puerto Rico, Hong Kong,
+Greenland, Aruba...), not all: New Caledonia, French Polynesia, Curaçao,
+Gibraltar and other dependencies that trade minerals have no estimates, so
+every score that weighs their share by governance would be NaN.
+:data:`TERRITORY_SOVEREIGN` is the documented mapping of such a territory to
+the state responsible for its defence, foreign affairs and (in most cases)
+its courts, whose estimates it takes; :func:`apply_sovereign_mapping` writes
+them as rows of their own, their ``source`` saying ``estimate of <sovereign>
+applied to <territory> (sovereign mapping)``. :func:`read_wgi` applies it by
+default and says which territories it filled in ``WgiResult.notes``. A
+territory the release scores itself keeps its own estimates. Disputed
+territories without an administering sovereign recognised by the UN (Western
+Sahara) are deliberately not mapped.
 """
 
 from __future__ import annotations
@@ -25,8 +41,8 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +51,7 @@ import pandas as pd
 from riskengine.dims import WGI_INDICATORS
 from riskengine.errors import DataError
 from riskengine.io.canonical import GOVERNANCE
-from riskengine.io.countries import iso3_codes, to_iso3
+from riskengine.io.countries import country_name, iso3_codes, to_iso3
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +125,85 @@ WB_LEGACY_CODES: dict[str, str] = {
     "ZAR": "COD",  # Congo, Dem. Rep.
 }
 
+#: Territories without WGI estimates of their own -> (sovereign, reason). Each
+#: takes the estimates of the state that holds sovereignty over it and is
+#: responsible for its defence and foreign affairs; the reason names the status.
+#: Only territories the WGI do not score are listed (Aruba, Bermuda, Cayman
+#: Islands, Greenland, Guam, Hong Kong, Macao, Puerto Rico, Réunion... have
+#: their own estimates). Political stability can differ from the sovereign's
+#: (New Caledonia's 2024 unrest is not in France's score): the rows name the
+#: mapping in their ``source``, and a user can replace them with their own figures.
+TERRITORY_SOVEREIGN: dict[str, tuple[str, str]] = {
+    "ATF": ("FRA", "French Southern and Antarctic Lands: French overseas territory"),
+    "BES": (
+        "NLD",
+        "Bonaire, Sint Eustatius and Saba: special municipalities of the Netherlands",
+    ),
+    "BLM": ("FRA", "Saint Barthélemy: French overseas collectivity"),
+    "CCK": ("AUS", "Cocos (Keeling) Islands: Australian external territory"),
+    "CUW": (
+        "NLD",
+        "Curaçao: constituent country of the Kingdom of the Netherlands, which keeps "
+        "defence and foreign affairs",
+    ),
+    "CXR": ("AUS", "Christmas Island: Australian external territory"),
+    "FLK": (
+        "GBR",
+        "Falkland Islands: British overseas territory (sovereignty claimed by Argentina)",
+    ),
+    "FRO": (
+        "DNK",
+        "Faroe Islands: self-governing part of the Kingdom of Denmark, which keeps "
+        "defence and foreign affairs",
+    ),
+    "GGY": ("GBR", "Guernsey: British Crown dependency"),
+    "GIB": ("GBR", "Gibraltar: British overseas territory"),
+    "GLP": (
+        "FRA",
+        "Guadeloupe: French overseas department and region, part of France (the WGI score "
+        "Martinique, French Guiana and Réunion, not Guadeloupe)",
+    ),
+    "IMN": ("GBR", "Isle of Man: British Crown dependency"),
+    "IOT": (
+        "GBR",
+        "British Indian Ocean Territory: British overseas territory (sovereignty claimed "
+        "by Mauritius; the 2025 treaty ceding it was not in force in the WGI years)",
+    ),
+    "MAF": ("FRA", "Saint Martin (French part): French overseas collectivity"),
+    "MNP": ("USA", "Northern Mariana Islands: commonwealth in union with the United States"),
+    "MSR": ("GBR", "Montserrat: British overseas territory"),
+    "MYT": ("FRA", "Mayotte: French overseas department and region, part of France"),
+    "NCL": ("FRA", "New Caledonia: French sui generis collectivity"),
+    "NFK": ("AUS", "Norfolk Island: Australian external territory"),
+    "PCN": ("GBR", "Pitcairn Islands: British overseas territory"),
+    "PYF": ("FRA", "French Polynesia: French overseas collectivity"),
+    "SHN": (
+        "GBR",
+        "Saint Helena, Ascension and Tristan da Cunha: British overseas territory",
+    ),
+    "SPM": ("FRA", "Saint Pierre and Miquelon: French overseas collectivity"),
+    "SXM": (
+        "NLD",
+        "Sint Maarten: constituent country of the Kingdom of the Netherlands, which keeps "
+        "defence and foreign affairs",
+    ),
+    "TCA": ("GBR", "Turks and Caicos Islands: British overseas territory"),
+    "TKL": ("NZL", "Tokelau: dependent territory of New Zealand"),
+    "UMI": ("USA", "United States Minor Outlying Islands: unincorporated US territories"),
+    "VGB": ("GBR", "British Virgin Islands: British overseas territory"),
+    "WLF": ("FRA", "Wallis and Futuna: French overseas collectivity"),
+}
+
+#: Wording of the ``source`` of a mapped row (after the release's own source).
+SOVEREIGN_SOURCE = "estimate of {sovereign} applied to {territory} (sovereign mapping)"
+
 _WIDE_CODE = ("Country Code",)
 _WIDE_INDICATOR = ("Indicator Code", "Series Code")
 _WIDE_NAME = ("Country Name",)
 _YEAR_COLUMN = re.compile(r"^(\d{4})(?: \[YR\d{4}\])?$")
 _EST_CODE = re.compile(r"^(VA|PV|GE|RQ|RL|CC)\.EST$")
 _LONG_REQUIRED = ("code", "countryname", "year", "indicator", "estimate")
+_TERRITORY_COLUMNS = ("territory", "sovereign", "estimates", "years", "reason")
 
 
 @dataclass(frozen=True)
@@ -137,7 +226,17 @@ class WgiResult:
     layout
         ``"wide"`` or ``"long"``.
     source
-        Source string written on every row.
+        Source string written on every row read from the release (rows of the
+        sovereign mapping add ``estimate of <sovereign> applied to <territory>
+        (sovereign mapping)`` to it).
+    territories
+        The sovereign mapping applied (:func:`apply_sovereign_mapping`):
+        ``territory, sovereign, estimates, years, reason``, one row per
+        territory that took its sovereign's estimates; empty when none did.
+    notes
+        What was filled in, one line per territory, e.g. ``NCL (New Caledonia)
+        takes the estimates of FRA (France): 30 estimates, 2018-2022; New
+        Caledonia: French sui generis collectivity``.
     """
 
     governance: pd.DataFrame
@@ -145,6 +244,10 @@ class WgiResult:
     aggregate_codes: pd.DataFrame
     layout: str
     source: str
+    territories: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(_TERRITORY_COLUMNS))
+    )
+    notes: list[str] = field(default_factory=list)
 
 
 def _read_text(path: Path) -> pd.DataFrame:
@@ -277,7 +380,11 @@ def _release_source(path: Path, years: np.ndarray) -> str:
 
 
 def read_wgi(
-    path: str | Path, years: Iterable[int] | None = None, *, source: str | None = None
+    path: str | Path,
+    years: Iterable[int] | None = None,
+    *,
+    source: str | None = None,
+    territories: Mapping[str, tuple[str, str]] | None = TERRITORY_SOVEREIGN,
 ) -> WgiResult:
     """Read the World Bank WGI bulk CSV into the canonical governance table.
 
@@ -293,11 +400,18 @@ def read_wgi(
         Source string for every row. By default
         ``World Bank WGI <release> release (CC BY 4.0)``, the release year taken
         from the file name (``release2023``), else the last data year + 1.
+    territories
+        Territories without estimates of their own -> (sovereign, reason), whose
+        rows are filled in with the sovereign's estimates
+        (:func:`apply_sovereign_mapping`); by default
+        :data:`TERRITORY_SOVEREIGN`. ``None`` or ``{}`` reads the release as
+        published.
 
     Returns
     -------
     WgiResult
-        The governance table and the codes left out (aggregates, unknown).
+        The governance table, the codes left out (aggregates, unknown) and the
+        sovereign mapping applied (``territories``, ``notes``).
 
     Raises
     ------
@@ -320,6 +434,9 @@ def read_wgi(
     never a neutral value. Country codes are the World Bank's, ISO3 for
     countries (``XKX`` Kosovo is valid in riskengine); codes of older releases
     (``ROM``, ``ZAR``, ``TMP``, ``ADO``, ``KSV``, ``WBG``) are translated.
+    Territories of ``territories`` that the release does not score take their
+    sovereign's estimates, in rows whose ``source`` says so, and every such
+    mapping is listed in ``notes``: documented, never silent.
 
     References
     ----------
@@ -428,10 +545,136 @@ def read_wgi(
         columns=GOVERNANCE.column_names,
     )
     logger.info("%s: %d governance estimates (%s layout)", name, len(table), layout)
+    mapped = apply_sovereign_mapping(table, territories or {})
+    for note in mapped.notes:
+        logger.info("%s: %s", name, note)
     return WgiResult(
-        governance=table,
+        governance=mapped.governance,
         unmatched_codes=unmatched,
         aggregate_codes=aggregates,
         layout=layout,
         source=src,
+        territories=mapped.territories,
+        notes=mapped.notes,
     )
+
+
+@dataclass(frozen=True)
+class SovereignMapping:
+    """What :func:`apply_sovereign_mapping` did.
+
+    Attributes
+    ----------
+    governance
+        The governance table with the territories' rows added, sorted by
+        country, year and indicator.
+    territories
+        ``territory, sovereign, estimates, years, reason``: one row per
+        territory that took estimates.
+    notes
+        One line per such territory.
+    """
+
+    governance: pd.DataFrame
+    territories: pd.DataFrame
+    notes: list[str]
+
+
+def _span(years: Iterable[int]) -> str:
+    ys = sorted(set(years))
+    return str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
+
+
+def apply_sovereign_mapping(
+    governance: pd.DataFrame,
+    territories: Mapping[str, tuple[str, str]] = TERRITORY_SOVEREIGN,
+) -> SovereignMapping:
+    """Give territories without WGI estimates the estimates of their sovereign.
+
+    Parameters
+    ----------
+    governance
+        A canonical governance table (``country, year, indicator, value,
+        source``).
+    territories
+        Territory ISO3 code -> (sovereign ISO3 code, reason); by default
+        :data:`TERRITORY_SOVEREIGN`.
+
+    Returns
+    -------
+    SovereignMapping
+        The table with one added row per (territory, year, indicator) that the
+        table lacks and the sovereign has, its ``source`` the sovereign row's
+        source followed by ``; estimate of <sovereign> applied to <territory>
+        (sovereign mapping)``; the mapping applied and one note per territory.
+
+    Notes
+    -----
+    A territory keeps every estimate the table already gives it: only the
+    missing (year, indicator) cells are filled. Nothing is filled where the
+    sovereign has no estimate either.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"country": ["FRA"], "year": [2022], "indicator": ["PV"],
+    ...                   "value": [0.33], "source": ["World Bank WGI 2023 release"]})
+    >>> out = apply_sovereign_mapping(g, {"NCL": ("FRA", "French collectivity")})
+    >>> out.governance["country"].tolist(), out.governance["value"].tolist()
+    (['FRA', 'NCL'], [0.33, 0.33])
+    >>> out.governance.loc[1, "source"]
+    'World Bank WGI 2023 release; estimate of FRA applied to NCL (sovereign mapping)'
+    """
+    columns = list(governance.columns)
+    empty = pd.DataFrame(columns=list(_TERRITORY_COLUMNS))
+    if not territories or governance.empty:
+        return SovereignMapping(governance, empty, [])
+    have = set(zip(governance["country"], governance["year"], governance["indicator"], strict=True))
+    by_country = dict(tuple(governance.groupby("country", sort=False)))
+    added: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    notes: list[str] = []
+    for territory, (sovereign, reason) in sorted(territories.items()):
+        if sovereign not in by_country:
+            continue
+        src = by_country[sovereign]
+        lacks = np.array(
+            [
+                (territory, year, indicator) not in have
+                for year, indicator in zip(src["year"], src["indicator"], strict=True)
+            ],
+            dtype=bool,
+        )
+        if not lacks.any():
+            continue
+        fill = src[lacks].assign(
+            country=territory,
+            source=src.loc[lacks, "source"].astype(str)
+            + "; "
+            + SOVEREIGN_SOURCE.format(sovereign=sovereign, territory=territory),
+        )
+        added.append(fill[columns])
+        span = _span(fill["year"].astype(int))
+        rows.append(
+            {
+                "territory": territory,
+                "sovereign": sovereign,
+                "estimates": len(fill),
+                "years": span,
+                "reason": reason,
+            }
+        )
+        notes.append(
+            f"{territory} ({country_name(territory)}) takes the estimates of {sovereign} "
+            f"({country_name(sovereign)}): {len(fill)} estimates, {span}; {reason}"
+        )
+    if not added:
+        return SovereignMapping(governance, empty, [])
+    order = {ind: n for n, ind in enumerate(WGI_INDICATORS)}
+    table = pd.concat([governance, *added], ignore_index=True)
+    table = (
+        table.assign(_order=table["indicator"].map(order))
+        .sort_values(["country", "year", "_order"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
+    return SovereignMapping(table, pd.DataFrame(rows, columns=list(_TERRITORY_COLUMNS)), notes)

@@ -19,6 +19,7 @@ from riskengine import indices as ix
 from riskengine.dataset import Dataset, RiskEngineWarning, label_frame
 from riskengine.dims import OTHER_COUNTRIES, REGIONS, WGI_INDICATORS
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.flows import Flows
 from riskengine.results import Result
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,12 @@ def mineral_basis(ds: Dataset) -> np.ndarray:
 def cell_keys(ds: Dataset, side: str) -> tuple[np.ndarray, int]:
     """Flat ``[mineral, stage, year, country]`` cell of each pair's ``side`` (importer/exporter)."""
     m, s, t, c = ds.shape
-    return ds.pairs.key(("mineral", "stage", "year", side), (m, s, t, c)), m * s * t * c
+    return ds.cell_key(side), m * s * t * c
+
+
+def exporter_weights(g: np.ndarray, pairs: Flows) -> np.ndarray:
+    """Weight ``g[year, exporter]`` of every pair, gathered from the flat array (one pass)."""
+    return g.ravel()[pairs.year.astype(np.int64) * g.shape[-1] + pairs.exporter]
 
 
 def region_matrix(
@@ -266,6 +272,7 @@ def concentration_table(ds: Dataset, production: np.ndarray) -> pd.DataFrame:
             "top_producer": ds.countries.to_numpy()[top],
             "effective_producers": 1.0 / h[cells],
             "world_production_t": total[cells],
+            "basis": mineral_basis(ds)[cells[0]],
         },
     )
 

@@ -23,6 +23,7 @@ from riskengine.methods.base import (
     atomistic_weights,
     cell_keys,
     concentration_table,
+    exporter_weights,
     governance_by_year,
     handle_missing,
     mineral_basis,
@@ -152,7 +153,7 @@ def composite(
     supply = prod + imports
     # a country that imports nothing has no import exposure, also when the data list
     # no production for it (an exporter hidden in the source's residual row): 0, not 0/0
-    g_exporter = g[pairs.year, pairs.exporter]
+    g_exporter = exporter_weights(g, pairs)
     risk = ix.sparse_import_risk(key_i, g_exporter, f, prod.ravel()).reshape(ds.shape)
     import_exposure = np.where(imports > 0, risk, 0.0)
     reliance = ix.net_import_reliance(prod, imports, exports)

@@ -18,6 +18,7 @@ from riskengine.methods.base import (
     concentration_table,
     governance_by_year,
     handle_missing,
+    mineral_basis,
     production_notes,
     region_matrix,
     require_trade,
@@ -195,10 +196,14 @@ def eu_supply_risk(
             "hhi_wgi_global": np.broadcast_to(hhi_gs[..., None], shape)[cells],
             "hhi_wgi_sourcing": hhi_eu[cells],
             "import_reliance": ir[cells],
+            "imports_t": imports[cells],
+            "exports_t": exports[cells],
+            "production_t": own[cells],
             "eol_rir": np.broadcast_to(eol[:, None, None, None], shape)[cells],
             "substitution_index": np.broadcast_to(si[:, None, None, None], shape)[cells],
             "global_supply": global_part[cells],
             "sourcing": sourcing_part[cells],
+            "basis": mineral_basis(ds)[cells[0]],
         },
     )
     return ScoreResult(

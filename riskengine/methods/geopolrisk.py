@@ -21,6 +21,7 @@ from riskengine.methods.base import (
     atomistic_weights,
     cell_keys,
     concentration_table,
+    exporter_weights,
     governance_by_year,
     handle_missing,
     mineral_basis,
@@ -147,11 +148,12 @@ def geopolrisk(
 
     gov, used = governance_by_year(ds)
     g = ix.geopolrisk_weight(gov[1])  # (T, C): WGI_INDICATORS[1] == "PV"
-    exporting = np.asarray((ix.segment_sum(key_e, f, size).reshape(ds.shape) > 0).any(axis=(0, 1)))
+    exports = ix.segment_sum(key_e, f, size).reshape(ds.shape)
+    exporting = np.asarray((exports > 0).any(axis=(0, 1)))
     g = handle_missing(
         g, exporting, ds.countries, "WGI political stability (PV)", missing_governance, notes
     )
-    g_exporter = g[pairs.year, pairs.exporter]
+    g_exporter = exporter_weights(g, pairs)
 
     # countries: one segment sum per quantity over the flows into each importer cell
     import_risk = ix.sparse_import_risk(key_i, g_exporter, f, prod.ravel()).reshape(ds.shape)
@@ -191,11 +193,15 @@ def geopolrisk(
             n_m, n_s, n_t
         )
 
+    # totals of every importer and of each region's members (intra-region flows are in
+    # both members' imports and exports, so they cancel in the net of the reliance)
+    exports_all = np.concatenate([exports, exports @ R], axis=-1)
     import_risk = np.concatenate([import_risk, region_risk], axis=-1)  # (M,S,T,C+R)
     qty = np.concatenate([qty, region_qty], axis=-1)
     priced_qty = np.concatenate([priced_qty, region_priced], axis=-1)
     value = np.concatenate([value, region_value], axis=-1)
     p_all = np.concatenate([prod, region_prod], axis=-1)
+    reliance = ix.net_import_reliance(p_all, qty, exports_all)
     score = hhi_a[:, None, :, None] * import_risk
     with np.errstate(divide="ignore", invalid="ignore"):
         price = value / priced_qty / 1000.0  # USD per kg of contained content
@@ -217,7 +223,9 @@ def geopolrisk(
             "price_usd_per_kg": price[cells],
             "cf": cf[cells],
             "imports_t": qty[cells],
-            "own_production_t": p_all[cells],
+            "exports_t": exports_all[cells],
+            "production_t": p_all[cells],
+            "import_reliance": reliance[cells],
             "basis": mineral_basis(ds)[cells[0]],
         },
     )
