@@ -1339,16 +1339,72 @@ LOADER_MODULES: tuple[str, ...] = (
 def input_hash(directory: Path) -> str:
     """BLAKE2 hash of the dataset's input files and of the code that loads them.
 
-    Covers the names and bytes of :func:`input_files`, the loader modules
-    (:data:`LOADER_MODULES`) and :data:`CACHE_VERSION`.
+    Covers the names and contents of :func:`input_files`, the loader modules
+    (:data:`LOADER_MODULES`) and :data:`CACHE_VERSION`. Each file's own digest
+    is remembered with its size and modification time (:func:`file_digest`), so
+    unchanged inputs are not read again.
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(f"riskengine-dataset-v{CACHE_VERSION}".encode())
     package = Path(__file__).resolve().parent
+    known = _read_digests()
+    seen: dict[str, list[Any]] = {}
     for file in [*input_files(directory), *(package / m for m in LOADER_MODULES)]:
         h.update(file.name.encode())
-        h.update(file.read_bytes())
+        h.update(file_digest(file, known, seen).encode())
+    if any(known.get(k) != v for k, v in seen.items()):
+        _write_digests({**known, **seen})
     return h.hexdigest()
+
+
+#: File, under :func:`cache_dir`, remembering each input's (size, mtime, digest).
+DIGESTS_FILE = "input-digests.json"
+
+
+def file_digest(file: Path, known: dict[str, list[Any]], seen: dict[str, list[Any]]) -> str:
+    """BLAKE2 digest of ``file``, reused from ``known`` while its size and mtime are unchanged.
+
+    The same rule as Python's bytecode cache: a file rewritten with the same
+    size within one modification-time tick would be missed; every tool that
+    writes riskengine's tables replaces the file, which changes its mtime.
+    """
+    stat = file.stat()
+    key = str(file.resolve())
+    entry = known.get(key)
+    if entry is not None and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+        seen[key] = entry
+        return str(entry[2])
+    digest = hashlib.blake2b(file.read_bytes(), digest_size=16).hexdigest()
+    seen[key] = [stat.st_size, stat.st_mtime_ns, digest]
+    return digest
+
+
+def _read_digests() -> dict[str, list[Any]]:
+    import json
+
+    try:
+        data = json.loads((cache_dir() / DIGESTS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_digests(digests: dict[str, list[Any]]) -> None:
+    """Write the digests file atomically; a failure only costs re-reading the inputs."""
+    import json
+
+    target = cache_dir() / DIGESTS_FILE
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{DIGESTS_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(digests, out)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as exc:
+        logger.info("could not write %s (%s)", target, exc)
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,8 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cached_files(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "cache").glob("*"))
+    """The dataset caches and any temporary file beside them (not the digests file)."""
+    return sorted(p for p in (tmp_path / "cache").glob("*") if p.name != "input-digests.json")
 
 
 def test_second_load_reads_the_cache(
@@ -116,3 +117,24 @@ def test_the_table_names_are_the_canonical_schemas() -> None:
     from riskengine.io.canonical import SCHEMAS
 
     assert set(TABLE_NAMES) == set(SCHEMAS)
+
+
+def test_unchanged_inputs_are_not_read_again(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = input_hash(tiny)
+    assert (tmp_path / "cache" / "input-digests.json").is_file()
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    assert input_hash(tiny) == first
+    assert reads == []  # size and mtime unchanged: the remembered digests are used
+    production = tiny / "production.csv"
+    production.write_text(production.read_text().replace("COD,2024,6000", "COD,2024,7000"))
+    assert input_hash(tiny) != first
+    assert [p.resolve() for p in reads] == [production.resolve()]  # only the changed one

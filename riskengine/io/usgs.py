@@ -89,12 +89,14 @@ __all__ = [
     "IMPORT_SOURCES_COLUMNS",
     "MCS_CSV_COLUMNS",
     "PRODUCTION_COLUMNS",
+    "RELIANCE_TABLE_COLUMNS",
     "ImportResult",
     "UnmatchedCountryWarning",
     "combine_releases",
     "parse_cell",
     "parse_value",
     "read_mcs_commodities",
+    "read_mcs_reliance_table",
     "read_mcs_world_dir",
     "read_mcs_world_table",
     "read_usgs_mcs",
@@ -709,6 +711,34 @@ def _release_from_name(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _read_mcs_csv(p: Path) -> pd.DataFrame:
+    """Read the single-CSV release as strings and check its header."""
+    if not p.is_file():
+        raise DataError(
+            f"USGS MCS file {p} does not exist; expected the single-CSV release "
+            f"(e.g. MCS2026_Commodities_Data.csv with columns {', '.join(MCS_CSV_COLUMNS)})"
+        )
+    text = _read_text(p)
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(
+            f"{p}: cannot be read as CSV ({exc}); expected columns {', '.join(MCS_CSV_COLUMNS)}"
+        ) from exc
+    raw.columns = [_clean_text(c) for c in raw.columns]
+    optional = {"Other notes", "Is critical mineral 2025"}
+    missing = [c for c in MCS_CSV_COLUMNS if c not in raw.columns and c not in optional]
+    if missing:
+        raise DataError(
+            f"{p.name}: not a USGS MCS single-CSV release; missing column(s) {', '.join(missing)}",
+            [f"expected columns: {', '.join(MCS_CSV_COLUMNS)}", f"found: {', '.join(raw.columns)}"],
+        )
+    for column in ("Other notes", "Is critical mineral 2025"):
+        if column not in raw.columns:
+            raw[column] = ""
+    return raw
+
+
 def read_mcs_commodities(path: str | Path, *, release: int | None = None) -> ImportResult:
     """Read the single-CSV release (MCS 2026 ``MCS2026_Commodities_Data.csv``).
 
@@ -740,28 +770,7 @@ def read_mcs_commodities(path: str | Path, *, release: int | None = None) -> Imp
     statistics are not imported and are counted in ``skipped``.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            f"USGS MCS file {p} does not exist; expected the single-CSV release "
-            f"(e.g. MCS2026_Commodities_Data.csv with columns {', '.join(MCS_CSV_COLUMNS)})"
-        )
-    text = _read_text(p)
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(
-            f"{p}: cannot be read as CSV ({exc}); expected columns {', '.join(MCS_CSV_COLUMNS)}"
-        ) from exc
-    raw.columns = [_clean_text(c) for c in raw.columns]
-    optional = {"Other notes", "Is critical mineral 2025"}
-    missing = [c for c in MCS_CSV_COLUMNS if c not in raw.columns and c not in optional]
-    if missing:
-        raise DataError(
-            f"{p.name}: not a USGS MCS single-CSV release; missing column(s) {', '.join(missing)}",
-            [f"expected columns: {', '.join(MCS_CSV_COLUMNS)}", f"found: {', '.join(raw.columns)}"],
-        )
-    if "Other notes" not in raw.columns:
-        raw["Other notes"] = ""
+    raw = _read_mcs_csv(p)
     year_of_release = release if release is not None else _release_from_name(p.name)
     col = _Collector(year_of_release)
     label = _release_label(year_of_release)
@@ -920,6 +929,130 @@ def _mcs_reliance(
                 "source": f"{label}; {commodity}, Salient Statistics—United States: {detail}",
             }
         )
+
+
+#: Columns of :func:`read_mcs_reliance_table`.
+RELIANCE_TABLE_COLUMNS: tuple[str, ...] = (
+    "chapter",
+    "commodity",
+    "product",
+    "year",
+    "published",
+    "value",
+    "low",
+    "high",
+    "critical",
+    "mineral",
+    "stage",
+    "note",
+    "us_production",
+)
+
+
+def _published_range(value: float, flag: str) -> tuple[float, float]:
+    """Bounds (fractions) of a published net import reliance: a number, a bound, E or a range."""
+    if not flag:
+        return value / 100.0, value / 100.0
+    if flag == "E":  # net exporter: reliance 0
+        return 0.0, 0.0
+    bound = re.match(r"^(>|<|≥|≤)(\d+(?:\.\d+)?)%?$", flag)
+    if bound:
+        limit = float(bound.group(2)) / 100.0
+        return (limit, 1.0) if bound.group(1) in (">", "≥") else (0.0, limit)
+    span = _RANGE.match(flag.removeprefix("range "))
+    if span:
+        return (
+            float(span.group("lo").replace(",", "")) / 100.0,
+            float(span.group("hi").replace(",", "")) / 100.0,
+        )
+    return math.nan, math.nan
+
+
+def read_mcs_reliance_table(path: str | Path) -> pd.DataFrame:
+    """Every US net import reliance figure of a single-CSV release, as published.
+
+    Unlike :attr:`ImportResult.import_reliance`, which keeps the figures the
+    importer maps to a riskengine mineral, this table has one row per figure
+    of the release (every chapter, every form, every year), for comparisons
+    with the published figures.
+
+    Parameters
+    ----------
+    path
+        The single-CSV release (MCS 2026 ``MCS2026_Commodities_Data.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`RELIANCE_TABLE_COLUMNS`: ``chapter``; ``commodity`` and
+        ``product`` (the form the figure is for, ``""`` when the statistic
+        names none) as written; ``year``; ``published``, the cell as written
+        (``"45"``, ``">75"``, ``"E"``, ``"<25"``); ``value``, the fraction for
+        a number, else NaN; ``low`` and ``high``, the bounds it states
+        (``">75"`` -> 0.75-1, ``"E"`` (net exporter) -> 0-0, a number ->
+        itself; NaN for ``W``, ``NA`` and blanks); ``critical``, the column
+        "Is critical mineral 2025"; ``mineral`` and ``stage`` as
+        :func:`~riskengine.io.usgs_commodities.trade_mapping` maps the figure,
+        ``None`` with the reason in ``note`` where it maps to none;
+        ``us_production``, the chapter's US production statistics of the year
+        as written (``"Production: Mine 200 metric tons; Production: Secondary
+        2,050 metric tons"``), which say what the USGS counts as production.
+
+    Raises
+    ------
+    DataError
+        When the file is missing or is not a single-CSV release.
+    """
+    p = Path(path)
+    whole = _read_mcs_csv(p)
+    raw = whole[whole["Statistics"].str.strip().str.lower() == "net import reliance"]
+    us_prod = whole[
+        ~whole["Section"].str.strip().str.lower().str.startswith("world")
+        & (whole["Statistics"].str.strip() == "Production")
+    ]
+    production: dict[tuple[str, str], list[str]] = {}
+    for ch, detail, unit, year, value in zip(
+        us_prod["MCS chapter"], us_prod["Statistics_detail"], us_prod["Unit"], us_prod["Year"],
+        us_prod["Value"], strict=True,
+    ):  # fmt: skip
+        production.setdefault((_clean_text(ch), _clean_text(year)), []).append(
+            f"{_clean_text(detail)} {_clean_text(value)} {_clean_text(unit)}"
+        )
+    index = chapter_index()
+    rows: list[dict[str, Any]] = []
+    for chapter_raw, commodity_raw, detail_raw, year_raw, value_raw, critical in zip(
+        raw["MCS chapter"], raw["Commodity"], raw["Statistics_detail"], raw["Year"],
+        raw["Value"], raw["Is critical mineral 2025"], strict=True,
+    ):  # fmt: skip
+        year_s = _clean_text(year_raw)
+        if not year_s.isdigit():
+            continue
+        chapter = _chapter_of(chapter_raw, index)
+        commodity = _clean_text(commodity_raw)
+        product = _reliance_product(_clean_text(detail_raw))
+        mapped = (
+            trade_mapping(chapter, commodity, product) if chapter is not None else "unknown chapter"
+        )
+        value, flag = parse_value(value_raw)
+        low, high = _published_range(value, flag)
+        rows.append(
+            {
+                "chapter": _clean_text(chapter_raw),
+                "commodity": commodity,
+                "product": product,
+                "year": int(year_s),
+                "published": _clean_text(value_raw),
+                "value": value / 100.0 if not flag else math.nan,
+                "low": low,
+                "high": high,
+                "critical": _clean_text(critical).lower() == "yes",
+                "mineral": None if isinstance(mapped, str) else mapped[0],
+                "stage": None if isinstance(mapped, str) else mapped[1],
+                "note": mapped if isinstance(mapped, str) else "",
+                "us_production": "; ".join(production.get((_clean_text(chapter_raw), year_s), [])),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(RELIANCE_TABLE_COLUMNS))
 
 
 def _imports_product(detail: str) -> str:
