@@ -1612,6 +1612,9 @@ def load_dataset(
             f"dataset directory {directory} does not exist; pass a directory holding "
             f"production.csv (and optionally trade.csv, governance.csv, minerals.csv)"
         )
+    from riskengine.io.atomic import settle
+
+    settle(directory)  # an import interrupted after its commit point is finished first
     name = DEFAULT_DATA_NAME if path is None else str(directory)
     ds: Dataset | None = None
     ds = _cached(directory, name) if cache else build_dataset(directory, name)

@@ -94,3 +94,126 @@ class CoordinateError(DataError):
             f"{what} does not match the dataset's {axis} coordinates ({'; '.join(parts)}). "
             f"Reindex it on the dataset's {axis} index before passing it."
         )
+
+
+class ArgumentError(RiskEngineError, ValueError):
+    """An argument of a public function has the wrong type or value.
+
+    Built by :func:`bad_argument`, the one message template for bad arguments:
+    ``<function>: <name> must be <expected>, got <received>; <fix>``.
+    """
+
+
+def bad_argument(
+    function: str, name: str, expected: str, got: object, fix: str = ""
+) -> ArgumentError:
+    """Return the error for a bad argument, in the one message template.
+
+    Examples
+    --------
+    >>> str(bad_argument("simulate", "seed", "a non-negative integer", 1.5, "pass seed=1"))
+    'simulate: seed must be a non-negative integer, got 1.5 (float); pass seed=1'
+    """
+    shown = repr(got)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    text = f"{function}: {name} must be {expected}, got {shown} ({type(got).__name__})"
+    return ArgumentError(text + (f"; {fix}" if fix else ""))
+
+
+def check_labels(function: str, name: str, value: object) -> object:
+    """Check that ``value`` is None, one string, or a sequence of strings.
+
+    A single string is one label (``minerals="cobalt"``), never its letters.
+    Returns ``value`` unchanged.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, bytes | dict):
+        items = list(value)
+        bad = [v for v in items if not isinstance(v, str)]
+        if not bad:
+            return value
+    raise bad_argument(
+        function,
+        name,
+        "a string or a list of strings",
+        value,
+        f"write {name}='cobalt' or {name}=['cobalt', 'lithium']"
+        if name in ("minerals", "mineral")
+        else f"write {name}='CHN' or {name}=['CHN', 'COD']"
+        if name in ("countries", "exporters", "importers")
+        else f"write {name}=['{name[:-1] if name.endswith('s') else name}', ...]",
+    )
+
+
+def check_int(
+    function: str, name: str, value: object, *, minimum: int | None = None, optional: bool = False
+) -> int | None:
+    """Check an integer argument (bool and float refused) and return it as ``int``."""
+    import numbers
+
+    if value is None and optional:
+        return None
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if ok and (minimum is None or int(value) >= minimum):  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload]
+    if minimum == 0:
+        expected = "a non-negative integer"
+    elif minimum is not None:
+        expected = f"an integer >= {minimum}"
+    else:
+        expected = "an integer"
+    hint = f"pass {name}={int(value)}" if isinstance(value, float) and value.is_integer() else ""
+    raise bad_argument(function, name, expected, value, hint)
+
+
+def check_number(
+    function: str,
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    fix: str = "",
+) -> float:
+    """Check a finite real number within inclusive bounds and return it as ``float``."""
+    import math
+    import numbers
+
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and math.isfinite(float(value)):  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
+        if (minimum is None or number >= minimum) and (maximum is None or number <= maximum):
+            return number
+    if minimum is not None and maximum is not None:
+        expected = f"a number between {minimum:g} and {maximum:g}"
+    elif minimum is not None:
+        expected = f"a number >= {minimum:g}"
+    elif maximum is not None:
+        expected = f"a number <= {maximum:g}"
+    else:
+        expected = "a finite number"
+    raise bad_argument(function, name, expected, value, fix)
+
+
+class AmbiguousLabelError(UnknownLabelError):
+    """A name matches several labels (``Congo``: COD or COG); the user must choose.
+
+    Parameters
+    ----------
+    kind
+        What was looked up, e.g. ``"country"``.
+    label
+        The name as given.
+    candidates
+        Each possible code with its readable name.
+    """
+
+    def __init__(self, kind: str, label: str, candidates: dict[str, str]) -> None:
+        self.kind = kind
+        self.unknown = [label]
+        self.valid = list(candidates)
+        self.candidates = dict(candidates)
+        choices = " or ".join(f"{code} ({name})" for code, name in candidates.items())
+        RiskEngineError.__init__(self, f"{label!r} is ambiguous: {choices}; write the ISO3 code")

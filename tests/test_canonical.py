@@ -349,9 +349,12 @@ def test_empty_file(tmp_path: Path) -> None:
     assert problem.startswith("production.csv: the file is empty; it needs a header line (mineral,")
 
 
-def test_header_only_file_is_an_empty_table(tmp_path: Path) -> None:
+def test_header_only_required_table_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "production", PROD_HEADER)
-    assert len(read_tables(tmp_path)["production"]) == 0
+    assert problems_of(tmp_path) == [
+        "production.csv: the table has a header but no rows; a dataset needs at least one "
+        "production row (mineral, stage, country, year, quantity, unit, source)"
+    ]
 
 
 def test_missing_directory(tmp_path: Path) -> None:

@@ -171,3 +171,47 @@ def test_missing_governance_error_says_how_to_fix(tmp_path: Path) -> None:
         "Add their WGI estimates to governance.csv, or pass missing_governance='nan' "
         "(results using them become NaN) or a number to use for them"
     )
+
+
+def test_header_only_production_is_one_line_in_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "production.csv").write_text(
+        "mineral,stage,country,year,quantity,unit,source\n", encoding="utf-8"
+    )
+    code = main(["score", "--data", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.splitlines() == [
+        f"error: the dataset in {tmp_path} has 1 problem(s):",
+        "  - production.csv: the table has a header but no rows; a dataset needs at least one "
+        "production row (mineral, stage, country, year, quantity, unit, source)",
+    ]
+
+
+def test_a_shifted_row_is_one_problem_in_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(TINY / "production.csv", tmp_path / "production.csv")
+    with (tmp_path / "production.csv").open("a", encoding="utf-8") as fh:
+        fh.write("cobalt,mining,CHN,2024,5,t,probe,,,surplus\n")
+    lines = (tmp_path / "production.csv").read_text(encoding="utf-8").splitlines()
+    code = main(["score", "--data", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines()[1:] == [
+        f"  - production.csv line {len(lines)}: 10 fields where the header has 9; quote cells "
+        "that contain commas, or remove the extra field"
+    ]
+    assert "Traceback" not in err
+
+
+def test_bad_arguments_share_one_template() -> None:
+    ds = load_dataset(TINY, cache=False)
+    with pytest.raises(RiskEngineError) as info:
+        score(ds, minerals=("cobalt", None))
+    assert str(info.value) == (
+        "method 'riskengine': minerals must be a string or a list of strings, got "
+        "('cobalt', None) (tuple); write minerals='cobalt' or minerals=['cobalt', 'lithium']"
+    )

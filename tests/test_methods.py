@@ -294,7 +294,9 @@ def test_missing_pv_number_policy_fills_the_weight(tmp_path: Path) -> None:
 def test_missing_pv_bad_policy(tmp_path: Path) -> None:
     gappy = load_dataset(variant(tmp_path, drop_governance=("PER,",)))
     with pytest.raises(
-        RiskEngineError, match=r"missing_governance must be 'nan', 'raise' or a number, got 'zero'"
+        RiskEngineError,
+        match=r"missing_governance must be 'nan', 'raise' or a number between 0 and 1 .*, "
+        r"got 'zero' \(str\)",
     ):
         score(gappy, method="geopolrisk", missing_governance="zero")
 

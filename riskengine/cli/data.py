@@ -29,8 +29,6 @@ _PRECEDENCE_GROUPS: dict[str, tuple[str, ...]] = {
     "outlook": ("mineral", "stage", "year", "scenario"),
 }
 
-_DOWNLOAD_CHUNK = 1 << 16
-
 
 def _parse_years(text: str | None) -> list[int] | None:
     """``"2018-2024"`` or ``"2022,2023"`` to a list of years."""
@@ -57,37 +55,31 @@ def _parse_years(text: str | None) -> list[int] | None:
 def fetch(source: str, workdir: Path) -> Path:
     """Return a local path for ``source``, downloading URLs with a progress bar.
 
-    Zip archives (downloaded or local) are extracted into ``workdir``.
+    Zip archives (downloaded or local) are extracted into ``workdir``. Downloads
+    have a connect/read timeout and a byte cap, archives are checked member by
+    member before extraction (:mod:`riskengine.io.bounded`; the limits are raised
+    with ``RISKENGINE_DOWNLOAD_TIMEOUT``, ``RISKENGINE_MAX_DOWNLOAD_BYTES`` and
+    ``RISKENGINE_MAX_UNZIPPED_BYTES``); partial files are removed on any error,
+    SIGINT or SIGTERM.
     """
+    from riskengine.io.bounded import download, extract_zip
+
     if "://" in source:
         name = source.rstrip("/").rsplit("/", 1)[-1] or "download"
-        target = workdir / name
-        try:
-            import urllib.request  # only for downloads: it costs start-up time
-
-            with urllib.request.urlopen(source) as response, target.open("wb") as out:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with typer.progressbar(
-                    length=total or 0, label=f"downloading {name}", file=None
-                ) as bar:
-                    while chunk := response.read(_DOWNLOAD_CHUNK):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-        except OSError as exc:
-            raise DataError(
-                f"cannot download {source}: {exc}; check the address, or download the file "
-                f"yourself and pass its local path"
-            ) from exc
-        path = target
+        path = download(
+            source,
+            workdir / name,
+            progress=lambda total: typer.progressbar(
+                length=total or 0, label=f"downloading {name}", file=None
+            ),
+        )
     else:
         path = Path(source)
         if not path.exists():
             raise DataError(f"{path} does not exist; pass the release's file or directory")
     # an xlsx workbook is a zip archive too, but is read as it is
     if path.is_file() and path.suffix.lower() != ".xlsx" and zipfile.is_zipfile(path):
-        extract = workdir / (path.stem + "_unzipped")
-        with zipfile.ZipFile(path) as archive:
-            archive.extractall(extract)
+        extract = extract_zip(path, workdir / (path.stem + "_unzipped"))
         entries = list(extract.iterdir())
         return entries[0] if len(entries) == 1 else extract
     return path
@@ -162,18 +154,31 @@ def import_command(
     with tempfile.TemporaryDirectory() as tmp:
         path = fetch(source, Path(tmp))
         tables, report = _read(kind, path, wanted)
-    from riskengine.io.canonical import find_table, write_table
+    from riskengine.io.atomic import Transaction, dataset_lock
+    from riskengine.io.canonical import write_table
 
-    for name, table in tables.items():
-        if not replace:
-            table, merged = _merge(table, into, name)
-            report += merged
-        old = find_table(into, name)
-        written = write_table(table, into, name, compress=compress)
-        if old is not None and old != written:
-            old.unlink()
-        typer.echo(f"wrote {len(table):,} rows to {written}", err=True)
-    for line in report:
+    written: list[str] = []
+    # merged with what is in DIR under its lock, staged, then committed all or none
+    with dataset_lock(into):
+        tx = Transaction(into)
+        try:
+            for name, table in tables.items():
+                if not replace:
+                    table, merged = _merge(table, into, name)
+                    report += merged
+                if table.empty:
+                    raise DataError(
+                        f"the {kind} import{f' of --years {years}' if years else ''} leaves "
+                        f"{name} in {into} empty; nothing was written: choose years the "
+                        f"release covers{', or drop --replace' if replace else ''}"
+                    )
+                path = write_table(table, into, name, compress=compress, transaction=tx)
+                written.append(f"wrote {len(table):,} rows to {path}")
+        except BaseException:
+            tx.discard()
+            raise
+        tx.commit()
+    for line in written + report:
         typer.echo(line, err=True)
 
 

@@ -100,10 +100,9 @@ def _write(text: str, output: Path | None, what: str) -> None:
     if output is None:
         typer.echo(text)
         return
-    try:
-        output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    except OSError as exc:
-        raise RiskEngineError(f"cannot write {output}: {exc.strerror}") from exc
+    from riskengine.io.atomic import write_text
+
+    write_text(output, text + ("" if text.endswith("\n") else "\n"))
     typer.echo(f"wrote {what} to {output}", err=True)
 
 
@@ -258,6 +257,7 @@ def run_command(
 ) -> None:
     """Apply a scenario to a dataset and report shortfalls, prices and score changes."""
     from riskengine import report
+    from riskengine.io.atomic import check_output
     from riskengine.methods import METHODS
     from riskengine.scenarios import load_scenario, run_scenario
     from riskengine.scenarios.result import TABLES
@@ -272,6 +272,7 @@ def run_command(
         raise RiskEngineError(f"--top must be at least 1, got {top}")
     sc = load_scenario(file)
     ds = load_dataset_for(sc, data)
+    check_output(output, [ds.path, file])
     _warn_data_gaps(ds, sc)
     result = run_scenario(ds, sc, method=method)
     if fmt == "table":

@@ -101,8 +101,9 @@ def score_command(
     """
     from riskengine import report
     from riskengine.cli._load import load_whole
-    from riskengine.dataset import warn_findings
+    from riskengine.dataset import default_data_dir, warn_findings
     from riskengine.dims import REGIONS
+    from riskengine.io.atomic import check_output
     from riskengine.methods import METHODS
 
     if method not in METHODS:
@@ -111,6 +112,7 @@ def score_command(
         raise UnknownLabelError("format", [fmt], report.FORMATS)
     if top < 1:
         raise RiskEngineError(f"--top must be at least 1, got {top}")
+    check_output(output, [data or default_data_dir(), scenario])
     whole = load_whole(data)
     sc = None
     if scenario is not None:
@@ -185,10 +187,9 @@ def score_command(
         frame = _records(result, frame, stages, bool(country))
         text = report.to_csv(frame) if fmt == "csv" else report.to_json(frame)
     if output is not None:
-        try:
-            output.write_text(text + ("\n" if not text.endswith("\n") else ""))
-        except OSError as exc:
-            raise RiskEngineError(f"cannot write {output}: {exc.strerror}") from exc
+        from riskengine.io.atomic import write_text
+
+        write_text(output, text + ("\n" if not text.endswith("\n") else ""))
         typer.echo(f"wrote {len(frame)} records to {output}", err=True)
     else:
         typer.echo(text)

@@ -86,11 +86,18 @@ TopOpt = Annotated[int, typer.Option("--top", help="Rows per table in table form
 
 
 # ----------------------------------------------------------------- helpers
-def _load(data: Path | None, year: int | None) -> tuple[Dataset, int]:
-    """Load a dataset directory, keeping one year (the latest with production and trade)."""
-    from riskengine.cli._load import load_whole
-    from riskengine.dataset import warn_findings
+def _load(
+    data: Path | None, year: int | None, output: Path | None, *inputs: Path | str | None
+) -> tuple[Dataset, int]:
+    """Load a dataset directory, keeping one year (the latest with production and trade).
 
+    First refuses an ``output`` that would overwrite the dataset or one of ``inputs``.
+    """
+    from riskengine.cli._load import load_whole
+    from riskengine.dataset import default_data_dir, warn_findings
+    from riskengine.io.atomic import check_output
+
+    check_output(output, [data or default_data_dir(), *inputs])
     whole = load_whole(data)
     chosen = whole.latest_year() if year is None else year
     ds = whole.sel(years=chosen)
@@ -114,10 +121,9 @@ def _emit(text: str, output: Path | None, what: str) -> None:
     if output is None:
         typer.echo(text)
         return
-    try:
-        output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    except OSError as exc:
-        raise RiskEngineError(f"cannot write {output}: {exc.strerror}") from exc
+    from riskengine.io.atomic import write_text
+
+    write_text(output, text + ("" if text.endswith("\n") else "\n"))
     typer.echo(f"wrote {what} to {output}", err=True)
 
 
@@ -213,7 +219,7 @@ def sweep_command(
     tables = ("impacts", "bans", "market", "ranking", "exposure")
     if table not in tables:
         raise UnknownLabelError("table", [table], tables)
-    ds, chosen = _load(data, year)
+    ds, chosen = _load(data, year, output)
 
     importers = ds.resolve_countries(importer, regions=True) if importer else None
     with _progress("sweeping bans") as progress:
@@ -415,7 +421,7 @@ def simulate_command(
 
     if table not in SimulationResult.TABLES:
         raise UnknownLabelError("table", [table], SimulationResult.TABLES)
-    ds, chosen = _load(data, year)
+    ds, chosen = _load(data, year, output, model)
     with _progress("simulating") as progress:
         result = simulate(
             ds,
@@ -543,7 +549,7 @@ def sensitivity_command(
             "give at least one --country for the tornado tables (or --format csv/json for "
             "every score)"
         )
-    ds, chosen = _load(data, year)
+    ds, chosen = _load(data, year, output, scenario)
     minerals = mineral or [str(m) for m in ds.minerals]
     with _progress("perturbing inputs") as progress:
         result = sensitivity(

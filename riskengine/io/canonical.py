@@ -9,18 +9,27 @@ was expected and how to fix it.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
+import io
 import logging
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from riskengine.dims import STAGES, WGI_INDICATORS
 from riskengine.errors import DataError
+from riskengine.io.atomic import settle
 from riskengine.io.countries import iso3_codes
+
+if TYPE_CHECKING:
+    from riskengine.io.atomic import Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -394,7 +403,7 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
 
-def _line(index: int) -> int:
+def _default_line(index: int) -> int:
     """CSV line number of a 0-based data row (line 1 is the header)."""
     return index + 2
 
@@ -413,7 +422,12 @@ def _fmt(value: object) -> str:
 
 
 def validate_table(
-    raw: pd.DataFrame, schema: TableSchema, file: str | Path, *, strip: bool = True
+    raw: pd.DataFrame,
+    schema: TableSchema,
+    file: str | Path,
+    *,
+    strip: bool = True,
+    line: Callable[[int], int] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Validate a table read as strings and convert it to typed columns.
 
@@ -429,6 +443,9 @@ def validate_table(
     strip
         Strip surrounding white space from text cells (the reader's fast path
         reads with ``skipinitialspace`` and passes False).
+    line
+        Physical line of a 0-based data row (default: row + 2, one line per
+        record after the header).
 
     Returns
     -------
@@ -439,7 +456,13 @@ def validate_table(
         the table is valid.
     """
     name = Path(file).name
+    _line = line or _default_line
     problems: list[str] = []
+    if len(raw) == 0 and schema.required_file:
+        return raw, [
+            f"{name}: the table has a header but no rows; a dataset needs at least one "
+            f"{schema.name} row ({', '.join(c.name for c in schema.columns if c.required)})"
+        ]
     missing = [c.name for c in schema.columns if c.required and c.name not in raw.columns]
     if missing:
         problems.append(
@@ -468,7 +491,11 @@ def validate_table(
                     f"expected {col.description.rstrip('.')}" + (f" ({col.fix})" if col.fix else "")
                 )
         if col.kind in ("float", "int"):
-            num = column.astype(float) if typed else pd.to_numeric(s.where(~empty), errors="coerce")
+            num = (
+                column.astype(float)
+                if typed
+                else pd.to_numeric(s.where(~empty), errors="coerce").astype(float)
+            )
             bad = (~empty) & (num.isna() | ~np.isfinite(num.fillna(0.0)))
             for idx in np.flatnonzero(bad.to_numpy()):
                 problems.append(
@@ -554,7 +581,9 @@ def validate_table(
     return table, problems
 
 
-def _production_checks(raw: pd.DataFrame, name: str) -> list[str]:
+def _production_checks(
+    raw: pd.DataFrame, name: str, line: Callable[[int], int] = _default_line
+) -> list[str]:
     """Quantities left empty without a reason in ``flag``, from the raw cells.
 
     Works on the cells as read (not the typed table) so that it runs alongside
@@ -576,7 +605,7 @@ def _production_checks(raw: pd.DataFrame, name: str) -> list[str]:
     empty = quantity_empty & (flag == "")
     for idx in np.flatnonzero(empty.to_numpy()):
         problems.append(
-            f"{name} line {_line(int(idx))}, column 'quantity': empty without a reason; "
+            f"{name} line {line(int(idx))}, column 'quantity': empty without a reason; "
             f"write the number, or put the source's mark (W, NA, ...) in 'flag'"
         )
     return problems
@@ -591,42 +620,204 @@ def find_table(directory: Path, name: str) -> Path | None:
     return None
 
 
+def _read_bytes(path: Path) -> bytes:
+    """Return the bytes of a file, gzip-decompressed for ``.gz``, without a UTF-8 BOM."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    else:
+        data = path.read_bytes()
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def _check_utf8(data: bytes, name: str) -> str | None:
+    """Return a problem naming the line of the first non-UTF-8 byte, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 24
+    for start in range(0, len(data), step):
+        chunk = data[start : start + step]
+        try:
+            decoder.decode(chunk, final=start + step >= len(data))
+        except UnicodeDecodeError as exc:
+            offset = start + exc.start
+            line = data.count(b"\n", 0, offset) + 1
+            return (
+                f"{name} line {line}: byte 0x{data[offset]:02x} is not UTF-8 (the file was "
+                f"saved in another encoding, e.g. latin-1 or Windows-1252); re-save it as UTF-8"
+            )
+    return None
+
+
+def _records(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Physical start line and field count of every non-blank CSV record.
+
+    Blank (white-space only) lines are skipped as the CSV reader skips them;
+    a quoted cell may span lines, so the line is the one where its record starts.
+    """
+    starts: list[int] = []
+    counts: list[int] = []
+    if b'"' not in data:
+        for i, line in enumerate(data.split(b"\n"), start=1):
+            if line.strip():
+                starts.append(i)
+                counts.append(line.count(b",") + 1)
+    else:
+        reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), skipinitialspace=True)
+        previous = 0
+        for row in reader:
+            first = previous + 1
+            previous = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            starts.append(first)
+            counts.append(len(row))
+    return np.asarray(starts, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+
+
+def _structure(data: bytes, name: str) -> tuple[np.ndarray, list[str]]:
+    """Line of every data row, or the problems that make the rows unreadable.
+
+    Every record must have as many fields as the header, and header names must be
+    unique; otherwise the columns would shift or be renamed in silence.
+    """
+    starts, counts = _records(data)
+    if len(starts) == 0:
+        return starts, []
+    header_line = next(
+        csv.reader([data[: 1 << 16].decode("utf-8", "replace").lstrip().split("\n")[0]])
+    )
+    names = [h.strip() for h in header_line]
+    problems = [
+        f"{name} line {starts[0]}: column {h!r} appears {names.count(h)} times in the header; "
+        f"rename or remove the copies so that each column is named once"
+        for h in dict.fromkeys(n for n in names if names.count(n) > 1)
+    ]
+    n = int(counts[0])
+    for k in np.flatnonzero(counts[1:] != n)[:50]:
+        got = int(counts[k + 1])
+        fix = (
+            "quote cells that contain commas, or remove the extra field"
+            if got > n
+            else "fill in the missing cells (leave a cell empty with nothing between commas)"
+        )
+        problems.append(
+            f"{name} line {starts[k + 1]}: {got} fields where the header has {n}; {fix}"
+        )
+    return starts[1:], problems
+
+
 def read_table(path: Path, schema: TableSchema) -> tuple[pd.DataFrame, list[str]]:
     """Read one canonical CSV file and validate it.
 
-    Returns the typed table and the list of problems (empty when valid).
+    Returns the typed table and the list of problems (empty when valid). Every
+    column is read with an explicit dtype (numbers as float64, the rest as text),
+    so optional packages such as pyarrow change nothing; line numbers are the
+    physical lines where each record starts.
     """
     numeric = [c.name for c in schema.columns if c.kind in ("float", "int")]
+    name = path.name
+    try:
+        data = _read_bytes(path)
+    except (OSError, EOFError) as exc:
+        return pd.DataFrame(), [f"{name}: cannot be read ({exc})"]
+    bad_encoding = _check_utf8(data, name)
+    if bad_encoding:
+        return pd.DataFrame(), [bad_encoding]
+    lines, structural = _structure(data, name)
+    if structural:
+        return pd.DataFrame(), structural
     try:
         try:
             # fast path: numbers parsed by the C reader; on any unparsable cell fall
             # back to reading text so that every bad cell is reported by line
             raw = pd.read_csv(
-                path,
-                dtype={c.name: (float if c.name in numeric else str) for c in schema.columns},
+                io.BytesIO(data),
+                dtype={
+                    c.name: (np.float64 if c.name in numeric else object) for c in schema.columns
+                },
                 keep_default_na=False,
                 na_values={c: [""] for c in numeric},
                 skipinitialspace=True,
+                index_col=False,
+                encoding="utf-8",
             )
             strip = False
         except ValueError:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+            raw = pd.read_csv(
+                io.BytesIO(data),
+                dtype=object,
+                keep_default_na=False,
+                na_filter=False,
+                index_col=False,
+                encoding="utf-8",
+            )
             strip = True
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
-        return pd.DataFrame(), [f"{path.name}: cannot be read as CSV ({exc})"]
+    except pd.errors.ParserError as exc:
+        return pd.DataFrame(), [f"{name}: cannot be read as CSV ({exc})"]
     except pd.errors.EmptyDataError:
         return pd.DataFrame(), [
-            f"{path.name}: the file is empty; it needs a header line "
-            f"({', '.join(schema.column_names)})"
+            f"{name}: the file is empty; it needs a header line ({', '.join(schema.column_names)})"
         ]
-    table, problems = validate_table(raw, schema, path, strip=strip)
+    if len(lines) != len(raw):  # the CSV reader and the scan disagree: fall back to counting
+        lines = np.arange(2, len(raw) + 2, dtype=np.int64)
+
+    def line(index: int) -> int:
+        return int(lines[index])
+
+    table, problems = validate_table(raw, schema, path, strip=strip, line=line)
     if schema is PRODUCTION:
-        problems += _production_checks(raw, path.name)
+        problems += _production_checks(raw, name, line)
     if schema is PRODUCTION and not problems:
-        factor = table["unit"].map(UNIT_TO_TONNES)
-        table["quantity"] = table["quantity"] * factor
+        factor = table["unit"].map(UNIT_TO_TONNES).astype(float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            tonnes = table["quantity"].to_numpy(dtype=float) * factor.to_numpy()
+        for idx in np.flatnonzero(np.isinf(tonnes)):
+            problems.append(
+                f"{name} line {line(int(idx))}, column 'quantity': "
+                f"{_text(table['quantity'].iloc[idx])} {table['unit'].iloc[idx]} is too large "
+                f"to hold in tonnes (more than {_MAX_FLOAT:.3g}); check the number and its unit"
+            )
+        table["quantity"] = tonnes
         table["unit"] = "t"
+    if not problems:
+        problems += _overflowing_sums(table, schema, name, line)
     return table, problems
+
+
+#: Largest finite float64.
+_MAX_FLOAT = float(np.finfo(np.float64).max)
+
+
+def _overflowing_sums(
+    table: pd.DataFrame, schema: TableSchema, name: str, line: Callable[[int], int]
+) -> list[str]:
+    """Quantities and values whose (mineral, stage, year) total, or squares, overflow.
+
+    Shares, HHI (sums of squares) and totals must stay finite; a total beyond the
+    float range would turn into ``inf`` and an HHI of 0 or NaN.
+    """
+    keys = [k for k in ("mineral", "stage", "year") if k in table.columns]
+    problems: list[str] = []
+    if len(keys) < 3 or table.empty:
+        return problems
+    # the square of a share's numerator must be finite too: bound every total by sqrt(max)
+    limit = float(np.sqrt(_MAX_FLOAT))
+    for col in ("quantity", "value_usd"):
+        if col not in table.columns or table[col].dtype.kind != "f":
+            continue
+        values = table[col].to_numpy(dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            totals = table.groupby(keys, sort=False)[col].transform("sum").to_numpy(dtype=float)
+        bad = ~np.isnan(values) & ~(np.abs(totals) <= limit)
+        if not bad.any():
+            continue
+        rows = np.flatnonzero(bad)
+        where = ", ".join(str(line(int(i))) for i in rows[:10]) + (" ..." if len(rows) > 10 else "")
+        problems.append(
+            f"{name} lines {where}, column '{col}': the {'/'.join(keys)} total exceeds "
+            f"{limit:.3g}, too large to compute shares and HHI; check the numbers and units"
+        )
+    return problems
 
 
 def read_tables(directory: Path) -> dict[str, pd.DataFrame]:
@@ -643,6 +834,7 @@ def read_tables(directory: Path) -> dict[str, pd.DataFrame]:
             f"dataset directory {directory} does not exist; pass a directory holding "
             f"production.csv (and optionally trade.csv, governance.csv, minerals.csv)"
         )
+    settle(directory)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
     for schema in SCHEMAS.values():
@@ -662,8 +854,18 @@ def read_tables(directory: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def write_table(table: pd.DataFrame, directory: Path, name: str, *, compress: bool = False) -> Path:
-    """Write a canonical table, columns in canonical order, rows sorted by key.
+def write_table(
+    table: pd.DataFrame,
+    directory: Path,
+    name: str,
+    *,
+    compress: bool = False,
+    transaction: Transaction | None = None,
+) -> Path:
+    """Write a canonical table atomically, columns in canonical order, rows sorted by key.
+
+    The other form of the table (``.csv`` beside ``.csv.gz`` or the reverse)
+    is removed in the same commit: a directory never holds both.
 
     Parameters
     ----------
@@ -675,19 +877,44 @@ def write_table(table: pd.DataFrame, directory: Path, name: str, *, compress: bo
         Table name, one of :data:`SCHEMAS`.
     compress
         Write ``<name>.csv.gz`` instead of ``<name>.csv``.
+    transaction
+        Stage the table in this :class:`~riskengine.io.atomic.Transaction`
+        (committed by the caller with its other tables); default: commit it alone.
 
     Returns
     -------
     Path
-        The file written.
+        The file written (or to be written when the transaction commits).
     """
+    from riskengine.io.atomic import Transaction, dataset_lock
+
+    if transaction is None:
+        with dataset_lock(directory):
+            tx = Transaction(directory)
+            path = write_table(table, directory, name, compress=compress, transaction=tx)
+            tx.commit()
+        return path
     schema = SCHEMAS[name]
     directory.mkdir(parents=True, exist_ok=True)
     cols = [c for c in schema.column_names if c in table.columns]
     cols += [c for c in table.columns if c not in cols]
     out = table[cols].sort_values([k for k in schema.key if k in cols], kind="stable")
     path = directory / (f"{name}.csv.gz" if compress else f"{name}.csv")
-    # mtime 0: rebuilding the same table gives the same bytes
-    compression = {"method": "gzip", "mtime": 0} if compress else None
-    out.to_csv(path, index=False, float_format="%.10g", compression=compression)
+    other = f"{name}.csv" if compress else f"{name}.csv.gz"
+    staged = transaction.stage(path.name, remove=[other])
+    try:
+        if compress:
+            # the gzip header names the table, not the staged file; mtime 0: rebuilding
+            # the same table gives the same bytes
+            with (
+                staged.open("wb") as raw,
+                gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+            ):
+                out.to_csv(text, index=False, float_format="%.10g")
+        else:
+            out.to_csv(staged, index=False, float_format="%.10g")
+    except BaseException:
+        transaction.discard()
+        raise
     return path

@@ -4,7 +4,9 @@ Sources spell countries their own way ("Congo (Kinshasa)", "Burma",
 "Korea, Republic of", BACI's UN M49 numbers). :func:`to_iso3` maps a name
 through the ISO 3166 table of :mod:`pycountry` plus :data:`ALIASES`, the
 curated list of source spellings. Names that match nothing are returned as
-``None`` so that callers report them; nothing is dropped in silence.
+``None`` so that callers report them; nothing is dropped in silence. Names
+that match several countries (:data:`AMBIGUOUS`, e.g. "Congo") are refused
+with the candidates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from riskengine.dims import OTHER_COUNTRIES
+from riskengine.errors import AmbiguousLabelError
 
 #: Codes that are valid in riskengine beyond ISO 3166-1 alpha-3.
 EXTRA_CODES: dict[str, str] = {
@@ -40,7 +43,6 @@ ALIASES: dict[str, str] = {
     "congo (brazzaville)": "COG",
     "congo, rep.": "COG",
     "republic of the congo": "COG",
-    "congo": "COG",
     "burma": "MMR",
     "myanmar": "MMR",
     "korea, republic of": "KOR",
@@ -136,6 +138,16 @@ ALIASES: dict[str, str] = {
 }
 
 
+#: Names, in normalised form, that more than one country goes by: each candidate
+#: code with its readable name. :func:`to_iso3` refuses them with the choices.
+AMBIGUOUS: dict[str, dict[str, str]] = {
+    "congo": {
+        "COD": "Democratic Republic of the Congo",
+        "COG": "Republic of the Congo",
+    },
+}
+
+
 def normalise_name(name: str) -> str:
     """Normalise a country name for lookup.
 
@@ -195,6 +207,12 @@ def to_iso3(name: str) -> str | None:
         The ISO 3166-1 alpha-3 code, :data:`~riskengine.dims.OTHER_COUNTRIES` for
         residual rows, or ``None`` when nothing matches.
 
+    Raises
+    ------
+    AmbiguousLabelError
+        When the name is one several countries go by (:data:`AMBIGUOUS`);
+        the message names the candidates.
+
     Examples
     --------
     >>> to_iso3("Congo (Kinshasa)")
@@ -210,6 +228,8 @@ def to_iso3(name: str) -> str | None:
     if stripped.upper() in iso3_codes() and len(stripped) == 3:
         return stripped.upper()
     key = normalise_name(stripped)
+    if key in AMBIGUOUS:
+        raise AmbiguousLabelError("country", stripped, AMBIGUOUS[key])
     if key in ALIASES:
         return ALIASES[key]
     return _iso_name_table().get(key)

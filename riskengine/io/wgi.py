@@ -444,6 +444,11 @@ def read_wgi(
     www.govindicators.org. Licence CC BY 4.0.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"WGI path {path} is a directory; pass the World Bank bulk CSV file inside it "
+            f"(e.g. {path / 'WGIData_1996_2022_release2023.csv'})"
+        )
     if not path.is_file():
         raise DataError(
             f"WGI file {path} does not exist; pass the World Bank bulk CSV "

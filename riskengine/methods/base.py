@@ -18,7 +18,13 @@ import pandas as pd
 from riskengine import indices as ix
 from riskengine.dataset import Dataset, RiskEngineWarning, label_frame
 from riskengine.dims import OTHER_COUNTRIES, REGIONS, WGI_INDICATORS
-from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.errors import (
+    DataError,
+    RiskEngineError,
+    UnknownLabelError,
+    bad_argument,
+    check_labels,
+)
 from riskengine.flows import Flows
 from riskengine.results import Result
 
@@ -58,6 +64,47 @@ class ScoreResult(Result):
     def top(self, n: int = 10, by: str = "score") -> pd.DataFrame:
         """Return the ``n`` rows with the largest ``by`` (NaN last)."""
         return self.scores.sort_values(by, ascending=False, na_position="last").head(n)
+
+
+def check_method_args(
+    method: str,
+    dataset: object,
+    minerals: object,
+    stages: object,
+    missing_governance: object,
+    *,
+    scale: tuple[float, float, str] = (0.0, 1.0, "governance weight g"),
+) -> None:
+    """Check a scoring method's common arguments once, at its entry.
+
+    ``scale`` is the range and name of the governance value a numeric
+    ``missing_governance`` stands for (it replaces that value of the suppliers
+    without a score, so it must lie in the value's range).
+    """
+    where = f"method {method!r}"
+    if not isinstance(dataset, Dataset):
+        raise bad_argument(
+            where, "dataset", "a Dataset", dataset, "load one with riskengine.load_dataset()"
+        )
+    check_labels(where, "minerals", minerals)
+    check_labels(where, "stages", stages)
+    low, high, what = scale
+    policy = missing_governance
+    if isinstance(policy, str) and policy in ("nan", "raise"):
+        return
+    number = isinstance(policy, int | float | np.integer | np.floating) and not isinstance(
+        policy, bool
+    )
+    if number and np.isfinite(float(policy)) and low <= float(policy) <= high:  # type: ignore[arg-type]
+        return
+    raise bad_argument(
+        where,
+        "missing_governance",
+        f"'nan', 'raise' or a number between {low:g} and {high:g} (the {what} assumed for "
+        f"suppliers without a score)",
+        policy,
+        f"pass e.g. missing_governance={(low + high) / 2:g}",
+    )
 
 
 def resolve_params(

@@ -22,6 +22,7 @@ from riskengine.methods.base import (
     ScoreResult,
     atomistic_weights,
     cell_keys,
+    check_method_args,
     concentration_table,
     exporter_weights,
     governance_by_year,
@@ -126,6 +127,7 @@ def composite(
     imports nothing has import and upstream exposure 0 (not 0/0 where the
     data list no production for it).
     """
+    check_method_args("riskengine", dataset, minerals, stages, missing_governance)
     w = _check_weights(weights or {})
     ds = resolve_params(dataset, minerals, None, years)
     require_trade(ds, "riskengine")

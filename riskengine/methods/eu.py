@@ -15,6 +15,7 @@ from riskengine.methods.base import (
     ScoreResult,
     atomistic_weights,
     cell_keys,
+    check_method_args,
     concentration_table,
     governance_by_year,
     handle_missing,
@@ -116,6 +117,9 @@ def eu_supply_risk(
     European Commission (2017). Methodology for establishing the EU list of
     critical raw materials: guidelines. doi:10.2873/769526.
     """
+    check_method_args(
+        "eu", dataset, minerals, stages, missing_governance, scale=(0.0, 10.0, "WGI10 score")
+    )
     ds = resolve_params(dataset, minerals, stages, years)
     require_trade(ds, "eu")
     notes: list[str] = []

@@ -20,6 +20,7 @@ from riskengine.methods.base import (
     ScoreResult,
     atomistic_weights,
     cell_keys,
+    check_method_args,
     concentration_table,
     exporter_weights,
     governance_by_year,
@@ -105,6 +106,7 @@ def geopolrisk(
     154-165. doi:10.1111/jiec.12279.
     Koyamparambath, A., et al. geopolrisk-py (characterisation factors).
     """
+    check_method_args("geopolrisk", dataset, minerals, stages, missing_governance)
     full = dataset
     ds = resolve_params(dataset, minerals, stages, years)
     require_trade(ds, "geopolrisk")

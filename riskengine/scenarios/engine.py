@@ -89,8 +89,9 @@ import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES, REGIONS, STAGES, Stage
-from riskengine.errors import ScenarioError
+from riskengine.errors import AmbiguousLabelError, ScenarioError
 from riskengine.flows import AMOUNTS, Flows
+from riskengine.io.countries import country_name
 from riskengine.methods.composite import FEED_STAGES
 from riskengine.scenarios import market as mk
 from riskengine.scenarios.models import (
@@ -102,6 +103,7 @@ from riskengine.scenarios.models import (
     ProductionDisruption,
     Scenario,
     StockpileRelease,
+    format_path,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,6 +128,8 @@ class ResolvedShock:
     stages: list[int]
     countries: dict[str, np.ndarray] = field(default_factory=dict)
     all_importers: bool = False
+    #: Country names and what each became (``shocks[0].exporters[0]: 'China' resolved to CHN``).
+    resolved: list[str] = field(default_factory=list)
 
 
 class _Labels:
@@ -135,6 +139,7 @@ class _Labels:
         self.ds = ds
         self.scenario = scenario
         self.problems: list[str] = []
+        self.resolved: list[str] = []
 
     def fail(self, loc: Loc, message: str) -> None:
         self.problems.append(f"{self.scenario.locate(loc)}: {message}")
@@ -160,7 +165,15 @@ class _Labels:
                 members = [c for c in REGIONS[value.upper()] if c in index]
                 out.extend(_pos(index, c) for c in members)
                 continue
-            code = self.ds.country_code(value)
+            try:
+                code = self.ds.country_code(value)
+            except AmbiguousLabelError as exc:
+                self.fail(where, str(exc))
+                continue
+            if code is not None and value != code:
+                self.resolved.append(
+                    f"{format_path(where)}: {value!r} resolved to {code} ({country_name(code)})"
+                )
             if code is None:
                 shown = ", ".join(str(c) for c in list(index)[:40])
                 more = f", ... ({len(index)} in all)" if len(index) > 40 else ""
@@ -223,6 +236,7 @@ def resolve(ds: Dataset, scenario: Scenario) -> list[ResolvedShock]:
         minerals = labels.minerals(shock.minerals_of(), (*loc, mineral_field))
         stages = [_pos(ds.stages, s) for s in shock.stages_of() if s in ds.stages]
         item = ResolvedShock(index=i, shock=shock, minerals=minerals, stages=stages)
+        start = len(labels.resolved)
         for name in ("exporters", "exporter", "country", "holders", "importer", "partner"):
             value = getattr(shock, name, None)
             if value is not None:
@@ -235,6 +249,7 @@ def resolve(ds: Dataset, scenario: Scenario) -> list[ResolvedShock]:
             item.countries["importers"] = labels.countries(
                 importers, (*loc, "importers"), regions=True
             )
+        item.resolved = labels.resolved[start:]
         out.append(item)
     if labels.problems:
         origin = scenario.origin or "scenario"
@@ -365,7 +380,7 @@ class _Engine:
         self.ds = ds
         self.sc = scenario
         self.shocks = shocks
-        self.notes: list[str] = []
+        self.notes: list[str] = [note for item in shocks for note in item.resolved]
         self.p0 = ds.production[:, :, 0, :].copy()
         self.p = self.p0.copy()
         self.f0: np.ndarray | None = None

@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from riskengine.errors import ScenarioError
+from riskengine.io.bounded import load_yaml, read_text_capped
 from riskengine.scenarios.models import (
     SHOCK_TYPES,
     DemandShock,
@@ -121,48 +121,12 @@ def find_scenario(name: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------- YAML
-def _line_map(node: yaml.Node, path: Path_, out: dict[Path_, int], dups: list[str]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                dups.append(
-                    f"{line}: {format_path((*path, key))}: duplicate key (first on line "
-                    f"{seen[key]}); keep only one"
-                )
-            seen[key] = line
-            out[(*path, key)] = line
-            _line_map(value_node, (*path, key), out, dups)
-            out[(*path, key)] = line
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), out, dups)
-
-
 def _read_yaml(text: str, origin: str) -> tuple[Any, dict[Path_, int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or str(exc)
-        raise ScenarioError(f"{origin}{line}: invalid YAML: {problem}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{origin}: invalid YAML: {exc}") from exc
-    lines: dict[Path_, int] = {}
-    dups: list[str] = []
-    if node is not None:
-        _line_map(node, (), lines, dups)
-    if dups:
-        raise ScenarioError(
-            f"{origin}: {len(dups)} duplicate key(s):\n"
-            + "\n".join(f"  {origin}:{d}" for d in dups)
-        )
-    return data, lines
+    """Parse once with the bounded loader (:mod:`riskengine.io.bounded`).
+
+    Returns the data and the line of every path, for the pydantic errors.
+    """
+    return load_yaml(text, origin, error=ScenarioError)
 
 
 # -------------------------------------------------------- validation errors
@@ -329,8 +293,5 @@ def load_scenario(path: str | Path) -> Scenario:
     2024
     """
     file = find_scenario(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{file}: cannot read the scenario file: {exc}") from exc
+    text = read_text_capped(file, ScenarioError, "scenario file")
     return parse_scenario(text, origin=str(file))

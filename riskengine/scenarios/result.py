@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from riskengine.dataset import Dataset
-from riskengine.errors import RiskEngineError
+from riskengine.errors import RiskEngineError, bad_argument
 from riskengine.methods import DEFAULT_METHOD, ScoreResult, score
 from riskengine.results import Result
 from riskengine.scenarios.engine import (
@@ -191,6 +191,22 @@ def run_scenario(
     >>> sorted(result.to_frame("market").columns)[:2]
     ['blocked_t', 'deflected_t']
     """
+    if not isinstance(dataset, Dataset):
+        raise bad_argument(
+            "run_scenario",
+            "dataset",
+            "a Dataset",
+            dataset,
+            "load one with riskengine.load_dataset()",
+        )
+    if not isinstance(scenario, Scenario | str | Path):
+        raise bad_argument(
+            "run_scenario",
+            "scenario",
+            "a Scenario, a scenario file or the name of a bundled scenario",
+            scenario,
+            "pass e.g. 'cn-graphite-licences-2023'",
+        )
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     for reserved in ("minerals", "years"):

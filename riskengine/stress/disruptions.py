@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from riskengine.dims import WGI_INDICATORS
 from riskengine.errors import RiskEngineError
+from riskengine.io.bounded import load_yaml, read_text_capped
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -167,17 +167,6 @@ def _line_of(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...
     return None
 
 
-def _line_map(node: yaml.Node, path: tuple[str | int, ...], out: dict) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            _line_map(value_node, (*path, key_node.value), out)
-            out[(*path, key_node.value)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), out)
-
-
 def parse_disruption_model(text: str, origin: str = "<disruption model>") -> DisruptionModel:
     """Validate a disruption model given as YAML text.
 
@@ -186,18 +175,8 @@ def parse_disruption_model(text: str, origin: str = "<disruption model>") -> Dis
     RiskEngineError
         Listing every problem as ``origin:line: field: message``.
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise RiskEngineError(f"{origin}{line}: invalid YAML: {exc.problem or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RiskEngineError(f"{origin}: invalid YAML: {exc}") from exc
-    lines: dict[tuple[str | int, ...], int] = {}
-    if node is not None:
-        _line_map(node, (), lines)
+    # one parse with the bounded loader: size cap, node budget, duplicate keys refused
+    data, lines = load_yaml(text, origin, error=RiskEngineError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -239,10 +218,7 @@ def load_disruption_model(path: str | Path) -> DisruptionModel:
         the line and the field.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RiskEngineError(f"{file}: cannot read the disruption model: {exc}") from exc
+    text = read_text_capped(file, RiskEngineError, "disruption model")
     return parse_disruption_model(text, origin=str(file))
 
 

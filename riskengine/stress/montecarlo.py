@@ -113,7 +113,14 @@ import pandas as pd
 
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import OTHER_COUNTRIES
-from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.errors import (
+    DataError,
+    RiskEngineError,
+    UnknownLabelError,
+    bad_argument,
+    check_int,
+    check_labels,
+)
 from riskengine.results import Result
 from riskengine.scenarios.engine import TINY
 from riskengine.stress._common import (
@@ -998,6 +1005,15 @@ def simulate(
     >>> "es99_t" in result.summary.columns
     True
     """
+    if not isinstance(dataset, Dataset):
+        raise bad_argument(
+            "simulate", "dataset", "a Dataset", dataset, "load one with riskengine.load_dataset()"
+        )
+    check_int("simulate", "n", n)
+    check_int("simulate", "seed", seed, minimum=0, optional=True)
+    check_int("simulate", "year", year, optional=True)
+    for arg, value in (("minerals", minerals), ("stages", stages), ("importers", importers)):
+        check_labels("simulate", arg, value)
     if n < 1:
         raise RiskEngineError(f"n must be at least 1, got {n}")
     if batch_size < 1:
@@ -1021,8 +1037,6 @@ def simulate(
         grades=bool(grades),
     )
     entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else int(seed)
-    if entropy < 0:
-        raise RiskEngineError(f"seed must be a non-negative integer, got {seed}")
     batch = max(1, -(-batch_size // STREAM_BLOCK)) * STREAM_BLOCK
     with np.errstate(invalid="ignore"):
         limits = np.array(

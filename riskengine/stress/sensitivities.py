@@ -61,7 +61,14 @@ import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES, REGIONS
-from riskengine.errors import RiskEngineError, UnknownLabelError
+from riskengine.errors import (
+    RiskEngineError,
+    UnknownLabelError,
+    bad_argument,
+    check_int,
+    check_labels,
+    check_number,
+)
 from riskengine.indices import WGI_MAX
 from riskengine.methods import DEFAULT_METHOD
 from riskengine.results import Result
@@ -259,7 +266,19 @@ def sensitivity(
     ['flow', 'governance', 'parameter']
     """
     check_method(method)
+    if not isinstance(dataset, Dataset):
+        raise bad_argument(
+            "sensitivity",
+            "dataset",
+            "a Dataset",
+            dataset,
+            "load one with riskengine.load_dataset()",
+        )
     check_params(params, "sensitivity")
+    for arg, value in (("minerals", minerals), ("countries", countries), ("stages", stages)):
+        check_labels("sensitivity", arg, value)
+    check_int("sensitivity", "year", year, optional=True)
+    check_number("sensitivity", "step", step)
     if not 0.0 < step < 1.0:
         raise RiskEngineError(f"step must be in (0, 1), got {step}")
     unknown = [k for k in inputs if k not in INPUT_KINDS]

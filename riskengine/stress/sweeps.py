@@ -57,7 +57,7 @@ import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES
-from riskengine.errors import RiskEngineError
+from riskengine.errors import RiskEngineError, bad_argument, check_int, check_labels, check_number
 from riskengine.methods import DEFAULT_METHOD
 from riskengine.results import Result
 from riskengine.scenarios import market as mk
@@ -829,7 +829,15 @@ def sweep(
     """
     started = time.perf_counter()
     check_method(method)
+    if not isinstance(dataset, Dataset):
+        raise bad_argument(
+            "sweep", "dataset", "a Dataset", dataset, "load one with riskengine.load_dataset()"
+        )
     check_params(params, "sweep")
+    for arg, value in (("minerals", minerals), ("stages", stages), ("exporters", exporters)):
+        check_labels("sweep", arg, value)
+    check_int("sweep", "year", year, optional=True)
+    check_number("sweep", "severity", severity)
     if not (0.0 < float(severity) <= 1.0):
         raise RiskEngineError(f"severity must be in (0, 1], got {severity}")
     if chunk_size is not None and chunk_size < 1:
