@@ -35,7 +35,8 @@ SHOCK = ROOT / "tests" / "fixtures" / "scenarios" / "cobalt_shock.yaml"
 STRESS_DATA = ROOT / "tests" / "fixtures" / "stress" / "data"
 
 #: Runs the CLI; RISKENGINE_FAULT="replace:3" kills the process (SIGKILL) at the
-#: third call of os.replace, "fsync:2:int" raises KeyboardInterrupt there instead.
+#: third call of os.replace, "fsync:2:int" raises KeyboardInterrupt there instead,
+#: "fsync:2:term" sends it SIGTERM.
 DRIVER = """
 import os, signal, sys
 fault = os.environ.get("RISKENGINE_FAULT")
@@ -47,7 +48,7 @@ if fault:
         if calls[0] == int(nth):
             if how == ["int"]:
                 raise KeyboardInterrupt
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGTERM if how == ["term"] else signal.SIGKILL)
         return original(*args, **kwargs)
     setattr(os, name, patched)
 from riskengine.cli import main
@@ -134,6 +135,25 @@ def test_import_killed_at_a_write_step_leaves_before_or_after(states, tmp_path, 
     assert main(_import_args(source, target)) == 0
     assert _tables(target) == after
     assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("fault", ["fsync:1:term", "replace:3:term"])
+def test_sigterm_during_an_import_is_one_line_and_leaves_before_or_after(states, tmp_path, fault):
+    source, before, after = states
+    target = tmp_path / "ds"
+    shutil.copytree(TINY, target)
+    proc = subprocess.run(
+        _command(*_import_args(source, target)),
+        env=_env(RISKENGINE_FAULT=fault),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: the canonical import interrupted by signal SIGTERM"
+    ]
+    _check_recovers(target, before, after)
 
 
 @pytest.mark.parametrize("trial", range(4))

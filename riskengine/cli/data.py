@@ -151,33 +151,39 @@ def import_command(
     if kind not in SOURCES:
         raise UnknownLabelError("source kind", [kind], SOURCES)
     wanted = _parse_years(years)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = fetch(source, Path(tmp))
-        tables, report = _read(kind, path, wanted)
-    from riskengine.io.atomic import Transaction, dataset_lock
-    from riskengine.io.canonical import write_table
+    from riskengine.io.bounded import terminate_as_error
 
-    written: list[str] = []
-    # merged with what is in DIR under its lock, staged, then committed all or none
-    with dataset_lock(into):
-        tx = Transaction(into)
-        try:
-            for name, table in tables.items():
-                if not replace:
-                    table, merged = _merge(table, into, name)
-                    report += merged
-                if table.empty:
-                    raise DataError(
-                        f"the {kind} import{f' of --years {years}' if years else ''} leaves "
-                        f"{name} in {into} empty; nothing was written: choose years the "
-                        f"release covers{', or drop --replace' if replace else ''}"
-                    )
-                path = write_table(table, into, name, compress=compress, transaction=tx)
-                written.append(f"wrote {len(table):,} rows to {path}")
-        except BaseException:
-            tx.discard()
-            raise
-        tx.commit()
+    # SIGTERM anywhere in the import (download, reading, staging) is an error:
+    # temporary files are removed and the dataset is left as before (or, once the
+    # commit journal is written, finished by the next reader or writer)
+    with terminate_as_error(f"the {kind} import"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = fetch(source, Path(tmp))
+            tables, report = _read(kind, path, wanted)
+        from riskengine.io.atomic import Transaction, dataset_lock
+        from riskengine.io.canonical import write_table
+
+        written: list[str] = []
+        # merged with what is in DIR under its lock, staged, then committed all or none
+        with dataset_lock(into):
+            tx = Transaction(into)
+            try:
+                for name, table in tables.items():
+                    if not replace:
+                        table, merged = _merge(table, into, name)
+                        report += merged
+                    if table.empty:
+                        raise DataError(
+                            f"the {kind} import{f' of --years {years}' if years else ''} leaves "
+                            f"{name} in {into} empty; nothing was written: choose years the "
+                            f"release covers{', or drop --replace' if replace else ''}"
+                        )
+                    path = write_table(table, into, name, compress=compress, transaction=tx)
+                    written.append(f"wrote {len(table):,} rows to {path}")
+            except BaseException:
+                tx.discard()
+                raise
+            tx.commit()
     for line in written + report:
         typer.echo(line, err=True)
 
