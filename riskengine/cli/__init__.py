@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "sweep": ("riskengine.cli.stress", "sweep_command", False),
     "simulate": ("riskengine.cli.stress", "simulate_command", False),
     "sensitivity": ("riskengine.cli.stress", "sensitivity_command", False),
+    "backtest": ("riskengine.cli.backtest", "backtest_command", False),
 }
 
 app = typer.Typer(

@@ -1102,3 +1102,94 @@ def market_table(sim: Simulation) -> pd.DataFrame:
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+TWO_REGION_COLUMNS: tuple[str, ...] = (
+    "mineral",
+    "stage",
+    "year",
+    "months",
+    "restricting",
+    "withheld_t",
+    "outside_consumption_t",
+    "inside_consumption_t",
+    "gap_fraction",
+    "price_change_pct",
+    "price_change_low_pct",
+    "price_change_high_pct",
+    "price_change_inside_pct",
+    "price_change_inside_low_pct",
+    "price_change_inside_high_pct",
+    "note",
+)
+
+
+def two_region_table(sim: Simulation) -> pd.DataFrame:
+    """Per mineral and stage: the price outside and inside the restricting countries.
+
+    See :func:`~riskengine.scenarios.market.two_region_price`.
+
+    The restricting countries are the exporters of the scenario's export
+    bans and quotas on the pair; the rest of the world is outside. The
+    volume they keep is the ledger's ``withheld + quota_withheld`` (after
+    trade deflection); production lost (disrupted or propagated) less
+    stockpile draws, and demand changes, add to the outside gap as extra
+    demand. ``D_E`` and ``D_R`` are the baseline apparent consumption inside
+    and outside; the horizon is the scenario's ``duration_months``.
+    """
+    ds = sim.dataset
+    items = resolve(ds, sim.scenario)
+    records: list[dict[str, Any]] = []
+    for m, s in sim.pairs:
+        restricting = np.zeros(len(ds.countries), dtype=bool)
+        targeted = False
+        for item in items:
+            if m not in item.minerals or s not in item.stages:
+                continue
+            if isinstance(item.shock, ExportBan) and item.shock.severity > 0:
+                restricting[item.countries["exporters"]] = True
+                targeted = targeted or not item.all_importers
+            elif isinstance(item.shock, ExportQuota):
+                restricting[item.countries["exporter"]] = True
+        led = sim.ledgers.get((m, s), PairLedger())
+        c0 = sim.consumption0(m, s)
+        inside = float(c0[restricting].sum())
+        outside = float(c0.sum()) - inside
+        withheld = led.withheld + led.quota_withheld
+        extra = (
+            led.production_lost
+            + led.propagated_loss
+            - led.stockpile_draw
+            + float((c0 * (sim.demand[m, s] - 1.0))[~restricting].sum())
+        )
+        mineral = str(ds.minerals[m])
+        price = mk.two_region_price(
+            withheld,
+            outside,
+            inside,
+            sim.scenario.months,
+            mk.market_parameters(mineral),
+            targeted=targeted,
+            demand_change=extra,
+        )
+        records.append(
+            {
+                "mineral": mineral,
+                "stage": str(ds.stages[s]),
+                "year": sim.year,
+                "months": sim.scenario.months,
+                "restricting": ", ".join(str(c) for c in ds.countries[restricting]),
+                "withheld_t": withheld,
+                "outside_consumption_t": outside,
+                "inside_consumption_t": inside,
+                "gap_fraction": price.gap_fraction,
+                "price_change_pct": 100.0 * price.outside,
+                "price_change_low_pct": 100.0 * price.outside_low,
+                "price_change_high_pct": 100.0 * price.outside_high,
+                "price_change_inside_pct": 100.0 * price.inside,
+                "price_change_inside_low_pct": 100.0 * price.inside_low,
+                "price_change_inside_high_pct": 100.0 * price.inside_high,
+                "note": price.note,
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=list(TWO_REGION_COLUMNS))

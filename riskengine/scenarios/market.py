@@ -489,3 +489,187 @@ def price_response(
         )
     log_r = brentq(excess_supply, lo, hi, xtol=1e-12)
     return PriceResponse(sigma, math.expm1(log_r), "isoelastic", es, ed)
+
+
+# ------------------------------------------------------- two-region market
+#: Parameters of the two-region model, in the order of ``market_parameters.csv``.
+MARKET_PARAMETERS: tuple[str, ...] = (
+    "eta",
+    "kappa",
+    "stock_months",
+    "frontload_months",
+    "leakage_all",
+    "leakage_targeted",
+    "precaution",
+)
+
+#: Parameters that lower the outside price when they rise (the band takes their
+#: ``high`` for the low end of the price).
+_DAMPING = {"eta", "kappa", "stock_months", "frontload_months", "leakage_all", "leakage_targeted"}
+
+
+@dataclass(frozen=True)
+class MarketParameters:
+    """Parameters of the two-region model for one mineral: ``{name: (central, low, high)}``."""
+
+    mineral: str
+    values: dict[str, tuple[float, float, float]]
+
+    def pick(self, end: str) -> dict[str, float]:
+        """Parameter set for ``end``: ``central``, ``low`` (lowest price) or ``high``."""
+        if end == "central":
+            return {k: v[0] for k, v in self.values.items()}
+        low_price = end == "low"
+        return {k: (v[2] if (k in _DAMPING) == low_price else v[1]) for k, v in self.values.items()}
+
+
+def _parameter_file() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "market_parameters.csv")
+
+
+def market_parameters(mineral: str) -> MarketParameters:
+    """Parameters of ``mineral`` from ``riskengine/market_parameters.csv``.
+
+    Rows of the mineral override the ``*`` rows (defaults for every mineral).
+    Each row carries its basis (``literature`` or ``assumption``) and source.
+    """
+    import csv
+
+    values: dict[str, tuple[float, float, float]] = {}
+    specific: dict[str, tuple[float, float, float]] = {}
+    with open(_parameter_file(), newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            triple = (float(row["central"]), float(row["low"]), float(row["high"]))
+            if row["mineral"] == "*":
+                values[row["parameter"]] = triple
+            elif row["mineral"] == mineral:
+                specific[row["parameter"]] = triple
+    values.update(specific)
+    return MarketParameters(mineral, values)
+
+
+def log_price_change(y: float, eta: float, kappa: float) -> float:
+    r"""Log price change ``x = ln(p1/p0)`` that clears a gap ``y`` (fraction of consumption).
+
+    Solves :math:`\eta\, x\, (1 + \kappa x) = y` for ``y >= 0``: the demand
+    elasticity rises with the price, so ``x`` grows like :math:`\sqrt{y}`
+    for large gaps and stays finite. For ``y < 0`` (a surplus)
+    :math:`x = -\ell(-y)`, the same curve mirrored.
+
+    >>> round(log_price_change(0.35, 0.35, 0.0), 6)
+    1.0
+    """
+    if y < 0:
+        return -log_price_change(-y, eta, kappa)
+    if kappa <= 0:
+        return y / eta
+    return (math.sqrt(1.0 + 4.0 * kappa * y / eta) - 1.0) / (2.0 * kappa)
+
+
+@dataclass
+class TwoRegionPrice:
+    """Outside and inside price change of one mineral and stage (0.25 = +25 %)."""
+
+    outside: float
+    inside: float
+    outside_low: float
+    outside_high: float
+    inside_low: float
+    inside_high: float
+    gap_fraction: float
+    note: str = ""
+
+
+def two_region_price(
+    withheld: float,
+    outside_consumption: float,
+    inside_consumption: float,
+    months: float,
+    params: MarketParameters,
+    *,
+    targeted: bool = False,
+    demand_change: float = 0.0,
+) -> TwoRegionPrice:
+    r"""Price outside and inside a restricting country over a shock of ``months``.
+
+    Parameters
+    ----------
+    withheld
+        ``W``: tonnes per year of the restricting country's supply kept from
+        the outside market (after trade deflection), ``s X_E`` in METHODS 10.
+    outside_consumption, inside_consumption
+        ``D_R``, ``D_E``: baseline consumption outside and inside (tonnes/yr).
+    months
+        ``h``: the shock's duration.
+    params
+        :func:`market_parameters` of the mineral.
+    targeted
+        True when the restriction names some buyers (leakage ``leakage_targeted``).
+    demand_change
+        Extra outside demand, tonnes per year.
+
+    Returns
+    -------
+    TwoRegionPrice
+        Central change and the low-high band from the parameter ranges.
+
+    Notes
+    -----
+    With ``lambda`` the leakage, ``L = min((1 - lambda) W, D_R)``, stocks
+    ``I_R = stock_months D_R / 12``, front-loading ``B = frontload_months D_R / 12``:
+
+    .. math::
+
+        \sigma_{eff} &= \frac{\max(0,\ L h/12 - I_R - B)}{D_R h / 12}
+            + \frac{dD}{D_R}, \qquad
+        \varphi_{eff} = \varphi \min(1, L / D_R) \\
+        \ln\frac{p_{R1}}{p_{R0}} &= x\ \text{solving}\
+            \eta x (1 + \kappa x) = \sigma_{eff} + \varphi_{eff}, \qquad
+        \ln\frac{p_{E1}}{p_{E0}} = -x\ \text{solving}\
+            \eta x (1 + \kappa x) = L / D_E
+
+    The outside price rises, the inside price falls; both stay finite.
+    Without home consumption (``D_E = 0``) the inside price is NaN.
+
+    Examples
+    --------
+    >>> p = market_parameters("cobalt")
+    >>> two_region_price(0.0, 100.0, 10.0, 12.0, p).outside
+    0.0
+    """
+    out: dict[str, tuple[float, float, float]] = {}
+    note = ""
+    for end in ("central", "low", "high"):
+        q = params.pick(end)
+        if outside_consumption <= 0:
+            out[end] = (math.nan, math.nan, math.nan)
+            note = "no consumption outside the restricting country: price not computed"
+            continue
+        leak = q["leakage_targeted"] if targeted else q["leakage_all"]
+        # the outside market cannot lose more than it consumed
+        lost = min((1.0 - leak) * max(withheld, 0.0), outside_consumption)
+        horizon = outside_consumption * months / 12.0
+        buffer = (q["stock_months"] + q["frontload_months"]) * outside_consumption / 12.0
+        sigma = max(0.0, lost * months / 12.0 - buffer) / horizon
+        sigma += demand_change / outside_consumption
+        phi = q["precaution"] * min(1.0, lost / outside_consumption)
+        x_out = log_price_change(sigma + phi, q["eta"], q["kappa"])
+        if inside_consumption > 0:
+            x_in = -log_price_change(lost / inside_consumption, q["eta"], q["kappa"])
+        else:
+            x_in = math.nan
+        out[end] = (math.expm1(x_out), math.expm1(x_in), sigma)
+    if inside_consumption <= 0 and withheld > 0:
+        note = "no recorded consumption inside the restricting country: inside price not computed"
+    return TwoRegionPrice(
+        outside=out["central"][0],
+        inside=out["central"][1],
+        outside_low=out["low"][0],
+        outside_high=out["high"][0],
+        inside_low=out["high"][1],
+        inside_high=out["low"][1],
+        gap_fraction=out["central"][2],
+        note=note,
+    )

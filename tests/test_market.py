@@ -1,0 +1,133 @@
+"""The two-region market model (METHODS 10): hand-checked formulas and properties."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from riskengine.scenarios.market import (
+    MARKET_PARAMETERS,
+    MarketParameters,
+    log_price_change,
+    market_parameters,
+    two_region_price,
+)
+
+
+def params(**over: float) -> MarketParameters:
+    base = {
+        "eta": 0.4,
+        "kappa": 0.0,
+        "stock_months": 0.0,
+        "frontload_months": 0.0,
+        "leakage_all": 0.0,
+        "leakage_targeted": 0.0,
+        "precaution": 0.0,
+    }
+    base.update(over)
+    return MarketParameters("x", {k: (v, v, v) for k, v in base.items()})
+
+
+def test_every_mineral_row_has_every_parameter_a_range_and_a_source():
+    import csv
+
+    from riskengine.scenarios.market import _parameter_file
+
+    with open(_parameter_file(), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["parameter"] for r in rows if r["mineral"] == "*"} == set(MARKET_PARAMETERS)
+    for r in rows:
+        assert float(r["low"]) <= float(r["central"]) <= float(r["high"])
+        assert r["basis"] in {"literature", "assumption"}
+        assert r["source"].strip()
+    cobalt = market_parameters("cobalt").values
+    assert cobalt["eta"] == (0.35, 0.3, 0.4)  # literature 0.3-0.4 for cobalt
+    assert cobalt["stock_months"][1] >= 1.0
+    assert cobalt["stock_months"][2] <= 4.0
+    assert market_parameters("unknown").values["eta"] == (0.35, 0.25, 0.5)
+
+
+def test_no_shock_no_price_change():
+    p = two_region_price(0.0, 100.0, 50.0, 12.0, market_parameters("cobalt"))
+    assert p.outside == 0.0
+    assert p.inside == 0.0
+    assert p.outside_low == p.outside_high == 0.0
+
+
+def test_hand_checked_gap_without_stocks():
+    # 30 t/yr of 100 t/yr outside withheld for a year, eta 0.4: ln r = 0.3 / 0.4
+    p = two_region_price(30.0, 100.0, 60.0, 12.0, params())
+    assert math.log1p(p.outside) == pytest.approx(0.75)
+    # inside: 30 t kept at home against 60 t consumption: ln r = -0.5 / 0.4
+    assert math.log1p(p.inside) == pytest.approx(-1.25)
+    assert p.gap_fraction == pytest.approx(0.3)
+
+
+def test_stocks_front_loading_and_duration():
+    # 6 months of a 60 % cut: 30 t lost; 2 months of stocks (16.7 t) + 1 of pre-buying (8.3 t)
+    p = two_region_price(60.0, 100.0, 60.0, 6.0, params(stock_months=2.0, frontload_months=1.0))
+    assert p.gap_fraction == pytest.approx((30.0 - 25.0) / 50.0)
+    longer = two_region_price(
+        60.0, 100.0, 60.0, 12.0, params(stock_months=2.0, frontload_months=1.0)
+    )
+    assert longer.outside > p.outside  # a longer halt is a larger loss
+
+
+def test_stocks_covering_the_gap_leave_only_the_precautionary_term():
+    p = two_region_price(10.0, 100.0, 60.0, 6.0, params(stock_months=4.0, precaution=0.2))
+    assert p.gap_fraction == 0.0
+    assert math.log1p(p.outside) == pytest.approx(0.2 * 0.1 / 0.4)
+
+
+def test_leakage_higher_for_targeted_bans():
+    q = params(leakage_all=0.1, leakage_targeted=0.5)
+    everyone = two_region_price(40.0, 100.0, 60.0, 12.0, q)
+    one_buyer = two_region_price(40.0, 100.0, 60.0, 12.0, q, targeted=True)
+    assert everyone.gap_fraction == pytest.approx(0.36)
+    assert one_buyer.gap_fraction == pytest.approx(0.2)
+
+
+def test_inside_price_falls_and_is_nan_without_home_consumption():
+    p = two_region_price(40.0, 100.0, 60.0, 12.0, market_parameters("gallium"))
+    assert p.outside > 0 > p.inside
+    assert p.inside_low <= p.inside <= p.inside_high
+    none = two_region_price(40.0, 100.0, 0.0, 12.0, market_parameters("cobalt"))
+    assert math.isnan(none.inside)
+    assert "inside price not computed" in none.note
+
+
+def test_band_brackets_the_central_value():
+    p = two_region_price(260.0, 285.0, 0.0, 7.8, market_parameters("cobalt"))
+    assert p.outside_low < p.outside < p.outside_high
+
+
+def test_rising_elasticity_formula():
+    assert log_price_change(0.0, 0.3, 0.5) == 0.0
+    x = log_price_change(0.6, 0.3, 0.5)
+    assert 0.3 * x * (1 + 0.5 * x) == pytest.approx(0.6)
+    assert log_price_change(-0.6, 0.3, 0.5) == pytest.approx(-x)
+
+
+def test_monopoly_full_ban_stays_finite():
+    p = two_region_price(1e12, 100.0, 1e-9, 12.0, market_parameters("gallium"))
+    for value in (p.outside, p.outside_high, p.inside, p.inside_low):
+        assert math.isfinite(value)
+    assert p.inside >= -1.0
+
+
+@given(
+    a=st.floats(0.0, 1e4),
+    b=st.floats(0.0, 1e4),
+    months=st.floats(0.5, 24.0),
+    targeted=st.booleans(),
+)
+def test_more_withheld_never_lowers_the_outside_price(a, b, months, targeted):
+    q = market_parameters("cobalt")
+    lo, hi = sorted((a, b))
+    p_lo = two_region_price(lo, 1000.0, 100.0, months, q, targeted=targeted)
+    p_hi = two_region_price(hi, 1000.0, 100.0, months, q, targeted=targeted)
+    assert p_hi.outside >= p_lo.outside - 1e-12
+    assert p_hi.inside <= p_lo.inside + 1e-12
