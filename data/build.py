@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -72,18 +71,6 @@ IEA_WORKBOOK = "iea_critical_minerals_2024/CM_Data_Explorer_May2024.xlsx"
 BACI_HS92 = "baci_hs92_minerals"
 BACI_HS17 = "baci_hs17_2024_selected"
 WGI_FILE = "wgi/WGIData_1996_2022_release2023.csv"
-
-#: Unit errors of a release, by the file named in the rows' ``source``: (factor, reason).
-#: The importer reads the release as written; the rows are corrected here, and their
-#: ``source`` says so.
-USGS_UNIT_ERRATA: dict[str, tuple[float, str]] = {
-    "world/mcs2023-chrom_world.csv": (
-        1000.0,
-        "unit corrected: the file's columns say metric tons (Prod_t_2021), its notes "
-        "'Units are thousand metric tons, gross weight' (world total 42,200 = 42.2 Mt; "
-        "MCS 2024 gives 41.9 Mt for 2022)",
-    ),
-}
 
 #: (mineral, stage, year) tables left out of production, with the reason.
 INCOMPLETE_TABLES: dict[tuple[str, str, int], str] = {
@@ -252,19 +239,6 @@ MINERAL_BASIS: dict[str, str] = {
 }
 
 
-def _corrected(result: ImportResult, report: list[str]) -> ImportResult:
-    """Apply :data:`USGS_UNIT_ERRATA` to one release's production rows."""
-    production = result.production.copy()
-    for file, (factor, reason) in USGS_UNIT_ERRATA.items():
-        rows = production["source"].str.contains(file, regex=False)
-        if not rows.any():
-            continue
-        production.loc[rows, "quantity"] *= factor
-        production.loc[rows, "source"] += f" [{reason}]"
-        report.append(f"production: {int(rows.sum())} figures of {file} x {factor:g}: {reason}")
-    return replace(result, production=production)
-
-
 def read_production(releases: Path) -> tuple[pd.DataFrame, pd.DataFrame, ImportResult, list[str]]:
     """Production 2021-2025 and the outlook, with the newest MCS release and a report.
 
@@ -275,7 +249,8 @@ def read_production(releases: Path) -> tuple[pd.DataFrame, pd.DataFrame, ImportR
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unmatched names are in the results
         results = [read_usgs_mcs(releases / r) for r in USGS_RELEASES]
-    results = [_corrected(r, report) for r in results]
+    # unit errata of a release are corrected by the importer, which notes them
+    report += [f"production: {n}" for r in results for n in r.notes if "unit corrected" in n]
     usgs = combine_releases(results)
     report += [f"production: {r.message()}" for r in usgs.replaced]
     newest = max(results, key=lambda r: r.release or 0)

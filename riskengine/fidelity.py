@@ -95,6 +95,11 @@ PRODUCTION_STAGE: dict[str, tuple[str, str]] = {
     "gold": ("mining", "Production: Mine"),
     "palladium": ("mining", "Mine production: Palladium"),
     "platinum": ("mining", "Mine production: Platinum"),
+    "rhenium": (
+        "mining",
+        "Production (the US figure of the world table's Mine production: rhenium recovered "
+        "from molybdenum concentrates)",
+    ),
     "silver": (
         "mining",
         "Production: Mine (apparent consumption = mine + secondary + imports - exports)",

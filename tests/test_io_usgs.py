@@ -806,6 +806,45 @@ def test_non_mass_unit_is_skipped_with_reason(tmp_path: Path) -> None:
     assert list(r.production["year"]) == [2023]
 
 
+def test_heavy_rare_earths_and_yttrium_count_as_rare_earth_compounds() -> None:
+    from riskengine.io.usgs_commodities import trade_mapping
+
+    index = chapter_index()
+    heavy = index["RARE EARTHS (HEAVY)"]
+    assert trade_mapping(heavy, "Rare Earths (Heavy)", "compounds and metals") == (
+        "rare_earths",
+        "refining",
+    )
+    assert trade_mapping(index["YTTRIUM"], "Yttrium", "") == ("rare_earths", "refining")
+    # scandium is not a rare earth in the USGS counts: it stays a mineral of its own
+    assert trade_mapping(index["SCANDIUM"], "Scandium", "") == ("scandium", "refining")
+
+
+def test_2023_chromium_unit_erratum(tmp_path: Path) -> None:
+    # MCS 2023's chromium file: columns Prod_t_, notes "thousand metric tons"
+    world = tmp_path / "world"
+    world.mkdir()
+    note = "Units are thousand metric tons, gross weight, of marketable chromite ore."
+    (world / "mcs2023-chrom_world.csv").write_text(
+        "Source,Country,Type,Prod_t_2021,Prod_t_est_2022,Prod_notes\n"
+        f'MCS2023,Kazakhstan,"Mine production, marketable chromite ore",6500,6500,"{note}"\n'
+        f'MCS2023,World total (rounded),"Mine production, marketable chromite ore",'
+        f'42200,41000,"{note}"\n',
+        encoding="utf-8",
+    )
+    r = read_mcs_world_dir(world)
+    p = r.production
+    assert _row(p, country="KAZ", year=2021)["quantity"] == 6_500_000.0
+    assert _row(p, country="KAZ", year=2022)["quantity"] == 6_500_000.0
+    assert p["source"].str.contains("[unit corrected: ", regex=False).all()
+    assert any("read as kt (unit corrected" in n for n in r.notes)
+    # the same columns in another file are read as written
+    (world / "mcs2023-chrom_world.csv").rename(world / "mcs2024-chrom_world.csv")
+    r = read_mcs_world_dir(world)
+    assert _row(r.production, country="KAZ", year=2021)["quantity"] == 6500.0
+    assert not any("unit corrected" in n for n in r.notes)
+
+
 # ---------------------------------------------------------------------------
 # Real releases (../shared/data)
 # ---------------------------------------------------------------------------
@@ -920,8 +959,15 @@ def test_real_coverage_and_world_totals(real: dict[int, ImportResult]) -> None:
     assert (
         _row(p, mineral="cobalt", stage="mining", country="COD", year=2022)["quantity"] == 144000.0
     )
-    # every release adds up within rounding except the known gap of MCS 2024 zeolites 2022
-    assert c.notes == [n for n in c.notes if "zeolites mining 2022" in n]
+    # every release adds up within rounding except the known gap of MCS 2024 zeolites 2022;
+    # the other note is MCS 2023's chromium unit erratum
+    assert c.notes == [
+        n for n in c.notes if "zeolites mining 2022" in n or "mcs2023-chrom_world.csv" in n
+    ]
+    assert sum("unit corrected" in n for n in c.notes) == 1
+    chromium = _row(p, mineral="chromium", stage="mining", country="KAZ", year=2021)
+    assert chromium["quantity"] == 6_500_000.0  # "6500" in thousand metric tons
+    assert "[unit corrected: " in chromium["source"]
 
 
 @shared

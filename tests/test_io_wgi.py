@@ -352,3 +352,16 @@ def test_release_sovereign_mapping() -> None:
     assert len(merged) == len(raw)
     assert (merged["value"] == merged["value_mapped"]).all()
     assert (merged["source"] == merged["source_mapped"]).all()
+
+
+def test_cli_import_prints_the_sovereign_mappings(tmp_path: Path, capsys) -> None:
+    from riskengine.cli import main
+
+    # the CLI reports the unmatched code CHI itself
+    assert main(["data", "import", "wgi", str(LONG), "--into", str(tmp_path / "ds")]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert [n.split()[1] for n in notes] == ["CCK", "CXR", "NFK"]
+    assert all("takes the estimates of AUS (Australia): 3 estimates" in n for n in notes)
+    governance = pd.read_csv(tmp_path / "ds" / "governance.csv")
+    assert set(governance["country"]) >= {"CCK", "CXR", "NFK"}

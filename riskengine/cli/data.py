@@ -246,6 +246,8 @@ def _read(
         unmatched = getattr(wgi, "unmatched_codes", None)
         if unmatched is not None and len(unmatched):
             report.append(f"codes that are not countries (left out): {len(unmatched)}")
+        # the sovereign mappings applied, one line per territory
+        report += [f"note: {n}" for n in wgi.notes]
         return {"governance": wgi.governance}, report
     from riskengine.dataset import read_dataset_tables
 

@@ -1177,6 +1177,22 @@ WORLD_TABLE_UNIT_ERRATA: dict[str, tuple[str, str]] = {
 }
 
 
+#: Files of the per-commodity layout (MCS 2023, 2024) whose ``Prod_<unit>`` columns name
+#: the wrong unit, by file name: (unit code written, unit code the figures are in,
+#: reason). MCS 2023's chromium file names its columns ``Prod_t_2021`` but its notes
+#: say thousand metric tons: its world total "42,200" is 42.2 Mt, and MCS 2024 gives
+#: 41.9 Mt for 2022.
+WORLD_DIR_UNIT_ERRATA: dict[str, tuple[str, str, str]] = {
+    "mcs2023-chrom_world.csv": (
+        "t",
+        "kt",
+        "the file's columns say metric tons (Prod_t_2021), its notes 'Units are thousand "
+        "metric tons, gross weight' (world total 42,200 = 42.2 Mt; MCS 2024 gives 41.9 Mt "
+        "for 2022)",
+    ),
+}
+
+
 def _header_names(header: Sequence[str]) -> list[str]:
     """Return world-table column names without blanks, in upper case.
 
@@ -1453,6 +1469,9 @@ def read_mcs_world_dir(path: str | Path, *, release: int | None = None) -> Impor
 
     Notes
     -----
+    A file whose ``Prod_<unit>`` columns name the wrong unit is read in the right
+    one (:data:`WORLD_DIR_UNIT_ERRATA`: MCS 2023's chromium file), with a note
+    in ``notes`` and ``[unit corrected: ...]`` in the rows' ``source``.
     The net import reliance figure of these releases covers one year, the
     release's own estimate year (2023 in MCS 2024), so its rows are marked
     ``estimated``. The major import sources are listed in descending order of
@@ -1553,7 +1572,16 @@ def _read_world_file(f: Path, label: str, col: _Collector, problems: list[str]) 
             col.skip(f"{where}: not imported, {rule.note} ({len(items)} rows)")
             continue
         usable: list[tuple[_ProdColumn, tuple[float, float]]] = []
+        erratum = WORLD_DIR_UNIT_ERRATA.get(f.name.lower())
+        corrected = [pc.name for pc in prod_cols if erratum and pc.unit == erratum[0]]
+        if erratum and corrected:
+            col.notes.append(
+                f"{where}: column(s) {', '.join(corrected)} say {erratum[0]}, but the figures "
+                f"are in {erratum[1]}; read as {erratum[1]} (unit corrected: {erratum[2]})"
+            )
         for pc in prod_cols:
+            if erratum and pc.unit == erratum[0]:
+                pc = pc._replace(unit=erratum[1])
             factor = _WORLD_UNITS.get(pc.unit)
             if factor is None:
                 unit = _NON_MASS_UNITS.get(pc.unit.lower(), f"unknown unit code {pc.unit!r}")
@@ -1565,6 +1593,7 @@ def _read_world_file(f: Path, label: str, col: _Collector, problems: list[str]) 
             source += rule.basis
         else:
             source += (series or chapter.name) + (f" ({rule.basis})" if rule.basis else "")
+        suffix = f" [unit corrected: {erratum[2]}]" if erratum and corrected else ""
         for line, r in items:
             country_raw = r[i_country]
             if not country_raw.strip():
@@ -1581,7 +1610,7 @@ def _read_world_file(f: Path, label: str, col: _Collector, problems: list[str]) 
                 if not flag:
                     value = _to_tonnes(value, factor)
                 estimated = marked or pc.estimated or pc.year in est_years
-                col.add_production(rule, country, pc.year, value, flag, estimated, source)
+                col.add_production(rule, country, pc.year, value, flag, estimated, source + suffix)
 
 
 def _read_fig2(f: Path, label: str, col: _Collector) -> None:

@@ -576,6 +576,22 @@ TRADE_RULES: tuple[TradeRule, ...] = (
         "RARE EARTHS", "", None, note="single rare-earth elements are not imported separately"
     ),
     TradeRule(
+        "RARE EARTHS (Heavy)",
+        "compounds and metals",
+        "rare_earths",
+        REFINING,
+        note="heavy rare-earth compounds and metals are a part of rare_earths (REO), which "
+        "has no separate heavy rare-earth series",
+    ),
+    TradeRule(
+        "YTTRIUM",
+        "",
+        "rare_earths",
+        REFINING,
+        note="yttrium is counted in rare_earths (REO includes Y2O3); its US statistics are "
+        "for compounds and metals (apparent consumption = imports - exports)",
+    ),
+    TradeRule(
         "SILICON",
         "metal and ferrosilicon|total",
         None,
