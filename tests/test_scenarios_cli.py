@@ -72,7 +72,9 @@ def test_run_json_document_and_output_file(capsys, tmp_path):
     assert doc["scenario"]["duration_months"] == 6
     mining = next(r for r in doc["market"] if r["stage"] == "mining")
     assert mining["production_lost_t"] == pytest.approx(50.0)
-    assert mining["shortfall_fraction"] == pytest.approx(50 / 120)
+    # no restriction at mining: the 120 t consumed are all outside, the 50 t lost a gap of
+    # 50 / 120 of outside consumption (two-region model)
+    assert mining["gap_fraction"] == pytest.approx(50 / 120)
 
 
 def test_run_other_methods(capsys):

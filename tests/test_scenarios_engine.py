@@ -24,7 +24,6 @@ from riskengine.scenarios import (
     simulate,
 )
 from riskengine.scenarios.engine import importer_table
-from riskengine.scenarios.market import price_response
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "scenarios"
@@ -502,41 +501,41 @@ def test_stockpile_in_days_of_consumption():
     assert jpn["stockpile_cover_days"] == pytest.approx(30.0 / (100.0 / 365.0))
 
 
-def test_world_demand_shock_moves_price_linearly():
+def test_world_demand_shock_moves_the_outside_price():
     ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
     sc = scenario("  - {type: demand_shock, mineral: cobalt, stage: refining, multiplier: 1.03}\n")
     result = run_scenario(ds, sc)
     market = result.market.iloc[0]
-    assert market["shortfall_fraction"] == pytest.approx(0.03)
-    assert market["price_model"] == "linear"
-    assert market["price_change_pct"] == pytest.approx(100 * 0.03 / (0.15 + 0.2))  # cobalt
+    # no restricting country: all 350 t consumed are outside; the gap is the 3 % more demand,
+    # cobalt's eta 0.35 and kappa 0.5: 0.35 x (1 + 0.5 x) = 0.03
+    assert market["gap_fraction"] == pytest.approx(0.03)
+    x = (math.sqrt(1 + 4 * 0.5 * 0.03 / 0.35) - 1) / (2 * 0.5)
+    assert market["price_change_pct"] == pytest.approx(100 * math.expm1(x))
+    assert math.isnan(market["price_change_inside_pct"])
+    assert market["price_change_low_pct"] <= market["price_change_pct"]
+    assert market["price_change_pct"] <= market["price_change_high_pct"]
     usa = row(result.importers, "cobalt", "refining", "USA")
     assert usa["shortfall_t"] == pytest.approx(3.0)
     assert usa["shortfall_pct"] == pytest.approx(100 * 3 / 103)
+    assert usa["price_change_pct"] == market["price_change_pct"]
 
 
-def test_ban_price_uses_withheld_share_of_world_supply():
+def test_ban_price_is_the_two_region_price_with_the_scenario_eta():
     ds = build(DEFLECT_PROD, DEFLECT_FLOWS)
     sc = scenario(
         ban("CHN", "cobalt", "refining", severity=0.05),
-        "  price_model: linear\n  elasticities: {cobalt: {supply: 0.5, demand: -0.5}}\n",
+        "  elasticities: {cobalt: {eta: 1.0}}\n",
     )
     market = run_scenario(ds, sc).market.iloc[0]
-    # 10 t withheld by China, whose exports (200 t) are below its output: 10 / 350 t.
-    assert market["shortfall_fraction"] == pytest.approx(10 / 350)
-    assert market["price_change_pct"] == pytest.approx(100 * (10 / 350) / 1.0)
-
-
-def test_isoelastic_price_matches_the_closed_form():
-    for s, d, es, ed in [(-0.3, 0.0, 0.2, -0.3), (-0.1, 0.2, 0.1, -0.1), (0.2, 0.0, 0.3, -0.3)]:
-        got = price_response(s, d, 0.0, (es, ed), model="isoelastic").price_change
-        assert got == pytest.approx(((1 + d) / (1 + s)) ** (1 / (es - ed)) - 1, rel=1e-9)
-    small = price_response(-0.01, 0.0, 0.0, (0.3, -0.3))
-    assert small.model == "linear"
-    assert small.price_change == pytest.approx(0.01 / 0.6)
-    gone = price_response(-1.0, 0.0, 0.0, (0.3, -0.3), model="isoelastic")
-    assert math.isnan(gone.price_change)
-    assert "no market-clearing price" in gone.note
+    # China withholds 10 t; it consumes 300 - 200 = 100 t, the rest of the world 250 t.
+    # 10 % leaks: 9 t lost outside, well within 3.5 months of stocks and front-loading
+    # (72.9 t), so the gap is 0 and only precaution 0.1 * 9 / 250 moves the price;
+    # eta = 1 (the scenario's), kappa 0.5: x (1 + 0.5 x) = y
+    assert market["gap_fraction"] == 0.0
+    x_out = (math.sqrt(1 + 4 * 0.5 * (0.1 * 9 / 250)) - 1) / (2 * 0.5)
+    x_in = (math.sqrt(1 + 4 * 0.5 * (9 / 100)) - 1) / (2 * 0.5)
+    assert market["price_change_pct"] == pytest.approx(100 * math.expm1(x_out))
+    assert market["price_change_inside_pct"] == pytest.approx(100 * math.expm1(-x_in))
 
 
 # ----------------------------------------------------------- label errors

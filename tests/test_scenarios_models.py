@@ -51,7 +51,7 @@ def test_minimal_file_has_no_shocks_and_defaults():
     assert sc.shocks == []
     assert sc.months == 12.0
     assert sc.market.deflection == 1.0
-    assert sc.market.price_model == "auto"
+    assert sc.market.elasticities == {}
     assert sc.origin == str(FIXTURES / "minimal.yaml")
 
 
@@ -76,8 +76,7 @@ def test_every_problem_is_reported_with_file_line_and_path():
     assert text.startswith(f"{f}: 11 problems:")
     expected = [
         f"{f}:6: market.deflection: input should be less than or equal to 1 (got 2)",
-        f"{f}:8: market.elasticities.cobalt.foo: unexpected field 'foo'; "
-        f"valid fields: supply, demand",
+        f"{f}:8: market.elasticities.cobalt.foo: unexpected field 'foo'; valid fields: eta",
         f"{f}:13: shocks[0].stage: input should be 'mining', 'intermediate', 'refining', "
         f"'component' or 'both' (got 'refinin')",
         f"{f}:15: shocks[0].severity: input should be less than or equal to 1 (got 1.5)",

@@ -14,6 +14,8 @@ import riskengine
 from riskengine.dataset import Dataset
 from riskengine.dims import STAGES, WGI_INDICATORS
 from riskengine.errors import RiskEngineError, UnknownLabelError
+from riskengine.scenarios.engine import simulate, two_region_table
+from riskengine.scenarios.market import market_parameters, two_region_price
 from riskengine.scenarios.models import ExportBan, Market, Scenario
 from riskengine.stress.sensitivities import sensitivity
 
@@ -158,7 +160,7 @@ def test_scenario_price_elasticities(ds):
         description="China stops a quarter of its refined exports",
         year=2024,
         sources=["test"],
-        market=Market(price_model="linear"),
+        market=Market(),
         shocks=[
             ExportBan(
                 type="export_ban", exporters=["CHN"], minerals=["cobalt"], stage="refining",
@@ -168,16 +170,23 @@ def test_scenario_price_elasticities(ds):
     )  # fmt: skip
     res = sensitivity(ds, countries=["USA"], inputs=["governance"], scenario=sc)
     prices = res.prices.set_index("input")
-    # linear rule dp/p = sigma / (e_s - e_d) with cobalt's (0.15, -0.2)
-    sigma = 0.25 * 70 / 130
-    base = 100 * sigma / 0.35
-    lo, hi = 100 * sigma / (0.15 * 0.9 + 0.2), 100 * sigma / (0.15 * 1.1 + 0.2)
-    row = prices.loc["supply elasticity cobalt"]
+    # the two-region price with cobalt's eta 0.35, then 0.35 * 0.9 and 0.35 * 1.1, on the
+    # withheld volume and consumption inside and outside China the engine measured
+    inputs = two_region_table(simulate(ds, sc)).iloc[0]
+
+    def price(eta: float) -> float:
+        args = (inputs["withheld_t"], inputs["outside_consumption_t"])
+        args += (inputs["inside_consumption_t"], 12.0, market_parameters("cobalt", eta))
+        return 100 * two_region_price(*args, targeted=False).outside
+
+    base, lo, hi = price(0.35), price(0.35 * 0.9), price(0.35 * 1.1)
+    assert base > 0
+    row = prices.loc["eta cobalt"]
+    assert row["value"] == pytest.approx(0.35)
     assert row["score"] == pytest.approx(base)
     assert row["score_low"] == pytest.approx(lo)
     assert row["score_high"] == pytest.approx(hi)
     assert row["elasticity"] == pytest.approx((hi - lo) / (0.2 * base))
-    assert "demand elasticity cobalt" in prices.index
 
 
 def test_tornado_and_errors(ds):

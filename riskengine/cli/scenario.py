@@ -36,8 +36,11 @@ _FLOAT = {
     "propagated_loss_t": ",.0f",
     "new_supply_t": ",.0f",
     "stockpile_draw_t": ",.0f",
-    "shortfall_fraction": ".1%",
+    "gap_fraction": ".1%",
     "price_change_pct": "+,.1f",
+    "price_change_inside_pct": "+,.1f",
+    "price_change_low_pct": "+,.1f",
+    "price_change_high_pct": "+,.1f",
     "consumption_t": ",.0f",
     "shortfall_t": ",.0f",
     "shortfall_pct": ".1f",
@@ -165,8 +168,11 @@ def result_text(result: ScenarioResult, top: int) -> str:
             "redirected_t": "redirected t",
             "new_supply_t": "new supply t",
             "stockpile_draw_t": "stock drawn t",
-            "shortfall_fraction": "world shortfall",
+            "gap_fraction": "gap",
             "price_change_pct": "price %",
+            "price_change_low_pct": "low %",
+            "price_change_high_pct": "high %",
+            "price_change_inside_pct": "inside %",
         }
         optional = [c for c in columns if c.endswith("_t") and not c.startswith("world_")]
         for col in optional:
@@ -177,8 +183,8 @@ def result_text(result: ScenarioResult, top: int) -> str:
                 market,
                 columns,
                 _FLOAT,
-                title="Market: tonnes per year while the shock lasts; price change from the "
-                "world shortfall",
+                title="Market: tonnes per year while the shock lasts; price change outside the "
+                "restricting countries (two-region model; low-high band) and inside",
             )
         )
         short = result.importers.sort_values("shortfall_t", ascending=False)

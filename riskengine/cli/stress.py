@@ -527,7 +527,9 @@ def sensitivity_command(
     ] = None,
     scenario: Annotated[
         str | None,
-        typer.Option("--scenario", help="Also the price change of this scenario vs elasticities."),
+        typer.Option(
+            "--scenario", help="Also the price change of this scenario vs eta, deflection."
+        ),
     ] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,

@@ -59,20 +59,18 @@ change in what stays in the country and ``k`` the demand multiplier, the
 shortfall is ``max(C0 (k - 1) - dA, 0)`` tonnes per year while the shock
 lasts; stockpile draws reduce it.
 
-World shortfall
----------------
-Production and trade are both contained tonnes of the mineral. The world
-shortfall that drives the price is a fraction of world production ``W_P``:
-
-* production changes count as they are;
-* volume an exporter withholds (bans not deflected, quotas, a partnership's
-  surplus) times ``min(P_e / X_e, 1)``: an exporter that ships more than it
-  produces withholds its own output's share of it (the world ratio
-  ``min(W_P / W_T, 1)`` for exporters without recorded output);
-* stockpile draws and demand changes as fractions of world apparent
-  consumption.
-
-Without production data for the year, world trade ``W_T`` is the market size.
+Price
+-----
+The price of every touched pair is the two-region model,
+:func:`~riskengine.scenarios.market.two_region_price`. The restricting
+countries are the exporters of the scenario's export bans (severity > 0) and
+quotas on the pair; the rest of the world is outside. The volume they keep
+is the ledger's ``withheld + quota_withheld`` (after trade deflection; a ban
+naming some importers is ``targeted``); production lost (disrupted or
+propagated) less stockpile draws, and the demand change outside, add to the
+outside gap as extra demand. ``D_E`` and ``D_R`` are the baseline apparent
+consumption inside and outside; the horizon is the scenario's
+``duration_months``; ``market.elasticities`` replaces the mineral's ``eta``.
 """
 
 from __future__ import annotations
@@ -112,9 +110,6 @@ Loc = tuple[str | int, ...]
 
 #: Order in which the stages of a mineral are shocked: upstream first.
 STAGE_ORDER: tuple[str, ...] = STAGES
-
-#: World shortfall (fraction of supply) above which the price change gets a caution note.
-LARGE_SHOCK = 0.25
 
 
 # ------------------------------------------------------------------ labels
@@ -193,10 +188,6 @@ def _pos(index: pd.Index, label: object) -> int:
     return int(index.get_indexer(pd.Index([label]))[0])
 
 
-def _elasticity_overrides(scenario: Scenario) -> dict[str, tuple[float | None, float | None]]:
-    return {m: (e.supply, e.demand) for m, e in scenario.market.elasticities.items()}
-
-
 def resolve(ds: Dataset, scenario: Scenario) -> list[ResolvedShock]:
     """Map every mineral, stage and country of the scenario to the dataset.
 
@@ -213,22 +204,13 @@ def resolve(ds: Dataset, scenario: Scenario) -> list[ResolvedShock]:
             f"the dataset {ds.name!r} has no year {scenario.year}; valid: "
             + ", ".join(str(int(y)) for y in ds.years),
         )
-    overrides = _elasticity_overrides(scenario)
-    for mineral in overrides:
+    for mineral in scenario.market.elasticities:
         if mineral not in ds.minerals:
             labels.fail(
                 ("market", "elasticities", mineral),
                 f"unknown mineral {mineral!r} in this dataset; valid: "
                 + ", ".join(map(str, ds.minerals)),
             )
-        else:
-            es, ed = mk.elasticities_for(mineral, overrides)
-            if es - ed <= 0:
-                labels.fail(
-                    ("market", "elasticities", mineral),
-                    "supply and demand elasticities are both 0, so no price clears the "
-                    "market; make one of them non-zero",
-                )
     out: list[ResolvedShock] = []
     for i, shock in enumerate(scenario.shocks):
         loc: Loc = ("shocks", i)
@@ -286,6 +268,57 @@ class PairLedger:
 
 
 @dataclass
+class PairPrice:
+    """Inputs and result of the two-region price of one mineral and stage.
+
+    ``restricting`` is boolean ``[c]``; tonnes are per year.
+    """
+
+    restricting: np.ndarray
+    targeted: bool
+    withheld: float
+    outside_consumption: float
+    inside_consumption: float
+    demand_change: float
+    price: mk.TwoRegionPrice
+
+
+def pair_price(
+    mineral: str,
+    consumption0: np.ndarray,
+    restricting: np.ndarray,
+    targeted: bool,
+    ledger: PairLedger,
+    outside_demand_change: float,
+    months: float,
+    eta: float | None = None,
+) -> PairPrice:
+    """Two-region price of one pair from its ledger (module notes, "Price").
+
+    The stress sweep prices its bans with this same function.
+    """
+    inside = float(consumption0[restricting].sum())
+    outside = float(consumption0.sum()) - inside
+    withheld = ledger.withheld + ledger.quota_withheld
+    extra = (
+        ledger.production_lost
+        + ledger.propagated_loss
+        - ledger.stockpile_draw
+        + outside_demand_change
+    )
+    price = mk.two_region_price(
+        withheld,
+        outside,
+        inside,
+        months,
+        mk.market_parameters(mineral, eta),
+        targeted=targeted,
+        demand_change=extra,
+    )
+    return PairPrice(restricting, targeted, withheld, outside, inside, extra, price)
+
+
+@dataclass
 class Simulation:
     """Shocked quantities of the scenario year and what happened on the way.
 
@@ -316,7 +349,7 @@ class Simulation:
     gross_shortfall : ndarray
         Shortfall before stockpile draws ``[m, s, c]``.
     prices : dict
-        :class:`~riskengine.scenarios.market.PriceResponse` per touched pair.
+        :class:`PairPrice` per touched pair.
     notes : list of str
         What the engine could not do or chose, in words.
     """
@@ -334,7 +367,7 @@ class Simulation:
     stock: np.ndarray
     stock_draw: np.ndarray
     gross_shortfall: np.ndarray
-    prices: dict[tuple[int, int], mk.PriceResponse]
+    prices: dict[tuple[int, int], PairPrice]
     notes: list[str]
 
     @property
@@ -394,12 +427,10 @@ class _Engine:
         self.stock = np.zeros(shape)
         self.stock_draw = np.zeros(shape)
         self.gross = np.zeros(shape)
-        self.withheld = np.zeros(shape)  # trade units, by exporter
-        self.unrecorded = np.zeros(shape)  # export cuts of exporters without recorded output
         self.ledgers: dict[tuple[int, int], PairLedger] = defaultdict(PairLedger)
         self.targeted: dict[tuple[int, int], np.ndarray] = {}
         self.restricted: dict[tuple[int, int], np.ndarray] = {}
-        self.prices: dict[tuple[int, int], mk.PriceResponse] = {}
+        self.prices: dict[tuple[int, int], PairPrice] = {}
         self.by_pair: dict[tuple[int, int], list[ResolvedShock]] = defaultdict(list)
         for item in shocks:
             for m in item.minerals:
@@ -456,7 +487,6 @@ class _Engine:
             cut = exports * frac
             self.adjust[m, s] -= np.maximum(cut - lost, 0.0)
             no_output = p <= 0
-            self.unrecorded[m, s] += np.where(no_output, cut, 0.0)
             unrecorded = float(cut[no_output].sum())
             f *= (1.0 - frac)[:, None]
         p -= lost
@@ -550,8 +580,6 @@ class _Engine:
             led.blocked += ledger.blocked
             led.deflected += ledger.deflected
             led.withheld += ledger.withheld
-            if ledger.withheld_by_exporter is not None:
-                self.withheld[m, s] += ledger.withheld_by_exporter
         for item in items:
             if isinstance(item.shock, Partnership):
                 self._partnership(item, m, s)
@@ -685,7 +713,6 @@ class _Engine:
             return
         f[e] *= cap / current
         self.ledgers[(m, s)].quota_withheld += current - cap
-        self.withheld[m, s, e] += current - cap
 
     def _partnership(self, item: ResolvedShock, m: int, s: int) -> None:
         i = int(item.countries["importer"][0])
@@ -719,7 +746,6 @@ class _Engine:
         led = self.ledgers[(m, s)]
         led.redirected += ledger.redirected
         led.partnership_surplus += ledger.surplus
-        self.withheld[m, s, p] += ledger.surplus
         if ledger.redirected <= 0:
             self.notes.append(
                 f"{self.where(item)}: {self.ds.countries[p]} exported no {self.name(m, s)} to "
@@ -779,59 +805,31 @@ class _Engine:
     def _price(self, m: int, s: int) -> None:
         led = self.ledgers[(m, s)]
         c0 = self.consumption0(m, s)
-        world_c = float(c0.sum())
-        led.demand_change = float((c0 * (self.demand[m, s] - 1.0)).sum())
-        world_p = float(self.p0[m, s].sum())
-        f0 = None if self.f0 is None else self.f0[m, s]
-        world_t = 0.0 if f0 is None else float(f0.sum())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            consumption_share_change = led.demand_change / world_c if world_c > 0 else 0.0
-            draw_share = led.stockpile_draw / world_c if world_c > 0 else 0.0
-        withheld = self.withheld[m, s]
-        if world_p > 0:
-            size = world_p
-            prod_change = float(self.p[m, s].sum()) - world_p
-            world_ratio = min(world_p / world_t, 1.0) if world_t > 0 else 1.0
-            if f0 is not None:
-                exports0 = f0.sum(axis=1)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(
-                        (self.p0[m, s] > 0) & (exports0 > 0),
-                        np.minimum(self.p0[m, s] / exports0, 1.0),
-                        world_ratio,
-                    )
-            else:
-                ratio = np.ones_like(withheld)
-            trade_loss = float((withheld * ratio).sum()) + float(
-                self.unrecorded[m, s].sum() * world_ratio
-            )
-            supply_change = prod_change / size - trade_loss / size + draw_share
-            fixed = draw_share + led.new_supply / size
-        elif world_t > 0:
-            supply_change = (-float(withheld.sum()) - float(self.unrecorded[m, s].sum())) / world_t
-            supply_change += draw_share
-            fixed = draw_share
-        else:
-            supply_change = math.nan
-            fixed = 0.0
-        response = mk.price_response(
-            supply_change,
-            consumption_share_change,
-            fixed,
-            mk.elasticities_for(str(self.ds.minerals[m]), _elasticity_overrides(self.sc)),
-            model=self.sc.market.price_model,
-            threshold=self.sc.market.linear_threshold,
+        change = c0 * (self.demand[m, s] - 1.0)
+        led.demand_change = float(change.sum())
+        restricting = np.zeros(len(self.ds.countries), dtype=bool)
+        targeted = False
+        for item in self.by_pair.get((m, s), []):
+            if isinstance(item.shock, ExportBan) and item.shock.severity > 0:
+                restricting[item.countries["exporters"]] = True
+                targeted = targeted or not item.all_importers
+            elif isinstance(item.shock, ExportQuota):
+                restricting[item.countries["exporter"]] = True
+        mineral = str(self.ds.minerals[m])
+        override = self.sc.market.elasticities.get(mineral)
+        result = pair_price(
+            mineral,
+            c0,
+            restricting,
+            targeted,
+            led,
+            float(change[~restricting].sum()),
+            self.sc.months,
+            None if override is None else override.eta,
         )
-        if response.note:
-            self.notes.append(f"{self.name(m, s)}: {response.note}")
-        elif abs(response.shortfall_fraction) > LARGE_SHOCK:
-            self.notes.append(
-                f"{self.name(m, s)}: the shock moves {response.shortfall_fraction:.0%} of world "
-                f"supply; constant elasticities without inventories overstate the price "
-                f"change of shocks this large ({100 * response.price_change:+,.0f} %), read "
-                f"it as a direction, not a forecast"
-            )
-        self.prices[(m, s)] = response
+        if result.price.note:
+            self.notes.append(f"{self.name(m, s)}: {result.price.note}")
+        self.prices[(m, s)] = result
 
 
 def simulate(dataset: Dataset, scenario: Scenario) -> Simulation:
@@ -1053,7 +1051,7 @@ def importer_table(sim: Simulation) -> pd.DataFrame:
                 "shortfall_pct": pct,
                 "shortfall_over_duration_t": short * sim.scenario.months / 12.0,
                 "stockpile_cover_days": cover,
-                "price_change_pct": 100.0 * price.price_change if price else np.nan,
+                "price_change_pct": 100.0 * price.price.outside if price else np.nan,
             }
         )
         rows.append(frame[keep])
@@ -1063,7 +1061,13 @@ def importer_table(sim: Simulation) -> pd.DataFrame:
 
 
 def market_table(sim: Simulation) -> pd.DataFrame:
-    """Per mineral and stage: world supply, what moved where, price change."""
+    """Per mineral and stage: world supply, what moved where, price change.
+
+    ``price_change_pct`` is the outside price of the two-region model (module
+    notes, "Price"), ``price_change_low_pct`` and ``price_change_high_pct``
+    its band, ``price_change_inside_pct`` the price inside the restricting
+    countries (NaN when there are none or they record no consumption).
+    """
     ds = sim.dataset
     records: list[dict[str, Any]] = []
     for m, s in sim.pairs:
@@ -1094,11 +1098,11 @@ def market_table(sim: Simulation) -> pd.DataFrame:
                 "new_supply_t": led.new_supply,
                 "stockpile_draw_t": led.stockpile_draw,
                 "demand_change_t": led.demand_change,
-                "shortfall_fraction": price.shortfall_fraction if price else math.nan,
-                "supply_elasticity": price.supply_elasticity if price else math.nan,
-                "demand_elasticity": price.demand_elasticity if price else math.nan,
-                "price_model": price.model if price else "none",
-                "price_change_pct": 100.0 * price.price_change if price else math.nan,
+                "gap_fraction": price.price.gap_fraction if price else math.nan,
+                "price_change_pct": 100.0 * price.price.outside if price else math.nan,
+                "price_change_inside_pct": 100.0 * price.price.inside if price else math.nan,
+                "price_change_low_pct": 100.0 * price.price.outside_low if price else math.nan,
+                "price_change_high_pct": 100.0 * price.price.outside_high if price else math.nan,
             }
         )
     return pd.DataFrame.from_records(records)
@@ -1129,59 +1133,25 @@ def two_region_table(sim: Simulation) -> pd.DataFrame:
 
     See :func:`~riskengine.scenarios.market.two_region_price`.
 
-    The restricting countries are the exporters of the scenario's export
-    bans and quotas on the pair; the rest of the world is outside. The
-    volume they keep is the ledger's ``withheld + quota_withheld`` (after
-    trade deflection); production lost (disrupted or propagated) less
-    stockpile draws, and demand changes, add to the outside gap as extra
-    demand. ``D_E`` and ``D_R`` are the baseline apparent consumption inside
-    and outside; the horizon is the scenario's ``duration_months``.
+    The price the engine computed (:attr:`Simulation.prices`, module notes
+    "Price") with its inputs and the inside band.
     """
     ds = sim.dataset
-    items = resolve(ds, sim.scenario)
     records: list[dict[str, Any]] = []
     for m, s in sim.pairs:
-        restricting = np.zeros(len(ds.countries), dtype=bool)
-        targeted = False
-        for item in items:
-            if m not in item.minerals or s not in item.stages:
-                continue
-            if isinstance(item.shock, ExportBan) and item.shock.severity > 0:
-                restricting[item.countries["exporters"]] = True
-                targeted = targeted or not item.all_importers
-            elif isinstance(item.shock, ExportQuota):
-                restricting[item.countries["exporter"]] = True
-        led = sim.ledgers.get((m, s), PairLedger())
-        c0 = sim.consumption0(m, s)
-        inside = float(c0[restricting].sum())
-        outside = float(c0.sum()) - inside
-        withheld = led.withheld + led.quota_withheld
-        extra = (
-            led.production_lost
-            + led.propagated_loss
-            - led.stockpile_draw
-            + float((c0 * (sim.demand[m, s] - 1.0))[~restricting].sum())
-        )
+        pp = sim.prices[(m, s)]
+        price = pp.price
         mineral = str(ds.minerals[m])
-        price = mk.two_region_price(
-            withheld,
-            outside,
-            inside,
-            sim.scenario.months,
-            mk.market_parameters(mineral),
-            targeted=targeted,
-            demand_change=extra,
-        )
         records.append(
             {
                 "mineral": mineral,
                 "stage": str(ds.stages[s]),
                 "year": sim.year,
                 "months": sim.scenario.months,
-                "restricting": ", ".join(str(c) for c in ds.countries[restricting]),
-                "withheld_t": withheld,
-                "outside_consumption_t": outside,
-                "inside_consumption_t": inside,
+                "restricting": ", ".join(str(c) for c in ds.countries[pp.restricting]),
+                "withheld_t": pp.withheld,
+                "outside_consumption_t": pp.outside_consumption,
+                "inside_consumption_t": pp.inside_consumption,
                 "gap_fraction": price.gap_fraction,
                 "price_change_pct": 100.0 * price.outside,
                 "price_change_low_pct": 100.0 * price.outside_low,

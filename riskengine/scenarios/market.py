@@ -31,19 +31,15 @@ exporting country (``withheld``) and is the targeted importers' shortfall.
 
 Price
 -----
-With ``W0`` the baseline world production of the stage, ``dS`` the net change
-of supply reaching the market and ``dD`` the change in demand, the world
-shortfall is ``sigma = (dD - dS) / W0``. Small shocks use the linear rule
-``dp/p = sigma / (e_s - e_d)``; large ones solve iso-elastic market clearing
-
-.. math:: S_r\, r^{e_s} + S_{fix} = D_1\, r^{e_d}
-
-for the price ratio ``r`` with :func:`scipy.optimize.brentq`, where ``S_r`` is
-the supply that responds to the price, ``S_fix`` the volumes committed
-whatever the price (stockpile draws, new capacity) and ``D_1 = W0 + dD``.
-Both agree to first order. How the engine measures ``dS`` and ``dD`` from
-production, withheld exports, stockpile draws and demand changes is in
-:mod:`riskengine.scenarios.engine` ("World shortfall").
+The price of a restriction is the two-region model of
+:func:`two_region_price` (``docs/methods.md``, "Two-region market model and
+backtest"): the volume the restricting countries keep from the world market
+raises the price outside and lowers it inside, over the shock's duration,
+net of stocks, front-loading and leakage, with a demand elasticity that
+rises with the price. Its parameters are in ``riskengine/market_parameters.csv``
+(:func:`market_parameters`). How the engine measures the withheld volume and
+the extra outside demand is in :func:`riskengine.scenarios.engine.simulate`
+("Price").
 """
 
 from __future__ import annotations
@@ -55,66 +51,6 @@ from dataclasses import dataclass
 import numpy as np
 
 logger = logging.getLogger(__name__)
-
-#: Short-run (about one year) price elasticities used when the scenario does
-#: not give them: ``(supply, demand)``. These are riskengine's assumptions, not
-#: estimates: metal markets react little within a year, and by-product metals
-#: (recovered from the ores of a host metal: gallium from bauxite/alumina,
-#: germanium from zinc, cobalt from copper and nickel, indium and cadmium
-#: from zinc, tellurium and selenium from copper) react least because their
-#: output follows the host metal, not their own price. Minor metals that are a
-#: small share of the cost of the goods they go into also have the least
-#: elastic demand. Override them per mineral in ``market.elasticities``.
-DEFAULT_ELASTICITY: tuple[float, float] = (0.3, -0.3)
-
-ELASTICITIES: dict[str, tuple[float, float]] = {
-    # major metals: mine and smelter capacity can be run harder within a year
-    "copper": (0.3, -0.3),
-    "zinc": (0.3, -0.3),
-    "nickel": (0.3, -0.3),
-    "lead": (0.3, -0.3),
-    "aluminium": (0.3, -0.3),
-    "bauxite": (0.3, -0.3),
-    "alumina": (0.3, -0.3),
-    "iron_ore": (0.3, -0.3),
-    "tin": (0.25, -0.3),
-    # battery materials: new capacity takes years; demand tied to cell output
-    "lithium": (0.25, -0.25),
-    "natural_graphite": (0.25, -0.25),
-    "manganese": (0.25, -0.25),
-    # by-product metals: supply follows the host metal
-    "cobalt": (0.15, -0.2),
-    "gallium": (0.1, -0.15),
-    "germanium": (0.1, -0.15),
-    "indium": (0.1, -0.15),
-    "tellurium": (0.1, -0.15),
-    "selenium": (0.1, -0.15),
-    "cadmium": (0.1, -0.15),
-    "rhenium": (0.1, -0.15),
-    # small, concentrated markets with few substitutes
-    "antimony": (0.2, -0.2),
-    "rare_earths": (0.2, -0.2),
-    "tungsten": (0.2, -0.2),
-    "platinum": (0.2, -0.2),
-    "palladium": (0.2, -0.2),
-}
-
-
-def elasticities_for(
-    mineral: str, overrides: dict[str, tuple[float | None, float | None]]
-) -> tuple[float, float]:
-    """Supply and demand elasticity of a mineral: the defaults, then overrides.
-
-    Parameters
-    ----------
-    mineral
-        Mineral id.
-    overrides
-        ``{mineral: (supply or None, demand or None)}`` from the scenario.
-    """
-    supply, demand = ELASTICITIES.get(mineral, DEFAULT_ELASTICITY)
-    s_over, d_over = overrides.get(mineral, (None, None))
-    return (supply if s_over is None else s_over, demand if d_over is None else d_over)
 
 
 # ------------------------------------------------------------ re-routing
@@ -386,111 +322,6 @@ def pass_through(
     return np.maximum(out, 0.0), float(passed.sum())
 
 
-# ------------------------------------------------------------------ price
-@dataclass
-class PriceResponse:
-    """Price change of one mineral and stage."""
-
-    shortfall_fraction: float
-    price_change: float
-    model: str
-    supply_elasticity: float
-    demand_elasticity: float
-    note: str = ""
-
-
-def price_response(
-    supply_change: float,
-    demand_change: float,
-    fixed_supply: float,
-    elasticity: tuple[float, float],
-    *,
-    model: str = "auto",
-    threshold: float = 0.05,
-) -> PriceResponse:
-    r"""Relative price change that clears the market after a shock.
-
-    Quantities are fractions of baseline world supply, so that the price
-    does not depend on the unit the dataset records them in.
-
-    Parameters
-    ----------
-    supply_change
-        Net change ``dS / W0`` of supply reaching the market (-0.1 = a tenth
-        of world supply lost).
-    demand_change
-        Change ``dD / W0`` of demand.
-    fixed_supply
-        Part of the shocked supply that does not respond to the price
-        (stockpile draws, new capacity), ``S_fix / W0``.
-    elasticity
-        ``(e_s, e_d)`` with ``e_s >= 0 >= e_d`` and not both zero.
-    model
-        ``"linear"``, ``"isoelastic"`` or ``"auto"`` (linear when
-        ``|sigma| <= threshold``).
-    threshold
-        Shortfall fraction above which ``auto`` solves the iso-elastic market.
-
-    Returns
-    -------
-    PriceResponse
-        ``price_change`` is ``dp/p`` (0.25 = +25 %); NaN with a note when no
-        price clears the market.
-
-    Notes
-    -----
-    .. math::
-
-        \sigma = dD/W_0 - dS/W_0, \qquad
-        \frac{dp}{p} \approx \frac{\sigma}{e_s - e_d} \quad\text{(linear)}
-
-    The iso-elastic model solves
-    :math:`(1 + s - f)\, r^{e_s} + f = (1 + d)\, r^{e_d}` for the price ratio
-    :math:`r = p_1/p_0` (``s``, ``d``, ``f`` the arguments above) with
-    :func:`scipy.optimize.brentq` on :math:`\ln r`, and returns :math:`r - 1`.
-    Both models agree to first order in the shock when ``f = 0``.
-
-    Examples
-    --------
-    >>> round(price_response(-0.04, 0.0, 0.0, (0.3, -0.3)).price_change, 4)
-    0.0667
-    """
-    es, ed = elasticity
-    sigma = demand_change - supply_change
-    if not math.isfinite(sigma):
-        note = "no production or trade to measure the shock against: price not computed"
-        return PriceResponse(math.nan, math.nan, "none", es, ed, note)
-    if abs(sigma) < 1e-12:  # rounding noise of re-routing, not a shock
-        return PriceResponse(0.0, 0.0, "none", es, ed)
-    use = model
-    if model == "auto":
-        use = "linear" if abs(sigma) <= threshold else "isoelastic"
-    if use == "linear":
-        return PriceResponse(sigma, sigma / (es - ed), "linear", es, ed)
-    from scipy.optimize import brentq
-
-    fixed = max(fixed_supply, 0.0)
-    responsive = max(1.0 + supply_change - fixed, 0.0)
-    demand = max(1.0 + demand_change, 0.0)
-
-    def excess_supply(log_r: float) -> float:
-        r = math.exp(log_r)
-        return float(responsive * r**es + fixed - demand * r**ed)
-
-    lo, hi = -25.0, 25.0
-    if not (excess_supply(lo) <= 0 <= excess_supply(hi)):
-        return PriceResponse(
-            sigma,
-            math.nan,
-            "isoelastic",
-            es,
-            ed,
-            "no market-clearing price: the shock removes the whole supply or demand",
-        )
-    log_r = brentq(excess_supply, lo, hi, xtol=1e-12)
-    return PriceResponse(sigma, math.expm1(log_r), "isoelastic", es, ed)
-
-
 # ------------------------------------------------------- two-region market
 #: Parameters of the two-region model, in the order of ``market_parameters.csv``.
 MARKET_PARAMETERS: tuple[str, ...] = (
@@ -529,11 +360,14 @@ def _parameter_file() -> str:
     return str(Path(__file__).resolve().parent.parent / "market_parameters.csv")
 
 
-def market_parameters(mineral: str) -> MarketParameters:
+def market_parameters(mineral: str, eta: float | None = None) -> MarketParameters:
     """Parameters of ``mineral`` from ``riskengine/market_parameters.csv``.
 
     Rows of the mineral override the ``*`` rows (defaults for every mineral).
     Each row carries its basis (``literature`` or ``assumption``) and source.
+    ``eta``, when given (a scenario's ``market.elasticities``), replaces the
+    short-run elasticity ``eta`` - central, low and high alike, so the band
+    then comes from the other parameters.
     """
     import csv
 
@@ -547,6 +381,8 @@ def market_parameters(mineral: str) -> MarketParameters:
             elif row["mineral"] == mineral:
                 specific[row["parameter"]] = triple
     values.update(specific)
+    if eta is not None:
+        values["eta"] = (eta, eta, eta)
     return MarketParameters(mineral, values)
 
 

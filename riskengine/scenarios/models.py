@@ -270,13 +270,13 @@ Shock = Annotated[
 
 
 class Elasticity(_Model):
-    """Price elasticities of one mineral, overriding the defaults."""
+    """Short-run price elasticity of one mineral, overriding ``market_parameters.csv``."""
 
-    supply: float | None = Field(
-        default=None, ge=0.0, le=10.0, description="Price elasticity of supply (>= 0)."
-    )
-    demand: float | None = Field(
-        default=None, ge=-10.0, le=0.0, description="Price elasticity of demand (<= 0)."
+    eta: float = Field(
+        gt=0.0,
+        le=10.0,
+        description="Short-run price elasticity eta = e_supply - e_demand of the two-region "
+        "price model (> 0); replaces the central, low and high eta of the mineral.",
     )
 
 
@@ -290,19 +290,8 @@ class Market(_Model):
     )
     elasticities: dict[Annotated[str, Field(pattern=MINERAL_PATTERN)], Elasticity] = Field(
         default_factory=dict,
-        description="Per-mineral price elasticities overriding the defaults.",
-    )
-    price_model: Literal["auto", "linear", "isoelastic"] = Field(
-        default="auto",
-        description="linear: dp/p = shortfall / (e_supply - e_demand); isoelastic: market "
-        "clearing solved numerically; auto: linear below linear_threshold, else isoelastic.",
-    )
-    linear_threshold: float = Field(
-        default=0.05,
-        gt=0.0,
-        le=1.0,
-        description="Shortfall (fraction of world supply) above which 'auto' solves the "
-        "isoelastic market.",
+        description="Per-mineral short-run price elasticity eta overriding "
+        "riskengine/market_parameters.csv.",
     )
 
 

@@ -86,8 +86,10 @@ class ScenarioResult(Result):
         ``stockpile_cover_days`` and ``price_change_pct``.
     market : pandas.DataFrame
         Per (mineral, stage): world production and trade before and after,
-        the tonnes each mechanism moved, the world shortfall fraction, the
-        elasticities, the price model and ``price_change_pct``.
+        the tonnes each mechanism moved, the outside gap (``gap_fraction``) and
+        the two-region price: ``price_change_pct`` outside the restricting
+        countries, its band ``price_change_low_pct``-``price_change_high_pct``
+        and ``price_change_inside_pct``.
     shocked_dataset : Dataset
         The shocked dataset, restricted to the scenario's minerals and year
         (:func:`riskengine.apply_scenario` shocks a whole dataset).

@@ -40,9 +40,9 @@ the score is 0). Inputs:
 
     which is the formula above for a range of ``f (1 - h) .. f (1 + h)``.
 ``elasticity``
-    With a ``scenario``: each touched mineral's price elasticities of supply
-    and demand and the market's deflection, against the scenario's price
-    change (the score does not depend on them).
+    With a ``scenario``: each touched mineral's short-run price elasticity
+    ``eta`` of the two-region price model and the market's deflection,
+    against the scenario's price change (the score does not depend on them).
 
 The perturbed variants are scored in one call of the method per chunk, laid
 side by side on the dataset's year axis (each with its own governance).
@@ -237,7 +237,7 @@ def sensitivity(
         ``parameter``, ``content`` (content fractions over their range).
     scenario
         A scenario (object, file or bundled name): also report the
-        sensitivity of its price changes to the market's elasticities and
+        sensitivity of its price changes to each mineral's ``eta`` and the
         deflection (:attr:`SensitivityResult.prices`).
     chunk_size
         Variants scored in one method call.
@@ -617,11 +617,11 @@ def _assemble(
 
 
 def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataFrame:
-    """Price change of a scenario against its market inputs (elasticities, deflection)."""
+    """Price change of a scenario against its market inputs (eta, deflection)."""
     from riskengine.scenarios import load_scenario
     from riskengine.scenarios.engine import market_table, simulate
-    from riskengine.scenarios.market import elasticities_for
-    from riskengine.scenarios.models import Scenario
+    from riskengine.scenarios.market import market_parameters
+    from riskengine.scenarios.models import Elasticity, Scenario
 
     sc = (
         scenario
@@ -634,7 +634,6 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
 
     base = prices(sc).set_index(["mineral", "stage"])["price_change_pct"]
     rows: list[dict[str, Any]] = []
-    overrides = {m: (e.supply, e.demand) for m, e in sc.market.elasticities.items()}
     touched = sorted({m for shock in sc.shocks for m in shock.minerals_of()})
 
     def record(
@@ -664,22 +663,16 @@ def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataF
     for mineral in touched:
         if mineral not in dataset.minerals:
             continue
-        es, ed = elasticities_for(mineral, overrides)
-        for which, value in (("supply", es), ("demand", ed)):
-            if value == 0:
-                continue
-            variants = []
-            for factor in (1 - step, 1 + step):
-                el = dict(sc.market.elasticities)
-                from riskengine.scenarios.models import Elasticity
-
-                current = el.get(mineral, Elasticity())
-                el[mineral] = current.model_copy(update={which: value * factor})
-                variants.append(with_market(elasticities=el))
-            record(
-                f"{which} elasticity {mineral}", value, variants[0], variants[1], "elasticity",
-                value * (1 + step),
-            )  # fmt: skip
+        override = sc.market.elasticities.get(mineral)
+        eta = market_parameters(mineral).values["eta"][0] if override is None else override.eta
+        variants = []
+        for factor in (1 - step, 1 + step):
+            el = dict(sc.market.elasticities)
+            el[mineral] = Elasticity(eta=eta * factor)
+            variants.append(with_market(elasticities=el))
+        record(
+            f"eta {mineral}", eta, variants[0], variants[1], "elasticity", eta * (1 + step)
+        )  # fmt: skip
     d = sc.market.deflection
     if d > 0:
         record(

@@ -25,7 +25,7 @@ the given ``market`` parameters, and the sweep reproduces what
   one-gram rounding rule, and ``shortfall_pct`` of baseline demand;
 * per ban and affected stage, the ledger (blocked, deflected, withheld, passed
   on, propagated loss) and the price change
-  (:func:`riskengine.scenarios.market.price_response`);
+  (the two-region model, :func:`riskengine.scenarios.engine.pair_price`);
 * per scored country (and region), the method's score on the baseline and on
   the shocked flows and its change, computed by the method itself on all the
   shocked copies at once (:mod:`riskengine.stress._fold`).
@@ -46,7 +46,6 @@ function.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,8 +59,7 @@ from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import RiskEngineError, bad_argument, check_int, check_labels, check_number
 from riskengine.methods import DEFAULT_METHOD
 from riskengine.results import Result
-from riskengine.scenarios import market as mk
-from riskengine.scenarios.engine import TINY, refinery_feed
+from riskengine.scenarios.engine import TINY, PairLedger, pair_price, refinery_feed
 from riskengine.scenarios.models import Market
 from riskengine.stress._common import (
     Progress,
@@ -88,6 +86,16 @@ CHUNK_ARRAYS = 12
 #: Bound on the passes of the pass-through loop (the engine's default).
 PASS_THROUGH_ITERATIONS = 200
 
+#: Price columns of the sweep, as in :func:`riskengine.scenarios.engine.market_table`.
+PRICE_COLUMNS: tuple[str, ...] = (
+    "gap_fraction",
+    "price_change_pct",
+    "price_change_inside_pct",
+    "price_change_low_pct",
+    "price_change_high_pct",
+)
+
+
 BAN_COLUMNS: tuple[str, ...] = (
     "ban",
     "mineral",
@@ -100,8 +108,7 @@ BAN_COLUMNS: tuple[str, ...] = (
     "withheld_t",
     "passed_on_t",
     "propagated_loss_t",
-    "shortfall_fraction",
-    "price_change_pct",
+    *PRICE_COLUMNS,
     "refining_price_change_pct",
     "importers_short",
     "max_shortfall_pct",
@@ -123,9 +130,7 @@ MARKET_COLUMNS: tuple[str, ...] = (
     "withheld_t",
     "passed_on_t",
     "propagated_loss_t",
-    "shortfall_fraction",
-    "price_model",
-    "price_change_pct",
+    *PRICE_COLUMNS,
 )
 
 IMPACT_COLUMNS: tuple[str, ...] = (
@@ -165,13 +170,15 @@ class SweepResult(Result):
     target : str or None
         The one importer every ban targets; None when bans target all importers.
     market : Market
-        Market parameters (deflection, elasticities, price model).
+        Market parameters (deflection, elasticities).
     bans : pandas.DataFrame
         One row per ban: ``ban`` (id), ``mineral``, ``stage``, ``exporter``,
         ``target`` ("all" or ISO3), ``severity``, the ledger at the ban's stage
         (``blocked_t``, ``deflected_t``, ``withheld_t``, ``passed_on_t``), the
-        refined output lost by propagation (``propagated_loss_t``), the world
-        ``shortfall_fraction`` and ``price_change_pct`` at the ban's stage,
+        refined output lost by propagation (``propagated_loss_t``), the
+        two-region price at the ban's stage (``gap_fraction``,
+        ``price_change_pct`` outside, ``price_change_inside_pct`` and the band
+        ``price_change_low_pct``, ``price_change_high_pct``),
         ``refining_price_change_pct`` of a ban at a stage that feeds
         refineries (mining, intermediate), ``importers_short``,
         ``max_shortfall_pct`` and ``max_score_change``.
@@ -666,56 +673,33 @@ class _Mineral:
 
 
 # ---------------------------------------------------------------- pricing
-def _prices(
-    md: _Mineral,
-    chunk: _Chunk,
-    market: Market,
-) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-    """World shortfall fraction and price change per ban and touched stage (engine rule)."""
+def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict[str, np.ndarray]:
+    """Two-region price per ban and touched stage, by the engine's :func:`pair_price`.
+
+    The restricting country is the banning exporter at the ban's stage (none at
+    the refining stage a feed-stage ban propagates to); the horizon is the
+    scenario default of 12 months.
+    """
     k, n_stages = chunk.touched.shape
-    sigma = np.full((k, n_stages), np.nan)
-    price = np.full((k, n_stages), np.nan)
-    models = [["none"] * n_stages for _ in range(k)]
-    overrides = {m: (e.supply, e.demand) for m, e in market.elasticities.items()}
-    elasticity = mk.elasticities_for(md.name, overrides)
+    out = {col: np.full((k, n_stages), np.nan) for col in PRICE_COLUMNS}
+    override = market.elasticities.get(md.name)
+    eta = None if override is None else override.eta
+    c0 = np.maximum(balance(md.p0, md.f0), 0.0)  # [S, n]
+    n = c0.shape[1]
     for s in range(n_stages):
-        rows = np.flatnonzero(chunk.touched[:, s])
-        if not len(rows):
-            continue
-        p0, f0 = md.p0[s], md.f0[s]
-        world_p = float(p0.sum())
-        world_t = float(f0.sum())
-        withheld = np.zeros(k)
-        if s == chunk.stage:
-            withheld = chunk.withheld
-        if world_p > 0:
-            world_ratio = min(world_p / world_t, 1.0) if world_t > 0 else 1.0
-            exports0 = f0.sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(
-                    (p0 > 0) & (exports0 > 0), np.minimum(p0 / exports0, 1.0), world_ratio
-                )
-            ratio_e = ratio[chunk.exporters] if s == chunk.stage else np.zeros(k)
-            trade_loss = withheld * ratio_e + chunk.unrecorded[:, s] * world_ratio
-            prod_change = chunk.production[:, s].sum(axis=1) - world_p
-            change = prod_change / world_p - trade_loss / world_p + 0.0
-        elif world_t > 0:
-            change = (-withheld - chunk.unrecorded[:, s]) / world_t + 0.0
-        else:
-            change = np.full(k, math.nan)
-        for b in rows:
-            response = mk.price_response(
-                float(change[b]),
-                0.0,
-                0.0,
-                elasticity,
-                model=market.price_model,
-                threshold=market.linear_threshold,
-            )
-            sigma[b, s] = response.shortfall_fraction
-            price[b, s] = 100.0 * response.price_change
-            models[b][s] = response.model
-    return sigma, price, models
+        for b in np.flatnonzero(chunk.touched[:, s]):
+            restricting = np.zeros(n, dtype=bool)
+            ledger = PairLedger(propagated_loss=float(chunk.ledger["propagated_loss"][b, s]))
+            if s == chunk.stage:
+                restricting[chunk.exporters[b]] = True
+                ledger.withheld = float(chunk.ledger["withheld"][b, s])
+            result = pair_price(md.name, c0[s], restricting, targeted, ledger, 0.0, 12.0, eta).price
+            out["gap_fraction"][b, s] = result.gap_fraction
+            out["price_change_pct"][b, s] = 100.0 * result.outside
+            out["price_change_inside_pct"][b, s] = 100.0 * result.inside
+            out["price_change_low_pct"][b, s] = 100.0 * result.outside_low
+            out["price_change_high_pct"][b, s] = 100.0 * result.outside_high
+    return out
 
 
 # ----------------------------------------------------------------- sweep
@@ -778,7 +762,7 @@ def sweep(
         Scoring method whose score change is reported.
     market
         Market parameters (:class:`riskengine.scenarios.models.Market` or a
-        mapping of its fields): deflection, elasticities, price model.
+        mapping of its fields): deflection, elasticities.
     chunk_size
         Bans evaluated together. None (default) sizes each mineral's chunks
         to stay within :data:`CHUNK_BYTES` (about ``CHUNK_ARRAYS * k * S n^2 * 8``
@@ -882,7 +866,7 @@ def sweep(
     done = 0
     for md, s, chunk_exporters, t_local in plans:
         chunk = md.run(s, chunk_exporters, t_local, float(severity), mkt.deflection)
-        sigma, price, models = _prices(md, chunk, mkt)
+        prices = _prices(md, chunk, mkt, t_local is not None)
         if md.name not in baselines:
             baselines[md.name] = score_copies(
                 md.base, md.p0[None], md.f0[None], method, params, seen
@@ -891,7 +875,7 @@ def sweep(
         ids = np.arange(next_id, next_id + len(chunk_exporters))
         next_id += len(chunk_exporters)
         bans, markets, impacts = _tables(
-            md, chunk, ids, target_code, float(severity), sigma, price, models,
+            md, chunk, ids, target_code, float(severity), prices,
             baselines[md.name], scores,
         )  # fmt: skip
         ban_parts.append(bans)
@@ -924,9 +908,7 @@ def _tables(
     ids: np.ndarray,
     target: str | None,
     severity: float,
-    sigma: np.ndarray,
-    price: np.ndarray,
-    models: list[list[str]],
+    prices: dict[str, np.ndarray],
     baseline: pd.DataFrame,
     scores: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -1028,9 +1010,7 @@ def _tables(
                 f"{key}_t": chunk.ledger[key][b_m, s_m]
                 for key in ("blocked", "deflected", "withheld", "passed_on", "propagated_loss")
             },
-            "shortfall_fraction": sigma[b_m, s_m],
-            "price_model": [models[b][s] for b, s in zip(b_m, s_m, strict=True)],
-            "price_change_pct": price[b_m, s_m],
+            **{col: prices[col][b_m, s_m] for col in PRICE_COLUMNS},
         }
     )
 
@@ -1042,7 +1022,9 @@ def _tables(
     max_score = per_ban["score_change"].max()
     refining = np.full(k, np.nan)
     if md.s_ref is not None and md.s_ref != s_ban:
-        refining = np.where(chunk.touched[:, md.s_ref], price[:, md.s_ref], np.nan)
+        refining = np.where(
+            chunk.touched[:, md.s_ref], prices["price_change_pct"][:, md.s_ref], np.nan
+        )
     bans = pd.DataFrame(
         {
             "ban": ids,
@@ -1056,8 +1038,7 @@ def _tables(
             "withheld_t": chunk.ledger["withheld"][:, s_ban],
             "passed_on_t": chunk.ledger["passed_on"].sum(axis=1),
             "propagated_loss_t": chunk.ledger["propagated_loss"].sum(axis=1),
-            "shortfall_fraction": sigma[:, s_ban],
-            "price_change_pct": price[:, s_ban],
+            **{col: prices[col][:, s_ban] for col in PRICE_COLUMNS},
             "refining_price_change_pct": refining,
             "importers_short": n_short.reindex(ids, fill_value=0).to_numpy(),
             "max_shortfall_pct": max_pct.reindex(ids).to_numpy(dtype=float),
