@@ -131,3 +131,14 @@ def test_more_withheld_never_lowers_the_outside_price(a, b, months, targeted):
     p_hi = two_region_price(hi, 1000.0, 100.0, months, q, targeted=targeted)
     assert p_hi.outside >= p_lo.outside - 1e-12
     assert p_hi.inside <= p_lo.inside + 1e-12
+
+
+def test_the_band_is_ordered_when_the_price_falls() -> None:
+    from riskengine.scenarios.market import market_parameters, two_region_price
+
+    # a stockpile release: extra supply outside (negative demand change), no ban
+    price = two_region_price(
+        0.0, 100.0, 10.0, 12.0, market_parameters("rare_earths"), demand_change=-30.0
+    )
+    assert price.outside < 0
+    assert price.outside_low <= price.outside <= price.outside_high

@@ -499,13 +499,17 @@ def two_region_price(
         out[end] = (math.expm1(x_out), math.expm1(x_in), sigma)
     if inside_consumption <= 0 and withheld > 0:
         note = "no recorded consumption inside the restricting country: inside price not computed"
+    # the parameter ends that raise a rising price lower a falling one (a stockpile
+    # release): the band is the lower and the higher of the two ends
+    outside_band = sorted((out["low"][0], out["high"][0]))
+    inside_band = sorted((out["low"][1], out["high"][1]))
     return TwoRegionPrice(
         outside=out["central"][0],
         inside=out["central"][1],
-        outside_low=out["low"][0],
-        outside_high=out["high"][0],
-        inside_low=out["high"][1],
-        inside_high=out["low"][1],
+        outside_low=outside_band[0],
+        outside_high=outside_band[1],
+        inside_low=inside_band[0],
+        inside_high=inside_band[1],
         gap_fraction=out["central"][2],
         note=note,
     )
