@@ -443,10 +443,12 @@ class Dataset:
             for label, arr in (("trade", quantity), ("trade_value", value)):
                 if arr is not None and arr.shape != shape:
                     raise DataError(f"{label} has shape {arr.shape}, expected {shape}")
-            present = (quantity != 0) & ~(np.isnan(quantity) & (value is None))
+            # a cell is a flow when it has a quantity; with values, also when its
+            # quantity is unknown (NaN) or it has a value only
+            known = ~np.isnan(quantity)
+            present = known & (quantity != 0)
             if value is not None:
-                present |= (value != 0) & ~np.isnan(value)
-            present |= np.isnan(quantity) & (value is not None)
+                present |= ~known | ((value != 0) & ~np.isnan(value))
             cells = np.nonzero(present)
             changes["trade"] = Flows.build(
                 mineral=cells[0],
@@ -888,13 +890,13 @@ def _catalogue_rows(
     named = table["product"].fillna("").astype(str).to_numpy()
     has_product = named != ""
     rows = np.full(len(table), -1, dtype=np.int64)
+    if not has_product.any():
+        return rows, has_product, _empty_products()
     if products is None:
         from riskengine.products import load_products
 
         products = load_products(path)
     catalogue = products[products["mineral"].fillna("") != ""].reset_index(drop=True)
-    if not has_product.any():
-        return rows, has_product, catalogue
     key = pd.MultiIndex.from_arrays(
         [catalogue["product"].astype(str), catalogue["mineral"].astype(str)]
     )

@@ -67,7 +67,9 @@ import pandas as pd
 
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import DataError
+from riskengine.io.canonical import OUTLOOK
 from riskengine.io.countries import to_iso3
+from riskengine.io.usgs import PRODUCTION_COLUMNS
 
 __all__ = [
     "OUTLOOK_COLUMNS",
@@ -81,28 +83,8 @@ __all__ = [
 #: The sheet read.
 SUPPLY_SHEET = "2 Total supply for key minerals"
 
-#: Columns of :attr:`IeaResult.outlook` (canonical ``outlook`` table).
-OUTLOOK_COLUMNS: tuple[str, ...] = (
-    "mineral",
-    "stage",
-    "country",
-    "year",
-    "scenario",
-    "quantity",
-    "unit",
-    "source",
-)
-_PRODUCTION_COLUMNS: tuple[str, ...] = (
-    "mineral",
-    "stage",
-    "country",
-    "year",
-    "quantity",
-    "unit",
-    "source",
-    "flag",
-    "estimated",
-)
+#: Columns of :attr:`IeaResult.outlook`: the canonical ``outlook`` table's.
+OUTLOOK_COLUMNS: tuple[str, ...] = tuple(OUTLOOK.column_names)
 
 #: Units of the sheet title -> factor to metric tonnes.
 _UNITS: dict[str, float] = {"t": 1.0, "kt": 1e3, "Mt": 1e6}
@@ -422,7 +404,7 @@ def read_iea_explorer(path: str | Path) -> IeaResult:
     if reader.problems:
         raise DataError(f"{where}: {len(reader.problems)} cell(s) cannot be read:", reader.problems)
     production, outlook = reader.production, reader.outlook
-    prod = pd.DataFrame(production, columns=list(_PRODUCTION_COLUMNS))
+    prod = pd.DataFrame(production, columns=list(PRODUCTION_COLUMNS))
     prod["year"] = prod["year"].astype("int64")
     prod["quantity"] = prod["quantity"].astype(float)
     prod["estimated"] = prod["estimated"].astype(bool)
