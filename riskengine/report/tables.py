@@ -1,7 +1,4 @@
-"""Render results as text tables, CSV or JSON.
-
-Rendering never computes: it formats the frames that methods return.
-"""
+"""Text tables, CSV and JSON of result frames."""
 
 from __future__ import annotations
 
