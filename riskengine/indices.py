@@ -690,6 +690,88 @@ def net_import_reliance(
     return np.clip(ir, 0.0, 1.0)
 
 
+def loss_weighted_mean(
+    key: ArrayLike, weights: ArrayLike, before: ArrayLike, after: ArrayLike, size: int
+) -> tuple[FloatArray, FloatArray]:
+    r"""Supply-weighted risk per cell after a shock, counting lost supply as lost.
+
+    Each cell (an importer, a refiner) is supplied by contributions ``n`` (a
+    partner's flow, its own output) of weight :math:`w_n` (the risk the cell
+    runs on that supply) and tonnes :math:`b_n` before and :math:`a_n` after a
+    shock. Where the cell's supply fell (:math:`B_1 < B_0`), the tonnes it no
+    longer receives count at the highest risk, 1 (certainly not delivered),
+    and supply it gained counts at no less than the mean weight of what it
+    lost (it replaces lost supply: tonnes deflected or bought in the shock).
+    Otherwise the weighted mean of what arrives is returned unchanged.
+
+    Parameters
+    ----------
+    key
+        Cell of each contribution, integers in ``[0, size)``.
+    weights
+        :math:`w_n` in [0, 1]; NaN where unknown.
+    before, after
+        Tonnes of each contribution before and after the shock (a contribution
+        present on one side only has 0 on the other).
+    size
+        Number of cells.
+
+    Returns
+    -------
+    numerator, denominator : ndarray
+        The cell's risk is ``numerator / denominator``. NaN numerator where a
+        contribution with an unknown weight is used or lost.
+
+    Notes
+    -----
+    With :math:`B = \sum_n b_n`, :math:`A = \sum_n a_n`,
+    :math:`\ell_n = (b_n - a_n)^+`, :math:`\gamma_n = (a_n - b_n)^+` and
+    :math:`\bar w_L = \sum_n w_n \ell_n / \sum_n \ell_n` (0 when nothing is
+    lost):
+
+    .. math::
+
+        \text{risk} = \begin{cases}
+            \dfrac{\sum_n w_n a_n + \sum_n (\max(w_n, \bar w_L) - w_n)\,\gamma_n
+                + (B - A)}{B} & A < B \\[1ex]
+            \dfrac{\sum_n w_n a_n}{A} & \text{otherwise}
+        \end{cases}
+
+    Where supply fell the risk never decreases: the numerator grows by at
+    least :math:`(L - G)(1 - \bar w_L) \ge 0` if imports fell
+    (:math:`L \ge G`), and by at least :math:`B - A > 0` otherwise, over the
+    same denominator :math:`B`. With ``before == after`` it is
+    :func:`segment_weighted_mean` divided by the total.
+
+    Examples
+    --------
+    A cell loses half of its 100 t from a partner of weight 0.2: the lost
+    50 t count at 1.
+
+    >>> num, den = loss_weighted_mean([0], [0.2], [100.0], [50.0], 1)
+    >>> float(num[0] / den[0])
+    0.6
+    """
+    k = np.asarray(key, dtype=np.intp)
+    w = _asfloat(weights)
+    b = _asfloat(before)
+    a = _asfloat(after)
+    numerator, supplied = segment_weighted_mean(k, w, a, size)
+    supply0 = segment_sum(k, b, size)
+    lost = np.maximum(b - a, 0.0)
+    gained = np.maximum(a - b, 0.0)
+    lost_w, lost_t = segment_weighted_mean(k, w, lost, size)
+    hit = supplied < supply0
+    if not hit.any():
+        return numerator, supplied
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_lost = np.where(lost_t > 0, lost_w / lost_t, 0.0)
+    raise_to = np.where(gained > 0, np.maximum(w, mean_lost[k]) - w, 0.0)
+    uplift = segment_sum(k, raise_to * gained, size)
+    numerator = np.where(hit, numerator + uplift + (supply0 - supplied), numerator)
+    return numerator, np.where(hit, supply0, supplied)
+
+
 def feed_origin_weight(
     retained: ArrayLike,
     own_weight: ArrayLike,

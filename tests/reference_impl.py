@@ -330,3 +330,28 @@ def over_leading_axes(
         )
     core_shape = np.shape(results[0]) if results else ()
     return np.array(results, dtype=float).reshape(lead + core_shape)
+
+
+def loss_weighted_risk(
+    cells: list[int], weights: list[float], before: list[float], after: list[float], n: int
+) -> list[float]:
+    """Risk per cell after a shock, one contribution at a time (``indices.loss_weighted_mean``)."""
+    out = []
+    for cell in range(n):
+        rows = [j for j in range(len(cells)) if cells[j] == cell]
+        b0 = sum(before[j] for j in rows)
+        a1 = sum(after[j] for j in rows)
+        served = sum(weights[j] * after[j] for j in rows if after[j] != 0)
+        if a1 >= b0:
+            out.append(served / a1 if a1 else float("nan"))
+            continue
+        lost = [(j, before[j] - after[j]) for j in rows if before[j] > after[j]]
+        total_lost = sum(q for _, q in lost)
+        mean_lost = sum(weights[j] * q for j, q in lost) / total_lost if total_lost else 0.0
+        gained = sum(
+            (max(weights[j], mean_lost) - weights[j]) * (after[j] - before[j])
+            for j in rows
+            if after[j] > before[j]
+        )
+        out.append((served + gained + (b0 - a1)) / b0)
+    return out

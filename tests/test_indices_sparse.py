@@ -250,3 +250,34 @@ def test_selecting_years_keeps_exactly_their_flows(tensor: np.ndarray, years: li
     expected = ds.trade_array()[:, :1][:, :, order]
     np.testing.assert_array_equal(sub.trade_array()[:, :1], expected)
     assert list(sub.years) == years
+
+
+@st.composite
+def shocked_supply(draw: st.DrawFn) -> tuple[list[int], list[float], list[float], list[float]]:
+    k = draw(st.integers(1, 12))
+    cells = draw(st.lists(st.integers(0, 3), min_size=k, max_size=k))
+    weights = draw(st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k))
+    before = draw(st.lists(quantity, min_size=k, max_size=k))
+    after = [
+        b * draw(st.sampled_from([0.0, 0.5, 1.0, 1.0, 1.7]))
+        + draw(st.sampled_from([0.0, 0.0, 3.0]))
+        for b in before
+    ]
+    return cells, weights, before, after
+
+
+@SETTINGS
+@given(shocked_supply())
+def test_loss_weighted_mean_matches_the_loop_and_never_lowers_a_cell_short_of_supply(case):
+    cells, weights, before, after = case
+    num, den = ix.loss_weighted_mean(cells, weights, before, after, 4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        risk = num / den
+    np.testing.assert_allclose(risk, ref.loss_weighted_risk(cells, weights, before, after, 4),
+                               rtol=1e-9, atol=1e-12)  # fmt: skip
+    num0, den0 = ix.loss_weighted_mean(cells, weights, before, before, 4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        risk0 = num0 / den0
+    fell = ix.segment_sum(cells, after, 4) < ix.segment_sum(cells, before, 4)
+    assert (risk[fell] >= risk0[fell] - 1e-12).all()
+    assert ((risk[fell] >= 0) & (risk[fell] <= 1 + 1e-12)).all()

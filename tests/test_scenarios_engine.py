@@ -704,3 +704,71 @@ def test_quantities_never_go_negative(case, fraction, multiplier, other):
     importers = importer_table(simulate(ds, sc))
     assert (importers["shortfall_t"] >= 0).all()
     assert (importers["stockpile_draw_t"] <= importers["shortfall_gross_t"] + 1e-9).all()
+
+
+# ------------------------------------------- scores respond to lost supply
+@st.composite
+def shock_sets(draw: st.DrawFn) -> tuple[Dataset, Scenario]:
+    """A random refined market with ore feeding it, and 1-3 bans, quotas or disruptions."""
+    ds, _exporter, targets, delta, _severity = draw(markets())
+    fractions = st.floats(min_value=0.0, max_value=1.0)
+    shocks = ""
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["ban", "targeted", "quota", "disruption"]))
+        c = COUNTRIES[draw(st.integers(0, N - 1))]
+        stage = draw(st.sampled_from(["mining", "refining"]))
+        if kind == "ban":
+            shocks += ban(c, "cobalt", stage, "all", draw(fractions))
+        elif kind == "targeted":
+            names = ", ".join(COUNTRIES[t] for t in targets)
+            shocks += ban(c, "cobalt", stage, f"[{names}]", draw(fractions))
+        elif kind == "quota":
+            shocks += (
+                f"  - {{type: export_quota, exporter: {c}, mineral: cobalt, stage: {stage}, "
+                f"cap_fraction: {draw(fractions)}}}\n"
+            )
+        else:
+            shocks += (
+                f"  - {{type: production_disruption, country: {c}, mineral: cobalt, "
+                f"stage: {stage}, fraction_lost: {draw(fractions)}}}\n"
+            )
+    # ore: every refiner takes its feed from two mining countries
+    prod = {("cobalt", "refining", c): float(ds.production[0, REF, 0, pos(ds, c)])
+            for c in COUNTRIES}  # fmt: skip
+    prod.update({("cobalt", "mining", "COD"): 300.0, ("cobalt", "mining", "AUS"): 80.0})
+    flows = {
+        ("cobalt", "refining", COUNTRIES[e], COUNTRIES[i]): float(q)
+        for (e, i), q in np.ndenumerate(ds.trade_array()[0, REF, 0])
+        if q > 0
+    }
+    for refiner, share in zip(draw(st.permutations(COUNTRIES))[:3], (0.5, 0.3, 0.2), strict=True):
+        if refiner not in ("COD", "AUS"):
+            flows[("cobalt", "mining", "COD", refiner)] = 200.0 * share
+            flows[("cobalt", "mining", "AUS", refiner)] = 60.0 * share
+    return build(prod, flows), scenario(shocks, f"  deflection: {delta}\n")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shock_sets())
+def test_a_country_whose_supply_falls_never_scores_lower(case):
+    ds, sc = case
+    result = run_scenario(ds, sc)
+    sim = simulate(ds, sc)
+    changes = result.score_changes()
+    for m, s in sim.pairs:
+        p0, p1 = sim.production0[m, s], sim.production[m, s]
+        f0, f1 = sim.flows0[m, s], sim.flows[m, s]
+        assert (p1 >= 0).all()
+        assert (f1 >= 0).all()
+        # mass: output changes only by what the ledger says was lost
+        led = sim.ledgers[(m, s)]
+        lost = p0.sum() - p1.sum()
+        assert lost == pytest.approx(led.production_lost + led.propagated_loss, abs=1e-7)
+        fell = (p1 + f1.sum(axis=0)) < (p0 + f0.sum(axis=0)) - 1e-9
+        for c in np.flatnonzero(fell):
+            hit = changes[(changes["stage"] == STAGES[s]) & (changes["country"] == COUNTRIES[c])]
+            assert len(hit) == 1, (COUNTRIES[c], STAGES[s])
+            before, after = hit["baseline"].iloc[0], hit["shocked"].iloc[0]
+            if np.isnan(before):  # no score before (nothing consumed): nothing to compare
+                continue
+            assert after >= before - 1e-12, (COUNTRIES[c], STAGES[s], before, after)

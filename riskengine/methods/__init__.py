@@ -64,4 +64,20 @@ def score(dataset: Dataset, method: str = DEFAULT_METHOD, **params: Any) -> Scor
         raise
 
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "ScoreResult", "score"]
+def against_baseline(method: str, baseline: Dataset) -> dict[str, Dataset]:
+    """``{"baseline": baseline}`` for a method that scores a shock as lost supply, else ``{}``.
+
+    The composite (``riskengine``) scores a shocked dataset against the
+    dataset it was shocked from, so that a country whose supply falls never
+    scores lower (:func:`riskengine.methods.composite.composite`, "After a
+    shock"); GeoPolRisk and the EU method score the supply mix that remains.
+    """
+    import inspect
+
+    if method not in METHODS:
+        raise UnknownLabelError("method", [method], METHODS)
+    takes = "baseline" in inspect.signature(METHODS[method]).parameters
+    return {"baseline": baseline} if takes else {}
+
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "ScoreResult", "against_baseline", "score"]

@@ -17,11 +17,11 @@ from riskengine import indices as ix
 from riskengine.dataset import Dataset, label_frame
 from riskengine.dims import OTHER_COUNTRIES, Stage
 from riskengine.errors import RiskEngineError
+from riskengine.flows import Flows
 from riskengine.methods.base import (
     MissingGovernance,
     ScoreResult,
     atomistic_weights,
-    cell_keys,
     check_method_args,
     concentration_table,
     exporter_weights,
@@ -68,6 +68,7 @@ def composite(
     years: Sequence[int] | int | None = None,
     weights: Mapping[str, float] | None = None,
     missing_governance: MissingGovernance = "nan",
+    baseline: Dataset | None = None,
 ) -> ScoreResult:
     r"""Score the composite supply-chain risk of every country, mineral and stage.
 
@@ -83,6 +84,10 @@ def composite(
     missing_governance
         ``"nan"`` (default), ``"raise"`` or a number for suppliers without a PV
         score.
+    baseline
+        The dataset ``dataset`` was shocked from (same coordinates), to score
+        a shock as the supply it costs (Notes, "After a shock"); None scores
+        ``dataset`` as it is.
 
     Returns
     -------
@@ -126,6 +131,19 @@ def composite(
     from (:data:`UPSTREAM_STAGE`), with a note. A country that
     imports nothing has import and upstream exposure 0 (not 0/0 where the
     data list no production for it).
+
+    **After a shock** (``baseline`` given), a country whose supply
+    :math:`p_c + F_c` fell is scored against the supply it had: the tonnes
+    it no longer receives count at the highest risk, 1, and supply it gained
+    in their place at no less than the risk of what it lost
+    (:func:`riskengine.indices.loss_weighted_mean`, for its imports and for
+    each refiner's feed); the exports it could no longer make count as still
+    owed to its buyers (its reliance and export concentration are measured
+    on :math:`\max(f^0, f^1)` of its export flows, over its baseline supply);
+    output lost by a producer stays in the world concentration as that
+    producer's (:math:`\max(p^0, p^1)`). The score of a country whose supply
+    fell therefore never falls; a country whose supply did not fall is scored
+    on what it receives. Quantities (``imports_t`` ...) are the shocked ones.
     """
     check_method_args("riskengine", dataset, minerals, stages, missing_governance)
     w = _check_weights(weights or {})
@@ -136,12 +154,23 @@ def composite(
     trade_notes(ds, notes)
     atom = atomistic_weights(ds)
     _n_m, n_s, _n_t, _n_c = ds.shape
-    pairs = ds.pairs
+    before = None if baseline is None else _baseline_for(ds, baseline, minerals, years)
+    pairs, f0 = _joined_pairs(ds, before)
     f = pairs.content
-    key_i, size = cell_keys(ds, "importer")
-    key_e, _ = cell_keys(ds, "exporter")
+    size = int(np.prod(ds.shape))
+    if before is None:
+        key_i, key_e = ds.cell_key("importer"), ds.cell_key("exporter")
+    else:
+        key_i = pairs.key(("mineral", "stage", "year", "importer"), ds.shape)
+        key_e = pairs.key(("mineral", "stage", "year", "exporter"), ds.shape)
     imports = ix.segment_sum(key_i, f, size).reshape(ds.shape)
     exports = ix.segment_sum(key_e, f, size).reshape(ds.shape)
+    prod0 = prod if before is None else np.where(before.production_missing, 0.0, before.production)
+    imports0 = ix.segment_sum(key_i, f0, size).reshape(ds.shape)
+    hit = (prod + imports) < (prod0 + imports0)
+    # a country short of supply still owes its buyers what it exported
+    owed = np.where(hit.ravel()[key_e], np.maximum(f, f0), f)
+    exports_used = ix.segment_sum(key_e, owed, size).reshape(ds.shape)
 
     gov, used = governance_by_year(ds)
     g = ix.geopolrisk_weight(gov[1])  # (T, C)
@@ -151,23 +180,36 @@ def composite(
         missing_governance, notes,
     )  # fmt: skip
 
-    concentration = _stage_concentration(ds, ix.weighted_hhi(prod, atom), prod, imports, notes)
-    supply = prod + imports
+    # output a producer lost stays in the world concentration as its own
+    concentration = _stage_concentration(
+        ds, ix.weighted_hhi(np.maximum(prod, prod0), atom), prod, imports, notes
+    )
+    supply = np.where(hit, prod0 + imports0, prod + imports)
     # a country that imports nothing has no import exposure, also when the data list
     # no production for it (an exporter hidden in the source's residual row): 0, not 0/0
     g_exporter = exporter_weights(g, pairs)
-    risk = ix.sparse_import_risk(key_i, g_exporter, f, prod.ravel()).reshape(ds.shape)
-    import_exposure = np.where(imports > 0, risk, 0.0)
-    reliance = ix.net_import_reliance(prod, imports, exports)
+    own = np.arange(size)
+    numerator, total = ix.loss_weighted_mean(
+        np.concatenate([key_i, own]),
+        np.concatenate([g_exporter, np.zeros(size)]),
+        np.concatenate([f0, prod0.ravel()]),
+        np.concatenate([f, prod.ravel()]),
+        size,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        export_share = np.minimum(exports / supply, 1.0)
-    dest = ix.segment_hhi(key_e, f, size).reshape(ds.shape)
-    export_conc = np.where(exports > 0, dest * export_share, 0.0)
+        risk = (numerator / total).reshape(ds.shape)
+    imports_used = np.where(hit, prod0 + imports0 - prod, imports)
+    import_exposure = np.where(imports_used > 0, risk, 0.0)
+    reliance = ix.net_import_reliance(prod, imports_used, exports_used)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        export_share = np.minimum(exports_used / supply, 1.0)
+    dest = ix.segment_hhi(key_e, owed, size).reshape(ds.shape)
+    export_conc = np.where(exports_used > 0, dest * export_share, 0.0)
 
     upstream = np.zeros_like(import_exposure)
     if Stage.REFINING.value in ds.stages and Stage.MINING.value in ds.stages:
         upstream[:, ds.stages.get_loc(Stage.REFINING.value)] = _upstream(
-            ds, prod, imports, exports, supply, g, notes
+            ds, pairs, f0, prod, prod0, exports, g, notes
         )
 
     factors = {
@@ -186,7 +228,7 @@ def composite(
     score = sum(contributions.values())
     assert isinstance(score, np.ndarray)
 
-    active = (imports > 0) | (exports > 0)
+    active = (imports > 0) | (exports > 0) | (hit & (imports0 > 0))
     if OTHER_COUNTRIES in ds.countries:
         active[..., ds.countries.get_loc(OTHER_COUNTRIES)] = False
     if stages is not None:
@@ -277,10 +319,11 @@ FEED_STAGES: tuple[str, ...] = (Stage.MINING.value, Stage.INTERMEDIATE.value)
 
 def _upstream(
     ds: Dataset,
+    pairs: Flows,
+    f0: np.ndarray,
     prod: np.ndarray,
-    imports: np.ndarray,
+    prod0: np.ndarray,
     exports: np.ndarray,
-    supply: np.ndarray,
     g: np.ndarray,
     notes: list[str],
 ) -> np.ndarray:
@@ -288,28 +331,39 @@ def _upstream(
 
     Each refiner's feed is its retained mine output plus its imports of ore,
     concentrate and intermediates by origin; the governance weight is averaged
-    over the feed (:func:`riskengine.indices.feed_origin_weight`), then over
-    each importer's refined suppliers.
+    over the feed, then over each importer's refined suppliers, both with
+    :func:`riskengine.indices.loss_weighted_mean` (``f0``, ``prod0``: the
+    baseline of a shock; equal to the flows and production otherwise).
     """
     n_m, _, n_t, n_c = ds.shape
-    pairs = ds.pairs
+    mtc = (n_m, n_t, n_c)
+    size = n_m * n_t * n_c
     s_mine = int(ds.positions("stage", [Stage.MINING.value])[0])
     s_ref = int(ds.positions("stage", [Stage.REFINING.value])[0])
     feed_pos = ds.positions("stage", [s for s in FEED_STAGES if s in ds.stages])
-    feed_exports = exports[:, feed_pos].sum(axis=1)  # (M,T,C)
-    retained = np.maximum(prod[:, s_mine] - feed_exports, 0.0)
     is_feed = np.isin(pairs.stage, feed_pos)
     feed = pairs.take(is_feed)
-    mtc = (n_m, n_t, n_c)
     key_feed = feed.key(("mineral", "year", "importer"), mtc)
-    g_own = np.broadcast_to(g[None], mtc)
-    weighted, fed = ix.feed_origin_weight(
-        retained.ravel(), g_own.ravel(), key_feed, g[feed.year, feed.exporter], feed.content
+    key_out = feed.key(("mineral", "year", "exporter"), mtc)
+
+    def retained(mine: np.ndarray, flows: np.ndarray) -> np.ndarray:
+        return np.maximum(mine.ravel() - ix.segment_sum(key_out, flows, size), 0.0)
+
+    own = np.arange(size)
+    g_own = np.broadcast_to(g[None], mtc).ravel()
+    fed_w, fed = ix.loss_weighted_mean(
+        np.concatenate([key_feed, own]),
+        np.concatenate([g[feed.year, feed.exporter], g_own]),
+        np.concatenate([f0[is_feed], retained(prod0[:, s_mine], f0[is_feed])]),
+        np.concatenate([feed.content, retained(prod[:, s_mine], feed.content)]),
+        size,
     )
-    weighted = weighted.reshape(mtc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weighted = (fed_w / fed).reshape(mtc)
     fed = fed.reshape(mtc)
     refined_exports = exports[:, s_ref]
     unknown_feed = (fed == 0) & (refined_exports > 0)
+    g_own = g_own.reshape(mtc)
     if unknown_feed.any():
         # a refiner whose feed is unknown (no mine output, no feed imports in the data)
         # is taken as its own ore origin
@@ -328,17 +382,64 @@ def _upstream(
             + "; ".join(who[:20])
             + (f"; ... ({len(who)} minerals)" if len(who) > 20 else "")
         )
-    refined = pairs.take(pairs.stage == s_ref)
+    is_ref = pairs.stage == s_ref
+    refined = pairs.take(is_ref)
     key_ref = refined.key(("mineral", "year", "importer"), mtc)
     # an ore origin without a PV score (NaN g, policy "nan") makes the factor NaN for
     # the importers whose refined imports embody its ore; a zero share adds 0
-    numerator, total = ix.segment_weighted_mean(
-        key_ref,
-        weighted[refined.mineral, refined.year, refined.exporter],
-        refined.content,
-        n_m * n_t * n_c,
+    numerator, total = ix.loss_weighted_mean(
+        np.concatenate([key_ref, own]),
+        np.concatenate([weighted[refined.mineral, refined.year, refined.exporter], np.zeros(size)]),
+        np.concatenate([f0[is_ref], prod0[:, s_ref].ravel()]),
+        np.concatenate([refined.content, prod[:, s_ref].ravel()]),
+        size,
     )
+    imported = ix.segment_sum(key_ref, np.maximum(refined.content, f0[is_ref]), size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        origin = (numerator / total).reshape(mtc)
-        has_imports = imports[:, s_ref] > 0
-        return np.where(has_imports, origin * imports[:, s_ref] / supply[:, s_ref], 0.0)
+        return np.where(imported.reshape(mtc) > 0, (numerator / total).reshape(mtc), 0.0)
+
+
+def _baseline_for(
+    ds: Dataset,
+    baseline: Dataset,
+    minerals: Sequence[str] | str | None,
+    years: Sequence[int] | int | None,
+) -> Dataset:
+    """Select the baseline of a shocked dataset as ``ds`` was selected (same coordinates)."""
+    if not isinstance(baseline, Dataset):
+        from riskengine.errors import bad_argument
+
+        raise bad_argument(
+            "composite", "baseline", "a Dataset", baseline, "pass the dataset that was shocked"
+        )
+    before = resolve_params(baseline, minerals, None, years)
+    for dim in ("minerals", "stages", "years", "countries"):
+        if not getattr(before, dim).equals(getattr(ds, dim)):
+            raise RiskEngineError(
+                f"the baseline dataset has other {dim} than the shocked one; pass the dataset "
+                "the shock was applied to (riskengine.apply_scenario keeps its coordinates)"
+            )
+    return before
+
+
+def _joined_pairs(ds: Dataset, baseline: Dataset | None) -> tuple[Flows, np.ndarray]:
+    """Join the pairs of ``ds`` and of its baseline on one index: (pairs, baseline tonnes).
+
+    A pair present on one side only has 0 tonnes on the other. Without a
+    baseline the pairs are ``ds.pairs`` and the baseline tonnes their own.
+    """
+    pairs = ds.pairs
+    if baseline is None:
+        return pairs, pairs.content
+    m, s, t, c = ds.shape
+    dims = ("mineral", "stage", "year", "exporter", "importer")
+    sizes = (m, s, t, c, c)
+    old = baseline.pairs
+    keys = np.concatenate([pairs.key(dims, sizes), old.key(dims, sizes)])
+    union, inverse = np.unique(keys, return_inverse=True)
+    n = len(union)
+    after = np.bincount(inverse[: len(pairs)], weights=pairs.content, minlength=n)
+    before = np.bincount(inverse[len(pairs) :], weights=old.content, minlength=n)
+    coords = np.unravel_index(union, sizes)
+    joined = Flows.build(**dict(zip(dims, coords, strict=True)), content=after)
+    return joined, before

@@ -12,7 +12,7 @@ import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.errors import RiskEngineError, bad_argument
-from riskengine.methods import DEFAULT_METHOD, ScoreResult, score
+from riskengine.methods import DEFAULT_METHOD, ScoreResult, against_baseline, score
 from riskengine.results import Result
 from riskengine.scenarios.engine import (
     importer_table,
@@ -223,7 +223,9 @@ def run_scenario(
     else:  # nothing to shock: show the whole year unchanged
         base_ds = shock_ds = dataset.sel(years=[scenario.year])
     base, caught = _score_quietly(base_ds, method, params)
-    after, caught_after = _score_quietly(shock_ds, method, params)
+    after, caught_after = _score_quietly(
+        shock_ds, method, {**params, **against_baseline(method, base_ds)}
+    )
     seen: set[str] = set()
     for w in [*caught, *caught_after]:
         text = str(w.message)

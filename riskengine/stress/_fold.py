@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.dataset import Dataset
-from riskengine.methods import score
+from riskengine.methods import against_baseline, score
 from riskengine.stress._common import reemit
 
 #: Separator between a mineral id and the copy number in folded datasets.
@@ -112,6 +112,7 @@ def score_copies(
     params: Mapping[str, Any],
     seen: set[str],
     measure: str = "score",
+    baseline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Score ``K`` copies of a one-mineral, one-year dataset in one method call.
 
@@ -130,6 +131,11 @@ def score_copies(
         Warning texts already issued (each distinct warning is issued once).
     measure
         Column of the method's score table to return.
+    baseline
+        ``(production [stage, country], flows [stage, exporter, importer])``
+        the copies were shocked from: a method that scores a shock against its
+        baseline (:func:`riskengine.methods.against_baseline`) gets it, folded
+        the same way.
 
     Returns
     -------
@@ -156,9 +162,23 @@ def score_copies(
         governance_years=base.governance_years,
         mineral_info=folded_info,
     )
+    kwargs = _params_for_copies(method, params, mineral, names)
+    if baseline is not None:
+        p0, f0 = baseline
+        unshocked = _fold(
+            base,
+            minerals=names,
+            years=base.years,
+            production=np.broadcast_to(p0[None, :, None, :], production[:, :, None, :].shape),
+            flows=np.broadcast_to(f0[None, :, None], flows[:, :, None].shape),
+            governance=base.governance,
+            governance_years=base.governance_years,
+            mineral_info=folded_info,
+        )
+        kwargs.update(against_baseline(method, unshocked))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = score(folded, method=method, **_params_for_copies(method, params, mineral, names))
+        result = score(folded, method=method, **kwargs)
     reemit(caught, seen)
     frame = result.scores
     if measure not in frame.columns:

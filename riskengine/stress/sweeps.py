@@ -871,7 +871,9 @@ def sweep(
             baselines[md.name] = score_copies(
                 md.base, md.p0[None], md.f0[None], method, params, seen
             )
-        scores = score_copies(md.base, chunk.production, chunk.flows, method, params, seen)
+        scores = score_copies(
+            md.base, chunk.production, chunk.flows, method, params, seen, baseline=(md.p0, md.f0)
+        )
         ids = np.arange(next_id, next_id + len(chunk_exporters))
         next_id += len(chunk_exporters)
         bans, markets, impacts = _tables(
