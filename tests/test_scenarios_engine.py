@@ -24,6 +24,7 @@ from riskengine.scenarios import (
     simulate,
 )
 from riskengine.scenarios.engine import importer_table
+from riskengine.scenarios.market import market_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "scenarios"
@@ -194,6 +195,31 @@ def test_full_ban_to_all_importers_is_withheld():
     assert row(imp, "cobalt", "refining", "JPN")["shortfall_t"] == 100.0
     assert row(imp, "cobalt", "refining", "JPN")["shortfall_pct"] == pytest.approx(100 / 1.5)
     assert row(imp, "cobalt", "refining", "CHN")["supply_change_t"] == 200.0
+
+
+def test_importers_lead_with_days_of_cover_and_the_extra_cost_in_dollars():
+    ds = build(DEFLECT_PROD, DEFLECT_FLOWS)  # every flow valued at 1000 USD/t
+    sc = scenario(ban("CHN", "cobalt", "refining"), duration_months=6)
+    result = run_scenario(ds, sc)
+    imp = result.importers
+    assert list(imp.columns[4:9]) == [
+        "shortfall_t", "shortfall_pct", "cover_days", "extra_cost_usd", "price_change_pct",
+    ]  # fmt: skip
+    months = market_parameters("cobalt").values["stock_months"][0]
+    outside = result.market.iloc[0]["price_change_pct"] / 100.0
+    inside = result.market.iloc[0]["price_change_inside_pct"] / 100.0
+    assert outside > 0 > inside
+    jpn, usa, chn = (row(imp, "cobalt", "refining", c) for c in ("JPN", "USA", "CHN"))
+    # Japan consumed 150 t and is 100 t short: its stocks of `months` of consumption
+    assert jpn["cover_days"] == pytest.approx(365.0 * (months / 12.0 * 150.0) / 100.0)
+    # it still buys 50 t a year, for half a year, at 1000 USD/t times the price rise
+    assert jpn["unit_value_usd_t"] == pytest.approx(1000.0)
+    assert jpn["extra_cost_usd"] == pytest.approx(50.0 * 1000.0 * outside * 0.5)
+    assert usa["extra_cost_usd"] == 0.0  # nothing left to buy
+    # China, the restricting country, pays its falling inside price for the 100 t it uses
+    assert chn["price_change_pct"] == pytest.approx(100.0 * inside)
+    assert chn["extra_cost_usd"] == pytest.approx(100.0 * 1000.0 * inside * 0.5)
+    assert np.isnan(chn["cover_days"])
 
 
 @pytest.mark.parametrize(

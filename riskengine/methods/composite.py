@@ -137,9 +137,9 @@ def composite(
     it no longer receives count at the highest risk, 1, and supply it gained
     in their place at no less than the risk of what it lost
     (:func:`riskengine.indices.loss_weighted_mean`, for its imports and for
-    each refiner's feed); the exports it could no longer make count as still
-    owed to its buyers (its reliance and export concentration are measured
-    on :math:`\max(f^0, f^1)` of its export flows, over its baseline supply);
+    each refiner's feed); as an exporter it is measured on the exports it
+    had, :math:`f^0` (its reliance and export concentration, over its
+    baseline supply: what it can no longer sell is still owed to its buyers);
     output lost by a producer stays in the world concentration as that
     producer's (:math:`\max(p^0, p^1)`). The score of a country whose supply
     fell therefore never falls; a country whose supply did not fall is scored
@@ -168,8 +168,8 @@ def composite(
     prod0 = prod if before is None else np.where(before.production_missing, 0.0, before.production)
     imports0 = ix.segment_sum(key_i, f0, size).reshape(ds.shape)
     hit = (prod + imports) < (prod0 + imports0)
-    # a country short of supply still owes its buyers what it exported
-    owed = np.where(hit.ravel()[key_e], np.maximum(f, f0), f)
+    # a country short of supply is measured, as an exporter, on the exports it had
+    owed = np.where(hit.ravel()[key_e], f0, f)
     exports_used = ix.segment_sum(key_e, owed, size).reshape(ds.shape)
 
     gov, used = governance_by_year(ds)

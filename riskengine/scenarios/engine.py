@@ -1000,23 +1000,69 @@ IMPORTER_COLUMNS: tuple[str, ...] = (
     "stage",
     "year",
     "country",
+    "shortfall_t",
+    "shortfall_pct",
+    "cover_days",
+    "extra_cost_usd",
+    "price_change_pct",
     "consumption_t",
     "demand_t",
     "supply_change_t",
     "shortfall_gross_t",
     "stockpile_t",
     "stockpile_draw_t",
-    "shortfall_t",
-    "shortfall_pct",
     "shortfall_over_duration_t",
     "stockpile_cover_days",
-    "price_change_pct",
+    "unit_value_usd_t",
 )
 
 
+def unit_values(ds: Dataset) -> np.ndarray:
+    """World unit value ``[mineral, stage]`` in USD per contained tonne, first year of ``ds``.
+
+    Value over contained tonnes of the flows that carry both (screened flows
+    left out); NaN where no flow is priced.
+    """
+    n_m, n_s = len(ds.minerals), len(ds.stages)
+    out = np.full((n_m, n_s), np.nan)
+    if ds.trade is None:
+        return out
+    pairs = ds.trade.take(ds.trade.year == 0)
+    key = pairs.mineral.astype(np.int64) * n_s + pairs.stage
+    value = np.bincount(key, weights=pairs.priced_value, minlength=n_m * n_s)
+    tonnes = np.bincount(key, weights=pairs.priced, minlength=n_m * n_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[...] = np.where(tonnes > 0, value / tonnes, np.nan).reshape(n_m, n_s)
+    return out
+
+
 def importer_table(sim: Simulation) -> pd.DataFrame:
-    """Per-importer shortfall, stockpile cover and price of every touched pair."""
+    r"""Per importer of every touched pair: what the shock costs it, in tonnes, days and dollars.
+
+    Columns (tonnes are contained tonnes per year while the shock lasts):
+
+    - ``shortfall_t``: :math:`\max(C_0 (k - 1) - dA, 0)` less stockpile draws
+      (module notes, "Shortfall"); ``shortfall_pct`` of demand :math:`k C_0`;
+    - ``cover_days``: days the importer's usable stocks cover its shortfall
+      before stockpile draws, :math:`365 (s_m C_0 / 12 + S) / \text{gross}`,
+      with :math:`s_m` the market model's ``stock_months`` (central value,
+      ``riskengine/market_parameters.csv``) and :math:`S` a stockpile the
+      scenario releases; NaN without a shortfall;
+    - ``extra_cost_usd``: what the supply it still gets costs more at the
+      shocked price over the shock,
+      :math:`(k C_0 - \text{shortfall}) \cdot v \cdot \Delta p \cdot h / 12`,
+      with :math:`v` the world unit value of the mineral and stage that year
+      (``unit_value_usd_t``, USD per contained tonne from the trade values),
+      :math:`\Delta p` the price change the importer faces (inside the
+      restricting countries for them, outside for everyone else) and
+      :math:`h` the duration in months; negative where the price falls;
+    - ``price_change_pct``: that price change, in %;
+    - the rest: baseline consumption, demand, supply change, the gross
+      shortfall, stockpile held and drawn, the shortfall over the duration and
+      the cover of the released stockpile alone (``stockpile_cover_days``).
+    """
     ds = sim.dataset
+    values = unit_values(ds)
     rows: list[pd.DataFrame] = []
     for m, s in sim.pairs:
         c0 = sim.consumption0(m, s)
@@ -1028,30 +1074,44 @@ def importer_table(sim: Simulation) -> pd.DataFrame:
         short[short <= TINY] = 0.0
         change[np.abs(change) <= TINY] = 0.0
         stock = sim.stock[m, s]
+        mineral = str(ds.minerals[m])
+        stock_months = mk.market_parameters(mineral).values["stock_months"][0]
+        usable = stock_months / 12.0 * c0 + stock
+        price = sim.prices.get((m, s))
+        if price is None:
+            faced = np.full(len(ds.countries), np.nan)
+        else:
+            inside = price.price.inside if np.isfinite(price.price.inside) else 0.0
+            faced = np.where(price.restricting, inside, price.price.outside)
         with np.errstate(divide="ignore", invalid="ignore"):
             pct = np.where(demand > 0, 100.0 * short / demand, np.nan)
             cover = np.where(gross > 0, stock / (gross / 365.0), np.nan)
-        price = sim.prices.get((m, s))
+            cover_all = np.where(gross > 0, usable / (gross / 365.0), np.nan)
+        bought = np.maximum(demand - short, 0.0)
+        cost = bought * values[m, s] * faced * sim.scenario.months / 12.0
         keep = ((c0 > 0) | (gross > 0) | (stock > 0) | (change != 0)) & (
             ds.countries != OTHER_COUNTRIES
         )
         frame = pd.DataFrame(
             {
-                "mineral": str(ds.minerals[m]),
+                "mineral": mineral,
                 "stage": str(ds.stages[s]),
                 "year": sim.year,
                 "country": ds.countries,
+                "shortfall_t": short,
+                "shortfall_pct": pct,
+                "cover_days": cover_all,
+                "extra_cost_usd": np.where(bought > 0, cost, 0.0),
+                "price_change_pct": 100.0 * faced,
                 "consumption_t": c0,
                 "demand_t": demand,
                 "supply_change_t": change,
                 "shortfall_gross_t": gross,
                 "stockpile_t": stock,
                 "stockpile_draw_t": draw,
-                "shortfall_t": short,
-                "shortfall_pct": pct,
                 "shortfall_over_duration_t": short * sim.scenario.months / 12.0,
                 "stockpile_cover_days": cover,
-                "price_change_pct": 100.0 * price.price.outside if price else np.nan,
+                "unit_value_usd_t": values[m, s],
             }
         )
         rows.append(frame[keep])

@@ -78,12 +78,16 @@ class ScenarioResult(Result):
         The method's results on the baseline and on the shocked dataset
         (minerals the scenario touches, the scenario year).
     importers : pandas.DataFrame
-        Per (mineral, stage, country): ``consumption_t`` (baseline apparent
-        consumption), ``demand_t``, ``supply_change_t``, ``shortfall_gross_t``
-        (before stockpile draws), ``stockpile_t``, ``stockpile_draw_t``,
-        ``shortfall_t`` (tonnes per year while the shock lasts),
-        ``shortfall_pct`` (% of demand), ``shortfall_over_duration_t``,
-        ``stockpile_cover_days`` and ``price_change_pct``.
+        Per (mineral, stage, country), the loss first: ``shortfall_t``
+        (contained tonnes per year while the shock lasts), ``shortfall_pct``
+        (% of demand), ``cover_days`` (days its usable stocks cover the
+        shortfall), ``extra_cost_usd`` (what its remaining supply costs more
+        over the shock at the price it faces), ``price_change_pct``; then
+        ``consumption_t`` (baseline apparent consumption), ``demand_t``,
+        ``supply_change_t``, ``shortfall_gross_t`` (before stockpile draws),
+        ``stockpile_t``, ``stockpile_draw_t``, ``shortfall_over_duration_t``,
+        ``stockpile_cover_days`` and ``unit_value_usd_t``
+        (:func:`riskengine.scenarios.engine.importer_table`).
     market : pandas.DataFrame
         Per (mineral, stage): world production and trade before and after,
         the tonnes each mechanism moved, the outside gap (``gap_fraction``) and
