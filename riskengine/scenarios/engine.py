@@ -378,15 +378,15 @@ class Simulation:
     def consumption0(self, m: int, s: int) -> np.ndarray:
         """Baseline apparent consumption ``max(P + M - X, 0)`` of a pair."""
         f0 = None if self.flows0 is None else self.flows0[m, s]
-        return np.maximum(_balance(self.production0[m, s], f0), 0.0)
+        return np.maximum(balance(self.production0[m, s], f0), 0.0)
 
     def supply_change(self, m: int, s: int) -> np.ndarray:
         """Change ``dA`` in what stays in each country."""
         f0 = None if self.flows0 is None else self.flows0[m, s]
         f1 = None if self.flows is None else self.flows[m, s]
         return (
-            _balance(self.production[m, s], f1)
-            - _balance(self.production0[m, s], f0)
+            balance(self.production[m, s], f1)
+            - balance(self.production0[m, s], f0)
             + self.adjust[m, s]
         )
 
@@ -396,16 +396,72 @@ def refinery_feed(mine: np.ndarray, feed_flows: np.ndarray) -> np.ndarray:
 
     ``feed_flows`` is ``[..., e, i]``, the flows of the feed stages summed
     (:data:`~riskengine.methods.composite.FEED_STAGES`); ``mine`` is
-    ``[..., c]``. The sweep's batched propagation uses the same function.
+    ``[..., c]``.
     """
     return np.maximum(mine - feed_flows.sum(axis=-1), 0.0) + feed_flows.sum(axis=-2)
 
 
-def _balance(p: np.ndarray, f: np.ndarray | None) -> np.ndarray:
-    """``P + M - X`` of one pair (``[c]``)."""
-    if f is None:
-        return p.copy()
-    return p + f.sum(axis=0) - f.sum(axis=1)
+def feed_loss(
+    mine0: np.ndarray, feed0: np.ndarray, mine1: np.ndarray, feed1: np.ndarray
+) -> np.ndarray:
+    """Fraction of each refiner's feed lost, ``phi = 1 - min(feed' / feed, 1)`` (module notes).
+
+    Baseline ``mine0 [c]``, ``feed0 [e, i]``; shocked ``mine1 [..., c]``,
+    ``feed1 [..., e, i]`` with any leading batch axes. More feed does not
+    raise refined output (refineries run at capacity): phi >= 0; losses
+    below ``1e-12`` are rounding and count as 0.
+    """
+    before = refinery_feed(mine0, feed0)
+    after = refinery_feed(mine1, feed1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(before > 0, after / before, 1.0)
+    loss = np.clip(1.0 - ratio, 0.0, 1.0)
+    loss[loss < 1e-12] = 0.0
+    return loss
+
+
+def cut_output(
+    production: np.ndarray, flows: np.ndarray | None, frac: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each country's output and exports by ``frac`` (module notes), in place.
+
+    Parameters
+    ----------
+    production
+        ``P[..., c]``, cut in place.
+    flows
+        ``F[..., e, i]`` or None, rows scaled in place by ``1 - frac``.
+    frac
+        ``[..., c]`` fraction of output lost.
+
+    Returns
+    -------
+    lost : ndarray
+        Production lost, per member of the batch.
+    adjust : ndarray
+        ``[..., c]`` correction of ``dP + dM - dX`` for countries whose
+        export cut exceeds their output cut (exports from stocks or re-exports).
+    unrecorded : ndarray
+        Exports lost by countries without recorded output, per member.
+    """
+    lost = production * frac
+    adjust = np.zeros_like(lost)
+    unrecorded = np.zeros(lost.shape[:-1])
+    if flows is not None:
+        cut = flows.sum(axis=-1) * frac
+        adjust = -np.maximum(cut - lost, 0.0)
+        unrecorded = np.where(production <= 0, cut, 0.0).sum(axis=-1)
+        flows *= (1.0 - frac)[..., :, None]
+    production -= lost
+    np.maximum(production, 0.0, out=production)
+    return lost.sum(axis=-1), adjust, unrecorded
+
+
+def balance(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
+    """``P + M - X`` per country, over any leading axes (``flows`` None: ``P``)."""
+    if flows is None:
+        return production.copy()
+    return production + flows.sum(axis=-2) - flows.sum(axis=-1)
 
 
 class _Engine:
@@ -459,39 +515,31 @@ class _Engine:
 
     def consumption0(self, m: int, s: int) -> np.ndarray:
         f0 = None if self.f0 is None else self.f0[m, s]
-        return np.maximum(_balance(self.p0[m, s], f0), 0.0)
+        return np.maximum(balance(self.p0[m, s], f0), 0.0)
 
     def shortfall(self, m: int, s: int) -> np.ndarray:
         """Return the shortfall before stockpile draws, ``[c]``."""
         f0 = None if self.f0 is None else self.f0[m, s]
         change = (
-            _balance(self.p[m, s], self.flows_of(m, s))
-            - _balance(self.p0[m, s], f0)
+            balance(self.p[m, s], self.flows_of(m, s))
+            - balance(self.p0[m, s], f0)
             + self.adjust[m, s]
         )
         need = self.consumption0(m, s) * (self.demand[m, s] - 1.0)
         return np.maximum(need - change, 0.0)
 
     def cut_output(self, m: int, s: int, frac: np.ndarray) -> tuple[float, float]:
-        """Cut output and exports of each country by ``frac`` (module notes).
+        """Cut output and exports of each country by ``frac`` (:func:`cut_output`).
 
         Returns production lost and exports lost by countries without
         recorded output (trade units).
         """
-        p = self.p[m, s]
         f = self.flows_of(m, s)
-        lost = p * frac
-        unrecorded = 0.0
-        if f is not None:
-            exports = f.sum(axis=1)
-            cut = exports * frac
-            self.adjust[m, s] -= np.maximum(cut - lost, 0.0)
-            no_output = p <= 0
-            unrecorded = float(cut[no_output].sum())
-            f *= (1.0 - frac)[:, None]
-        p -= lost
-        np.maximum(p, 0.0, out=p)
-        return float(lost.sum()), unrecorded
+        lost, adjust, unrecorded = cut_output(
+            self.p[m, s][None], None if f is None else f[None], frac[None]
+        )
+        self.adjust[m, s] += adjust[0]
+        return float(lost[0]), float(unrecorded[0])
 
     # -------------------------------------------------------------- steps
     def run(self) -> Simulation:
@@ -577,16 +625,16 @@ class _Engine:
                 self.sc.market.deflection,
             )
             f[...] = new
-            led.blocked += ledger.blocked
-            led.deflected += ledger.deflected
-            led.withheld += ledger.withheld
+            led.blocked += float(ledger.blocked)
+            led.deflected += float(ledger.deflected)
+            led.withheld += float(ledger.withheld)
         for item in items:
             if isinstance(item.shock, Partnership):
                 self._partnership(item, m, s)
         if f is not None and self.f0 is not None and (f != self.f0[m, s]).any():
-            new, passed = mk.pass_through(f, self.f0[m, s], self.p0[m, s])
-            f[...] = new
-            led.passed_on += passed
+            batch = f[None].copy()
+            led.passed_on += float(mk.pass_through(batch, self.f0[m, s], self.p0[m, s])[0])
+            f[...] = batch[0]
         for item in items:
             if isinstance(item.shock, NewSupply):
                 self._new_supply(item, m, s)
@@ -605,12 +653,7 @@ class _Engine:
         if Stage.MINING.value in self.ds.stages:
             s_mine = _pos(self.ds.stages, Stage.MINING.value)
             mine0, mine1 = self.p0[m, s_mine], self.p[m, s_mine]
-        before = refinery_feed(mine0, ore0)
-        after = refinery_feed(mine1, ore1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(before > 0, after / before, 1.0)
-        loss = np.clip(1.0 - ratio, 0.0, 1.0)
-        loss[loss < 1e-12] = 0.0
+        loss = feed_loss(mine0, ore0, mine1, ore1)
         if not loss.any():
             return False
         f_ref = self.flows_of(m, s_ref)
@@ -621,7 +664,7 @@ class _Engine:
         mineral = self.ds.minerals[m]
         what = " and ".join("ore" if s == Stage.MINING.value else s for s in changed)
         if not hit.any():
-            lost_feed = before - after
+            lost_feed = refinery_feed(mine0, ore0) - refinery_feed(mine1, ore1)
             worst = [int(c) for c in np.argsort(-lost_feed)[:8] if lost_feed[c] > 0]
             more = int((loss > 0).sum()) - len(worst)
             self.notes.append(
@@ -681,14 +724,12 @@ class _Engine:
         np.fill_diagonal(pair, False)
         self.targeted[(m, s)] |= pair
         self.restricted[(m, s)][exporters] = True
-        blocked = np.where(pair, f * shock.severity, 0.0)
+        blocked = mk.block(f[None], pair[None], shock.severity)[0]
         if blocked.sum() <= 0:
             self.notes.append(
                 f"{self.where(item)}: {self.codes(exporters)} exported no {self.name(m, s)} to "
                 f"the targeted importers in {self.sc.year}; the ban changes nothing there"
             )
-        f -= blocked
-        np.maximum(f, 0.0, out=f)
         return blocked
 
     def _quota(self, item: ResolvedShock, m: int, s: int) -> None:

@@ -54,32 +54,50 @@ logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------ re-routing
+# Every function takes optional leading batch axes: ``F[..., e, i]``, ``P[..., c]``.
+
+
+def block(flows: np.ndarray, pairs: np.ndarray, severity: np.ndarray | float) -> np.ndarray:
+    """Scale the banned flows down by ``severity``, in place; return the blocked tonnes.
+
+    ``B = severity F`` on the ``pairs`` (boolean ``[..., e, i]``), 0 elsewhere;
+    ``F - B`` never below 0. ``severity`` is a number or ``[...]`` per member
+    of the batch.
+    """
+    sev = np.asarray(severity, dtype=float)[..., None, None]
+    blocked = np.where(pairs, flows * sev, 0.0)
+    flows -= blocked
+    np.maximum(flows, 0.0, out=flows)
+    return blocked
+
+
 def displacement_capacity(
     flows: np.ndarray, production: np.ndarray, eligible: np.ndarray
 ) -> np.ndarray:
-    """Return what each buyer can stop taking from its sources, ``Fx[k, j]``.
+    """Return what each buyer can stop taking from its sources, ``Fx[..., k, j]``.
 
     Parameters
     ----------
     flows
-        ``F[k, j]`` (tonnes).
+        ``F[..., k, j]`` (tonnes).
     production
-        ``P[c]`` (tonnes).
+        ``P[..., c]`` (tonnes).
     eligible
-        Boolean ``[k]``: suppliers that may be displaced (not restricting, not
-        short of supply themselves).
+        Boolean ``[..., k]``: suppliers that may be displaced (not restricting,
+        not short of supply themselves).
 
     Returns
     -------
     ndarray
-        ``Fx[k, j]``: imports of ``j`` from eligible ``k`` off the diagonal, and
-        on the diagonal ``j``'s own production kept at home,
+        ``Fx[..., k, j]``: imports of ``j`` from eligible ``k`` off the
+        diagonal, and on the diagonal ``j``'s own production kept at home,
         ``max(P_j - X_j, 0)``, when ``j`` is eligible.
     """
-    fx = np.where(eligible[:, None], flows, 0.0)
-    np.fill_diagonal(fx, 0.0)
-    kept = np.maximum(production - flows.sum(axis=1), 0.0)
-    fx[np.diag_indices_from(fx)] = np.where(eligible, kept, 0.0)
+    n = flows.shape[-1]
+    diag = np.arange(n)
+    fx = np.where(eligible[..., :, None], flows, 0.0)
+    kept = np.maximum(production - flows.sum(axis=-1), 0.0)
+    fx[..., diag, diag] = np.where(eligible, kept, 0.0)
     return fx
 
 
@@ -88,57 +106,60 @@ def displace(
     capacity: np.ndarray,
     arrivals: np.ndarray,
     loss_weights: np.ndarray,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Buyers who received extra volume stop buying it elsewhere; losers get it.
 
     Parameters
     ----------
     flows
-        ``F[k, j]``, already including the arrivals.
+        ``F[..., k, j]``, already including the arrivals.
     capacity
-        ``Fx[k, j]`` from :func:`displacement_capacity`.
+        ``Fx[..., k, j]`` from :func:`displacement_capacity`.
     arrivals
-        ``A[e, j]``: volume from source ``e`` that buyer ``j`` displaces
+        ``A[..., e, j]``: volume from source ``e`` that buyer ``j`` displaces
         (``sum_e A[e, j] <= sum_k Fx[k, j]``).
     loss_weights
-        ``W[e, i]``: how the volume freed on account of source ``e`` is shared
-        among the importers who lost supply (rows sum to 1 where ``e`` gave
-        anything).
+        ``W[..., e, i]``: how the volume freed on account of source ``e`` is
+        shared among the importers who lost supply (rows sum to 1 where ``e``
+        gave anything).
 
     Returns
     -------
     flows : ndarray
         ``F`` after displacement (``F[k, j]`` lowered) and re-sourcing
         (``F[k, i]`` raised).
-    moved : float
-        Tonnes re-sourced.
+    moved : ndarray
+        Tonnes re-sourced, per member of the batch.
     """
-    cap = capacity.sum(axis=0)
+    n = flows.shape[-1]
+    diag = np.arange(n)
+    cap = capacity.sum(axis=-2, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(cap > 0, capacity / cap, 0.0)  # [k, j]
-    wanted = arrivals.sum(axis=0)  # [j]
-    out = flows.copy()
-    cut = frac * wanted  # [k, j]
-    off = ~np.eye(len(flows), dtype=bool)
-    out[off] = np.maximum(out[off] - cut[off], 0.0)
-    freed = np.einsum("ej,kj->ek", arrivals, frac)  # [e, k]: freed at k on account of e
-    gained = np.einsum("ek,ei->ki", freed, loss_weights)
-    np.fill_diagonal(gained, 0.0)
+        frac = np.where(cap > 0, capacity / cap, 0.0)  # [..., k, j]
+    wanted = arrivals.sum(axis=-2, keepdims=True)  # [..., 1, j]
+    on_diag = flows[..., diag, diag].copy()
+    out = np.maximum(flows - frac * wanted, 0.0)
+    out[..., diag, diag] = on_diag
+    freed = np.einsum("...ej,...kj->...ek", arrivals, frac)  # freed at k on account of e
+    gained = np.einsum("...ek,...ei->...ki", freed, loss_weights)
+    gained[..., diag, diag] = 0.0
     out += gained
-    return out, float(gained.sum())
+    return out, gained.sum(axis=(-2, -1))
 
 
 @dataclass
 class Deflection:
     """What trade deflection did to one mineral and stage (tonnes per year).
 
-    ``withheld_by_exporter`` is the blocked volume each exporter kept.
+    Per member of the batch: ``blocked``, ``deflected`` and ``withheld``
+    ``[...]``, and ``withheld_by_exporter`` ``[..., e]``, the blocked volume
+    each exporter kept.
     """
 
-    blocked: float = 0.0
-    deflected: float = 0.0
-    withheld: float = 0.0
-    withheld_by_exporter: np.ndarray | None = None
+    blocked: np.ndarray
+    deflected: np.ndarray
+    withheld: np.ndarray
+    withheld_by_exporter: np.ndarray
 
 
 def deflect(
@@ -154,16 +175,16 @@ def deflect(
     Parameters
     ----------
     flows
-        ``F[e, i]`` after the bans.
+        ``F[..., e, i]`` after the bans.
     production
-        ``P[c]``.
+        ``P[..., c]``.
     blocked
-        ``B[e, i]``: tonnes the bans removed from each flow.
+        ``B[..., e, i]``: tonnes the bans removed from each flow.
     targeted
-        Boolean ``[e, i]``: pairs under a ban (severity > 0).
+        Boolean ``[..., e, i]``: pairs under a ban (severity > 0).
     restricted
-        Boolean ``[c]``: countries restricting exports of this product (banning
-        or under a quota); they are not displaced.
+        Boolean ``[..., c]``: countries restricting exports of this product
+        (banning or under a quota); they are not displaced.
     delta
         Fraction of the blocked volume offered to other buyers.
 
@@ -174,36 +195,37 @@ def deflect(
     ledger : Deflection
         Blocked, deflected and withheld tonnes; ``blocked = deflected + withheld``.
     """
-    total_blocked = float(blocked.sum())
+    by_exporter = blocked.sum(axis=-1)
+    total = by_exporter.sum(axis=-1)
     ledger = Deflection(
-        blocked=total_blocked, withheld=total_blocked, withheld_by_exporter=blocked.sum(axis=1)
-    )
-    if total_blocked <= 0 or delta <= 0:
+        blocked=total, deflected=np.zeros_like(total), withheld=total.copy(),
+        withheld_by_exporter=by_exporter,
+    )  # fmt: skip
+    if not (total > 0).any() or delta <= 0:
         return flows, ledger
-    n = len(flows)
-    losers = targeted.any(axis=0)
-    recipients = ~losers & ~restricted  # [j]
-    buyer = np.where(recipients[None, :] & ~np.eye(n, dtype=bool), flows, 0.0)  # [e, j]
-    row = buyer.sum(axis=1, keepdims=True)
-    offer = delta * blocked.sum(axis=1, keepdims=True)
+    n = flows.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    losers = targeted.any(axis=-2)  # [..., i]
+    eligible = ~losers & ~restricted  # [..., j]: recipients and displaceable sources
+    buyer = np.where(eligible[..., None, :] & off, flows, 0.0)  # [..., e, j]
+    row = buyer.sum(axis=-1, keepdims=True)
+    offer = delta * by_exporter[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        desired = np.where(row > 0, offer * buyer / row, 0.0)  # [e, j]
-    eligible = ~losers & ~restricted
+        desired = np.where(row > 0, offer * buyer / row, 0.0)  # [..., e, j]
     capacity = displacement_capacity(flows, production, eligible)
-    cap = capacity.sum(axis=0)
-    want = desired.sum(axis=0)
+    cap = capacity.sum(axis=-2, keepdims=True)
+    want = desired.sum(axis=-2, keepdims=True)
     scale = np.ones_like(want)
     np.divide(cap, want, out=scale, where=want > cap)
-    arrivals = desired * scale[None, :]
-    loss_total = blocked.sum(axis=1, keepdims=True)
+    arrivals = desired * scale
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = np.where(loss_total > 0, blocked / loss_total, 0.0)
-    out = flows + arrivals
-    out, _ = displace(out, capacity, arrivals, weights)
-    ledger.deflected = float(arrivals.sum())
-    ledger.withheld_by_exporter = np.maximum(blocked.sum(axis=1) - arrivals.sum(axis=1), 0.0)
-    ledger.withheld = float(ledger.withheld_by_exporter.sum())
-    return out, ledger
+        weights = np.where(by_exporter[..., None] > 0, blocked / by_exporter[..., None], 0.0)
+    out, _ = displace(flows + arrivals, capacity, arrivals, weights)
+    kept = np.maximum(by_exporter - arrivals.sum(axis=-1), 0.0)
+    return out, Deflection(
+        blocked=total, deflected=arrivals.sum(axis=(-2, -1)), withheld=kept.sum(axis=-1),
+        withheld_by_exporter=kept,
+    )  # fmt: skip
 
 
 @dataclass
@@ -264,7 +286,8 @@ def redirect(
     arrivals = np.zeros((1, n))
     arrivals[0, importer] = take
     weights = (moved / total)[None, :]
-    out, ledger.resourced = displace(out, capacity, arrivals, weights)
+    out, moved_on = displace(out, capacity, arrivals, weights)
+    ledger.resourced = float(moved_on)
     ledger.surplus = max(total - ledger.resourced, 0.0)
     return out, ledger
 
@@ -274,52 +297,114 @@ def pass_through(
     flows0: np.ndarray,
     production0: np.ndarray,
     *,
+    scale: np.ndarray | None = None,
+    row: np.ndarray | None = None,
     max_iter: int = 200,
-) -> tuple[np.ndarray, float]:
+) -> np.ndarray:
     r"""Countries that lose imports pass part of the loss on to their own buyers.
 
     A country re-exports part of what it takes in; when its imports fall, its
     exports fall by the share of its baseline supply it exported,
     :math:`x_c = \min(X_c / (P_c + M_c), 1)`, and the loss travels down the
     chain (trading hubs, toll refiners, transit countries). Iterated until the
-    cuts stop growing.
+    cuts stop growing, for every member of a batch at once.
 
     Parameters
     ----------
     flows
-        ``F[e, i]`` after the shocks.
+        ``F[b, e, i]`` after the shocks, a batch of ``b`` shocked versions of
+        one mineral and stage (a scenario is a batch of one); scaled in place.
     flows0, production0
-        Baseline flows and production of the same mineral and stage.
+        Baseline flows ``[e, i]`` and production ``[c]``.
+    scale, row
+        Optional structure of ``flows`` that makes each pass one sparse
+        matrix product for the whole batch: ``F[b] = diag(scale[b]) F0``
+        except in row ``row[b]`` (None: no such row; ``scale`` None: all
+        ones). Used by the sweep, where each ban changes one row.
     max_iter
         Bound on the passes down the chain.
 
     Returns
     -------
-    flows : ndarray
-        ``F`` with the passed-on cuts.
-    passed : float
-        Tonnes of exports cut in all.
+    ndarray
+        Tonnes of exports cut, per member of the batch.
+
+    Notes
+    -----
+    Pass :math:`t` cuts the exports of every country by
+    :math:`\max(x_c \ell_c - \text{passed}_c, 0)` with :math:`\ell_c` its lost
+    imports, spread over its buyers in proportion to its flows. Every pass
+    multiplies each exporter's row by ``1 - frac_c``, so after any number of
+    passes ``F[b] = diag(g_b) F^{start}[b]``: the loop runs on the vector
+    ``g`` and the imports ``g F^{start}``, and scales the rows once at the
+    end. A member leaves the loop at the pass where its cuts stop growing
+    (below ``1e-12`` of world exports), at the latest after ``max_iter``.
     """
+    k, n = flows.shape[0], flows.shape[1]
     imports0 = flows0.sum(axis=0)
     exports0 = flows0.sum(axis=1)
     supply0 = production0 + imports0
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
-    out = flows.copy()
-    passed = np.zeros(len(flows))
     tol = 1e-12 * max(float(exports0.sum()), 1.0)
+    g = np.ones((k, n))
+    passed = np.zeros((k, n))
+    active = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
+    structured = scale is not None or row is not None
+    # the loop runs on the members still moving, compacted whenever one stops
+    start = flows.sum(axis=2)[active]
+    if structured:
+        from scipy import sparse
+
+        base_t = sparse.csr_array(flows0.T)
+        h = (np.ones((k, n)) if scale is None else scale)[active]
+        r = None if row is None else np.asarray(row, dtype=int)[active]
+        extra = None
+        if r is not None:
+            extra = flows[active, r, :] - h[np.arange(len(active)), r, None] * flows0[r, :]
+        sub = None
+    else:
+        sub = flows[active]
+    ga = np.ones((len(active), n))
+    pa = np.zeros((len(active), n))
     for _ in range(max_iter):
-        loss = np.maximum(imports0 - out.sum(axis=0), 0.0)
-        step = np.maximum(share * loss - passed, 0.0)
-        if step.sum() <= tol:
+        if not len(active):
             break
-        exports = out.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        if structured:
+            imports = np.asarray((base_t @ (ga * h).T).T)
+            if extra is not None and r is not None:
+                imports += ga[np.arange(len(active)), r, None] * extra
+        else:
+            assert sub is not None
+            imports = np.einsum("bk,bkj->bj", ga, sub)
+        loss = np.maximum(imports0 - imports, 0.0)
+        step = np.maximum(share * loss - pa, 0.0)
+        going = step.sum(axis=1) > tol
+        if not going.all():
+            g[active[~going]] = ga[~going]
+            passed[active[~going]] = pa[~going]
+            active, ga, pa, step, start = (
+                active[going], ga[going], pa[going], step[going], start[going],
+            )  # fmt: skip
+            if structured:
+                h = h[going]
+                if r is not None and extra is not None:
+                    r, extra = r[going], extra[going]
+            else:
+                assert sub is not None
+                sub = sub[going]
+            if not len(active):
+                break
+        exports = ga * start
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
-        cut = out * frac[:, None]
-        out -= cut
-        passed += cut.sum(axis=1)
-    return np.maximum(out, 0.0), float(passed.sum())
+        pa += exports * frac
+        ga *= 1.0 - frac
+    g[active] = ga
+    passed[active] = pa
+    flows *= g[:, :, None]
+    np.maximum(flows, 0.0, out=flows)
+    return passed.sum(axis=1)
 
 
 # ------------------------------------------------------- two-region market
