@@ -1,11 +1,12 @@
-"""The two-region market model (METHODS 10): hand-checked formulas and properties."""
+"""The market model: the two-region price (METHODS 10) and pass-through, by hand and property."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.scenarios.market import (
@@ -13,6 +14,8 @@ from riskengine.scenarios.market import (
     MarketParameters,
     log_price_change,
     market_parameters,
+    pass_through,
+    pass_through_rows,
     two_region_price,
 )
 
@@ -142,3 +145,33 @@ def test_the_band_is_ordered_when_the_price_falls() -> None:
     )
     assert price.outside < 0
     assert price.outside_low <= price.outside <= price.outside_high
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 7).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.sampled_from([0.0, 0.0, 5.0, 40.0, 100.0]), min_size=n * n, max_size=n * n),
+            st.lists(st.sampled_from([0.0, 10.0, 200.0]), min_size=n, max_size=n),
+            st.lists(
+                st.lists(st.sampled_from([1.0, 1.0, 0.5, 0.0]), min_size=n, max_size=n),
+                min_size=1,
+                max_size=4,
+            ),
+        )
+    )
+)
+def test_pass_through_on_row_factors_is_the_dense_pass_through(case):
+    flat, production, scales = case
+    n = len(production)
+    flows0 = np.array(flat).reshape(n, n)
+    np.fill_diagonal(flows0, 0.0)
+    p0 = np.array(production)
+    scale = np.array(scales)
+    dense = scale[:, :, None] * flows0[None]
+    passed = pass_through(dense, flows0, p0)
+    g, by_country = pass_through_rows(scale, flows0, p0)
+    np.testing.assert_allclose((g * scale)[:, :, None] * flows0[None], dense, atol=1e-9)
+    np.testing.assert_allclose(by_country.sum(axis=1), passed, atol=1e-9)
+    assert (g >= 0).all()
+    assert (g <= 1).all()

@@ -46,9 +46,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
@@ -292,22 +297,73 @@ def redirect(
     return out, ledger
 
 
+def reexport_share(flows0: np.ndarray, production0: np.ndarray) -> np.ndarray:
+    """Share of its baseline supply each country exported: ``min(X / (P + M), 1)``, 0 without."""
+    imports0 = np.asarray(flows0.sum(axis=0)).ravel()
+    exports0 = np.asarray(flows0.sum(axis=1)).ravel()
+    supply0 = production0 + imports0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
+
+
+def _pass_loop(
+    start: np.ndarray,
+    imports_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    imports0: np.ndarray,
+    share: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the pass-through loop on row factors (see :func:`pass_through`, Notes).
+
+    ``start [k, n]``: each member's exports before pass-through;
+    ``imports_of(g, members)``: imports ``[len(members), n]`` of those members
+    when their rows are scaled by ``g``. Returns the row factors ``g [k, n]``
+    and the tonnes each country passed on ``[k, n]``.
+    """
+    k, n = start.shape
+    g = np.ones((k, n))
+    passed = np.zeros((k, n))
+    active = np.arange(k)
+    ga = np.ones((k, n))
+    pa = np.zeros((k, n))
+    for _ in range(max_iter):
+        if not len(active):
+            break
+        loss = np.maximum(imports0 - imports_of(ga, active), 0.0)
+        step = np.maximum(share * loss - pa, 0.0)
+        going = step.sum(axis=1) > tol
+        if not going.all():
+            g[active[~going]] = ga[~going]
+            passed[active[~going]] = pa[~going]
+            active, ga, pa, step = active[going], ga[going], pa[going], step[going]
+            if not len(active):
+                break
+        exports = ga * start[active]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
+        pa += exports * frac
+        ga *= 1.0 - frac
+    g[active] = ga
+    passed[active] = pa
+    return g, passed
+
+
 def pass_through(
     flows: np.ndarray,
     flows0: np.ndarray,
     production0: np.ndarray,
     *,
-    scale: np.ndarray | None = None,
-    row: np.ndarray | None = None,
     max_iter: int = 200,
 ) -> np.ndarray:
     r"""Countries that lose imports pass part of the loss on to their own buyers.
 
     A country re-exports part of what it takes in; when its imports fall, its
     exports fall by the share of its baseline supply it exported,
-    :math:`x_c = \min(X_c / (P_c + M_c), 1)`, and the loss travels down the
-    chain (trading hubs, toll refiners, transit countries). Iterated until the
-    cuts stop growing, for every member of a batch at once.
+    :math:`x_c = \min(X_c / (P_c + M_c), 1)` (:func:`reexport_share`), and
+    the loss travels down the chain (trading hubs, toll refiners, transit
+    countries). Iterated until the cuts stop growing, for every member of a
+    batch at once.
 
     Parameters
     ----------
@@ -316,11 +372,6 @@ def pass_through(
         one mineral and stage (a scenario is a batch of one); scaled in place.
     flows0, production0
         Baseline flows ``[e, i]`` and production ``[c]``.
-    scale, row
-        Optional structure of ``flows`` that makes each pass one sparse
-        matrix product for the whole batch: ``F[b] = diag(scale[b]) F0``
-        except in row ``row[b]`` (None: no such row; ``scale`` None: all
-        ones). Used by the sweep, where each ban changes one row.
     max_iter
         Bound on the passes down the chain.
 
@@ -339,72 +390,76 @@ def pass_through(
     ``g`` and the imports ``g F^{start}``, and scales the rows once at the
     end. A member leaves the loop at the pass where its cuts stop growing
     (below ``1e-12`` of world exports), at the latest after ``max_iter``.
+    When the shocks themselves only scaled rows, :func:`pass_through_rows`
+    does the same on the row factors alone.
     """
-    k, n = flows.shape[0], flows.shape[1]
-    imports0 = flows0.sum(axis=0)
-    exports0 = flows0.sum(axis=1)
-    supply0 = production0 + imports0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
-    tol = 1e-12 * max(float(exports0.sum()), 1.0)
-    g = np.ones((k, n))
-    passed = np.zeros((k, n))
-    active = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
-    structured = scale is not None or row is not None
-    # the loop runs on the members still moving, compacted whenever one stops
-    start = flows.sum(axis=2)[active]
-    if structured:
-        from scipy import sparse
-
-        base_t = sparse.csr_array(flows0.T)
-        h = (np.ones((k, n)) if scale is None else scale)[active]
-        r = None if row is None else np.asarray(row, dtype=int)[active]
-        extra = None
-        if r is not None:
-            extra = flows[active, r, :] - h[np.arange(len(active)), r, None] * flows0[r, :]
-        sub = None
-    else:
-        sub = flows[active]
-    ga = np.ones((len(active), n))
-    pa = np.zeros((len(active), n))
-    for _ in range(max_iter):
-        if not len(active):
-            break
-        if structured:
-            imports = np.asarray((base_t @ (ga * h).T).T)
-            if extra is not None and r is not None:
-                imports += ga[np.arange(len(active)), r, None] * extra
-        else:
-            assert sub is not None
-            imports = np.einsum("bk,bkj->bj", ga, sub)
-        loss = np.maximum(imports0 - imports, 0.0)
-        step = np.maximum(share * loss - pa, 0.0)
-        going = step.sum(axis=1) > tol
-        if not going.all():
-            g[active[~going]] = ga[~going]
-            passed[active[~going]] = pa[~going]
-            active, ga, pa, step, start = (
-                active[going], ga[going], pa[going], step[going], start[going],
-            )  # fmt: skip
-            if structured:
-                h = h[going]
-                if r is not None and extra is not None:
-                    r, extra = r[going], extra[going]
-            else:
-                assert sub is not None
-                sub = sub[going]
-            if not len(active):
-                break
-        exports = ga * start
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
-        pa += exports * frac
-        ga *= 1.0 - frac
-    g[active] = ga
-    passed[active] = pa
-    flows *= g[:, :, None]
+    moved = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
+    sub = flows[moved]
+    g, passed = _pass_loop(
+        sub.sum(axis=2),
+        lambda ga, members: np.einsum("bk,bkj->bj", ga, sub[members]),
+        flows0.sum(axis=0),
+        reexport_share(flows0, production0),
+        1e-12 * max(float(flows0.sum()), 1.0),
+        max_iter,
+    )
+    flows[moved] *= g[:, :, None]
     np.maximum(flows, 0.0, out=flows)
-    return passed.sum(axis=1)
+    out = np.zeros(flows.shape[0])
+    out[moved] = passed.sum(axis=1)
+    return out
+
+
+def pass_through_rows(
+    scale: np.ndarray,
+    flows0: np.ndarray | sparse.csr_array,
+    production0: np.ndarray,
+    *,
+    max_iter: int = 200,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pass_through` of shocks that scale exporters' rows: ``F[b] = diag(scale[b]) F0``.
+
+    Disruptions of exports to all buyers, bans on all importers and output
+    cuts scale whole rows, and pass-through scales rows again, so the batch
+    needs no ``[b, e, i]`` array: each pass is one sparse product
+    ``(g * scale) F0``.
+
+    Parameters
+    ----------
+    scale
+        ``[b, e]`` factor of each exporter's row.
+    flows0
+        Baseline flows ``[e, i]`` (dense or sparse).
+    production0
+        Baseline production ``[c]``.
+    max_iter
+        Bound on the passes down the chain.
+
+    Returns
+    -------
+    g : ndarray
+        ``[b, e]``: the shocked flows are ``diag(scale[b] * g[b]) F0``.
+    passed : ndarray
+        ``[b, e]``: tonnes each exporter cut by passing its loss on.
+    """
+    from scipy import sparse as sp
+
+    base_t = sp.csr_array(flows0).T.tocsr()
+    exports0 = np.asarray(base_t.sum(axis=0)).ravel()
+    imports0 = np.asarray(base_t.sum(axis=1)).ravel()
+    moved = np.flatnonzero((scale != 1.0).any(axis=1))
+    h = scale[moved]
+    g = np.ones_like(scale)
+    passed = np.zeros_like(scale)
+    g[moved], passed[moved] = _pass_loop(
+        h * exports0,
+        lambda ga, members: np.asarray(base_t @ (ga * h[members]).T).T,
+        imports0,
+        reexport_share(flows0, production0),
+        1e-12 * max(float(exports0.sum()), 1.0),
+        max_iter,
+    )
+    return g, passed
 
 
 # ------------------------------------------------------- two-region market
