@@ -48,11 +48,12 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
     from scipy import sparse
 
 logger = logging.getLogger(__name__)
@@ -526,22 +527,26 @@ def market_parameters(mineral: str, eta: float | None = None) -> MarketParameter
     return MarketParameters(mineral, values)
 
 
-def log_price_change(y: float, eta: float, kappa: float) -> float:
+def log_price_change(y: ArrayLike, eta: float, kappa: float) -> Any:
     r"""Log price change ``x = ln(p1/p0)`` that clears a gap ``y`` (fraction of consumption).
 
     Solves :math:`\eta\, x\, (1 + \kappa x) = y` for ``y >= 0``: the demand
     elasticity rises with the price, so ``x`` grows like :math:`\sqrt{y}`
     for large gaps and stays finite. For ``y < 0`` (a surplus)
-    :math:`x = -\ell(-y)`, the same curve mirrored.
+    :math:`x = -\ell(-y)`, the same curve mirrored. ``y`` may be an array
+    (a float in, a float out).
 
     >>> round(log_price_change(0.35, 0.35, 0.0), 6)
     1.0
     """
-    if y < 0:
-        return -log_price_change(-y, eta, kappa)
+    arr = np.asarray(y, dtype=float)
+    size = np.abs(arr)
     if kappa <= 0:
-        return y / eta
-    return (math.sqrt(1.0 + 4.0 * kappa * y / eta) - 1.0) / (2.0 * kappa)
+        x = size / eta
+    else:
+        x = (np.sqrt(1.0 + 4.0 * kappa * size / eta) - 1.0) / (2.0 * kappa)
+    out = np.where(arr < 0, -x, x)
+    return float(out) if out.ndim == 0 else out
 
 
 @dataclass
@@ -618,25 +623,15 @@ def two_region_price(
     out: dict[str, tuple[float, float, float]] = {}
     note = ""
     for end in ("central", "low", "high"):
-        q = params.pick(end)
         if outside_consumption <= 0:
             out[end] = (math.nan, math.nan, math.nan)
             note = "no consumption outside the restricting country: price not computed"
             continue
-        leak = q["leakage_targeted"] if targeted else q["leakage_all"]
-        # the outside market cannot lose more than it consumed
-        lost = min((1.0 - leak) * max(withheld, 0.0), outside_consumption)
-        horizon = outside_consumption * months / 12.0
-        buffer = (q["stock_months"] + q["frontload_months"]) * outside_consumption / 12.0
-        sigma = max(0.0, lost * months / 12.0 - buffer) / horizon
-        sigma += demand_change / outside_consumption
-        phi = q["precaution"] * min(1.0, lost / outside_consumption)
-        x_out = log_price_change(sigma + phi, q["eta"], q["kappa"])
-        if inside_consumption > 0:
-            x_in = -log_price_change(lost / inside_consumption, q["eta"], q["kappa"])
-        else:
-            x_in = math.nan
-        out[end] = (math.expm1(x_out), math.expm1(x_in), sigma)
+        x_out, x_in, sigma = price_response(
+            withheld, outside_consumption, inside_consumption, months, params.pick(end),
+            targeted=targeted, demand_change=demand_change,
+        )  # fmt: skip
+        out[end] = (math.expm1(float(x_out)), math.expm1(float(x_in)), float(sigma))
     if inside_consumption <= 0 and withheld > 0:
         note = "no recorded consumption inside the restricting country: inside price not computed"
     # the parameter ends that raise a rising price lower a falling one (a stockpile
@@ -652,4 +647,51 @@ def two_region_price(
         inside_high=inside_band[1],
         gap_fraction=out["central"][2],
         note=note,
+    )
+
+
+def price_response(
+    withheld: ArrayLike,
+    outside_consumption: ArrayLike,
+    inside_consumption: ArrayLike,
+    months: float,
+    q: dict[str, float],
+    *,
+    targeted: bool = False,
+    demand_change: ArrayLike = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Log price changes outside and inside and the outside gap, for one parameter set.
+
+    The formulas of :func:`two_region_price` on arrays (any broadcastable
+    shapes: a batch of shocks at once), for the parameter values ``q``
+    (:meth:`MarketParameters.pick`). Where there is no outside consumption
+    everything is NaN; where there is no inside consumption the inside
+    change is NaN.
+
+    Returns
+    -------
+    x_out, x_in, sigma : ndarray
+        ``ln(p_R1/p_R0)``, ``ln(p_E1/p_E0)`` and :math:`\sigma_{eff}`.
+    """
+    outside = np.asarray(outside_consumption, dtype=float)
+    inside = np.asarray(inside_consumption, dtype=float)
+    leak = q["leakage_targeted"] if targeted else q["leakage_all"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the outside market cannot lose more than it consumed
+        lost = np.minimum((1.0 - leak) * np.maximum(withheld, 0.0), outside)
+        horizon = outside * months / 12.0
+        buffer = (q["stock_months"] + q["frontload_months"]) * outside / 12.0
+        sigma = np.maximum(0.0, lost * months / 12.0 - buffer) / horizon
+        sigma = sigma + np.asarray(demand_change, dtype=float) / outside
+        phi = q["precaution"] * np.minimum(1.0, lost / outside)
+        x_out = np.asarray(log_price_change(sigma + phi, q["eta"], q["kappa"]), dtype=float)
+        x_in = -np.asarray(
+            log_price_change(np.where(inside > 0, lost / inside, 0.0), q["eta"], q["kappa"]),
+            dtype=float,
+        )
+    none_out = ~(outside > 0)
+    return (
+        np.where(none_out, np.nan, x_out),
+        np.where(none_out | ~(inside > 0), np.nan, x_in),
+        np.where(none_out, np.nan, sigma),
     )
