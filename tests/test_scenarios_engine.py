@@ -23,7 +23,7 @@ from riskengine.scenarios import (
     run_scenario,
     simulate,
 )
-from riskengine.scenarios.engine import importer_table
+from riskengine.scenarios.engine import importer_table, respond_rows
 from riskengine.scenarios.market import market_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -798,3 +798,43 @@ def test_a_country_whose_supply_falls_never_scores_lower(case):
             if np.isnan(before):  # no score before (nothing consumed): nothing to compare
                 continue
             assert after >= before - 1e-12, (COUNTRIES[c], STAGES[s], before, after)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shock_sets(), st.lists(st.floats(0.0, 1.0), min_size=2 * N, max_size=2 * N))
+def test_row_scaling_shocks_in_a_batch_are_the_engine_run_one_by_one(case, severities):
+    ds, _ = case
+    stages = ("mining", "refining")
+    shocks = "".join(
+        ban(COUNTRIES[c], "cobalt", stage, "all", severities[j * N + c])
+        for j, stage in enumerate(stages)
+        for c in range(N)
+        if severities[j * N + c] > 0.3
+    )
+    sc = scenario(shocks)
+    sim = simulate(ds, sc)
+    m = list(sim.dataset.minerals).index("cobalt") if len(sim.dataset.minerals) else None
+    full = ds.sel(minerals=["cobalt"])
+    p0 = full.production[0, :, 0]
+    f0 = full.trade_array()[0, :, 0]
+    scale = np.ones((2, len(STAGES), N))  # the scenario, and no shock at all
+    for j, stage in enumerate(stages):
+        s = STAGES.index(stage)
+        sev = np.array(severities[j * N : (j + 1) * N])
+        scale[0, s] = np.where(sev > 0.3, 1.0 - sev, 1.0)
+    feed = [STAGES.index("mining"), STAGES.index("intermediate")]
+    out = respond_rows(p0, list(f0), scale, feed, MINE, REF)
+    assert np.allclose(out.rows[1], 1.0)
+    assert (out.withheld[1] == 0).all()
+    if m is None:
+        assert np.allclose(out.rows[0], 1.0)
+        return
+    for s in range(len(STAGES)):
+        np.testing.assert_allclose(out.rows[0, s][:, None] * f0[s], sim.flows[m, s], atol=1e-9)
+        np.testing.assert_allclose(out.production[0, s], sim.production[m, s], atol=1e-9)
+        np.testing.assert_allclose(out.adjust[0, s], sim.adjust[m, s], atol=1e-9)
+        if (m, s) in sim.ledgers:
+            led = sim.ledgers[(m, s)]
+            assert out.withheld[0, s] == pytest.approx(led.withheld, abs=1e-9)
+            assert out.passed_on[0, s] == pytest.approx(led.passed_on, abs=1e-9)
+            assert out.propagated_loss[0, s] == pytest.approx(led.propagated_loss, abs=1e-9)

@@ -396,23 +396,24 @@ def refinery_feed(mine: np.ndarray, feed_flows: np.ndarray) -> np.ndarray:
 
     ``feed_flows`` is ``[..., e, i]``, the flows of the feed stages summed
     (:data:`~riskengine.methods.composite.FEED_STAGES`); ``mine`` is
-    ``[..., c]``.
+    ``[..., c]``. :func:`feed_totals` is the same from export and import totals.
     """
-    return np.maximum(mine - feed_flows.sum(axis=-1), 0.0) + feed_flows.sum(axis=-2)
+    return feed_totals(mine, feed_flows.sum(axis=-1), feed_flows.sum(axis=-2))
 
 
-def feed_loss(
-    mine0: np.ndarray, feed0: np.ndarray, mine1: np.ndarray, feed1: np.ndarray
-) -> np.ndarray:
+def feed_totals(mine: np.ndarray, exports: np.ndarray, imports: np.ndarray) -> np.ndarray:
+    """Refinery feed ``max(P^{mine} - X^{feed}, 0) + M^{feed}`` from totals ``[..., c]``."""
+    return np.maximum(mine - exports, 0.0) + imports
+
+
+def feed_loss(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Fraction of each refiner's feed lost, ``phi = 1 - min(feed' / feed, 1)`` (module notes).
 
-    Baseline ``mine0 [c]``, ``feed0 [e, i]``; shocked ``mine1 [..., c]``,
-    ``feed1 [..., e, i]`` with any leading batch axes. More feed does not
-    raise refined output (refineries run at capacity): phi >= 0; losses
-    below ``1e-12`` are rounding and count as 0.
+    ``before`` and ``after`` are refinery feeds (:func:`refinery_feed`) with
+    any leading batch axes. More feed does not raise refined output
+    (refineries run at capacity): phi >= 0; losses below ``1e-12`` are
+    rounding and count as 0.
     """
-    before = refinery_feed(mine0, feed0)
-    after = refinery_feed(mine1, feed1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(before > 0, after / before, 1.0)
     loss = np.clip(1.0 - ratio, 0.0, 1.0)
@@ -462,6 +463,104 @@ def balance(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
     if flows is None:
         return production.copy()
     return production + flows.sum(axis=-2) - flows.sum(axis=-1)
+
+
+@dataclass
+class RowResponse:
+    """What row-scaling shocks did to one mineral, for a batch (:func:`respond_rows`).
+
+    Arrays are ``[batch, stage, country]`` (factors and tonnes) or
+    ``[batch, stage]`` (ledger tonnes); shocked flows of stage ``s`` are
+    ``diag(rows[b, s]) F0[s]``.
+    """
+
+    rows: np.ndarray
+    production: np.ndarray
+    adjust: np.ndarray
+    withheld: np.ndarray
+    passed_on: np.ndarray
+    propagated_loss: np.ndarray
+
+
+def respond_rows(
+    production0: np.ndarray,
+    flows0: list[Any],
+    scale: np.ndarray,
+    feed: list[int],
+    s_mine: int | None,
+    s_ref: int | None,
+) -> RowResponse:
+    """Run the engine on shocks that scale exporters' rows, for a batch of shocks at once.
+
+    Export disruptions and bans on all importers scale each exporter's row
+    of one stage by ``1 - severity``; nothing is deflected (a ban on all
+    buyers deflects nothing). Stages are processed upstream first as in
+    :func:`simulate`: at the refining stage the feed lost upstream is
+    propagated first (:func:`feed_loss`, :func:`cut_output`), then the
+    stage's own shocks, then pass-through
+    (:func:`~riskengine.scenarios.market.pass_through_rows`). Every step keeps
+    the flows of each stage of the form ``diag(rows) F0``, so a member of the
+    batch costs vectors, not matrices.
+
+    Parameters
+    ----------
+    production0
+        ``P[stage, country]``.
+    flows0
+        Per stage, ``F0[e, i]`` (dense or scipy sparse).
+    scale
+        ``[batch, stage, exporter]``: the factor each shock leaves on an
+        exporter's row (1: not shocked).
+    feed, s_mine, s_ref
+        Positions of the feed stages, the mining stage and the refining
+        stage (None when absent).
+
+    Returns
+    -------
+    RowResponse
+    """
+    from scipy import sparse as sp
+
+    k, n_s, n = scale.shape
+    csr = [sp.csr_array(f) for f in flows0]
+    exports0 = np.stack([np.asarray(f.sum(axis=1)).ravel() for f in csr])  # [S, n]
+    imports0 = np.stack([np.asarray(f.sum(axis=0)).ravel() for f in csr])
+    rows = np.ones((k, n_s, n))
+    production = np.broadcast_to(production0, (k, n_s, n)).copy()
+    adjust = np.zeros((k, n_s, n))
+    withheld = np.zeros((k, n_s))
+    passed = np.zeros((k, n_s))
+    propagated = np.zeros((k, n_s))
+    for s in range(n_s):
+        h = scale[:, s].copy()
+        if s == s_ref and feed:
+            mine = production0[s_mine] if s_mine is not None else np.zeros(n)
+            before = feed_totals(
+                mine, sum(exports0[f] for f in feed), sum(imports0[f] for f in feed)
+            )
+            # after the upstream shocks the feed flows are diag(rows) F0: X = rows X0
+            x1, m1 = np.zeros((k, n)), np.zeros((k, n))
+            for f in feed:
+                x1 += rows[:, f] * exports0[f]
+                m1 += np.asarray(csr[f].T @ rows[:, f].T).T
+            after = feed_totals(mine, x1, m1)
+            phi = feed_loss(before, after)
+            refiners = (production0[s] > 0) | (exports0[s] > 0)
+            phi = np.where(refiners, phi, 0.0)
+            lost = production0[s] * phi
+            adjust[:, s] = -np.maximum(exports0[s] * phi - lost, 0.0)
+            production[:, s] -= lost
+            propagated[:, s] = lost.sum(axis=1)
+            h_cut = 1.0 - phi
+        else:
+            h_cut = np.ones((k, n))
+        withheld[:, s] = ((1.0 - h) * h_cut * exports0[s]).sum(axis=1)
+        total = h * h_cut
+        g, by_country = mk.pass_through_rows(total, csr[s], production0[s])
+        rows[:, s] = total * g
+        passed[:, s] = by_country.sum(axis=1)
+    np.maximum(production, 0.0, out=production)
+    return RowResponse(rows, production, adjust, withheld, passed, propagated)
 
 
 class _Engine:
@@ -653,7 +752,7 @@ class _Engine:
         if Stage.MINING.value in self.ds.stages:
             s_mine = _pos(self.ds.stages, Stage.MINING.value)
             mine0, mine1 = self.p0[m, s_mine], self.p[m, s_mine]
-        loss = feed_loss(mine0, ore0, mine1, ore1)
+        loss = feed_loss(refinery_feed(mine0, ore0), refinery_feed(mine1, ore1))
         if not loss.any():
             return False
         f_ref = self.flows_of(m, s_ref)
