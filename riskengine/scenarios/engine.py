@@ -298,7 +298,7 @@ def pair_price(
     The stress sweep prices its bans with this same function.
     """
     inside = float(consumption0[restricting].sum())
-    outside = float(consumption0.sum()) - inside
+    outside = float(consumption0[~restricting].sum())
     withheld = ledger.withheld + ledger.quota_withheld
     extra = (
         ledger.production_lost

@@ -631,7 +631,8 @@ def two_region_price(
             withheld, outside_consumption, inside_consumption, months, params.pick(end),
             targeted=targeted, demand_change=demand_change,
         )  # fmt: skip
-        out[end] = (math.expm1(float(x_out)), math.expm1(float(x_in)), float(sigma))
+        with np.errstate(over="ignore"):  # a gap that no price clears: +inf
+            out[end] = (float(np.expm1(x_out)), float(np.expm1(x_in)), float(sigma))
     if inside_consumption <= 0 and withheld > 0:
         note = "no recorded consumption inside the restricting country: inside price not computed"
     # the parameter ends that raise a rising price lower a falling one (a stockpile
