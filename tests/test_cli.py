@@ -30,6 +30,8 @@ SCORE_OPTIONS = (
     "--output",
     "--top",
     "--strict",
+    "--scenario",
+    "--verbose",
 )
 
 
@@ -92,9 +94,20 @@ def test_default_table(capsys: pytest.CaptureFixture[str]) -> None:
         ["copper", "refining", "4,500", "60.0%", "CHN", "90.0%", "2.22"],
         ["copper", "mining", "3,000", "45.0%", "CHL", "80.0%", "3.33"],
     ]
-    # importers sorted by score; Germany's cobalt (0.9 from DR Congo) first
-    assert exposed[0][:4] == ["cobalt", "mining", "DEU", "0.653"]
-    assert ["copper", "mining", "JPN", "0.394", "0.400", "0.000", "80.0%", "0.000"] in exposed
+    # importers ranked by score; Germany's cobalt (0.9 from DR Congo) first
+    assert exposed[0][:5] == ["1", "cobalt", "mining", "DEU", "0.653"]
+    assert [
+        "7",
+        "copper",
+        "mining",
+        "JPN",
+        "0.394",
+        "0.400",
+        "0.000",
+        "80.0%",
+        "0.000",
+        "46.5%",
+    ] in (exposed)
     assert out.rstrip().endswith(f"dataset: {TINY}; governance (WGI) year used: 2023")
 
 
@@ -104,7 +117,7 @@ def test_region_tables(capsys: pytest.CaptureFixture[str], method: str) -> None:
     assert code == 0, err
     assert f"Most exposed importers ({method}), 2024" in out
     _, exposed = tables(out)
-    region = {(r[0], r[1]): r[3] for r in exposed if r[2] == "EU27"}
+    region = {(r[1], r[2]): r[4] for r in exposed if r[3] == "EU27"}
     if method == "eu":
         assert region == {
             ("copper", "refining"): "4.215",
@@ -245,8 +258,16 @@ def test_strict_option(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
         out.write("copper,mining,USA,2024,,t,test,W,\n")
     code, out, err = run(capsys, "score", "--data", str(gappy))
     assert code == 0
-    assert err.startswith("warning: 1 production figure(s) are withheld or not available")
+    # the dataset's check and the method report the gap once, summarised
+    assert err == (
+        "note: 1 production figure(s) withheld or not available in the source, left out of "
+        "shares (details: --verbose)\n"
+    )
+    code, out, err = run(capsys, "score", "--data", str(gappy), "--verbose")
+    assert code == 0
+    assert err.startswith("note: 1 production figure(s) are withheld or not available")
     assert "copper/mining/2024/USA" in err
+    assert len(err.splitlines()) == 1
     code, out, err = run(capsys, "score", "--data", str(gappy), "--strict")
     assert code == 1
     assert out == ""
@@ -264,7 +285,12 @@ def test_strict_option_refuses_missing_governance(
     )
     code, _, err = run(capsys, "score", "--data", str(gappy), "--method", "geopolrisk")
     assert code == 0
-    assert err.startswith("warning: no WGI political stability (PV) for PER;")
+    assert err.startswith(
+        "note: 1 supplier(s) without a WGI political stability (PV) score; results that depend "
+        "on them are NaN (details: --verbose)\n"
+    )
+    code, _, err = run(capsys, "score", "--data", str(gappy), "--method", "geopolrisk", "-v")
+    assert err.startswith("note: no WGI political stability (PV) for PER;")
     code, _, err = run(capsys, "score", "--data", str(gappy), "--method", "geopolrisk", "--strict")
     assert code == 1
     assert err.startswith(
@@ -290,7 +316,11 @@ def test_score_help_mentions_every_option(capsys: pytest.CaptureFixture[str]) ->
     for option in SCORE_OPTIONS:
         assert option in out, option
     text = " ".join(out.replace("│", " ").split())  # unwrap the help panel
-    for words in ("riskengine, geopolrisk or eu", "table, csv or json", "region such as EU27"):
+    for words in (
+        "riskengine, geopolrisk or eu",
+        "table, csv, json, xlsx or parquet",
+        "region such as EU27",
+    ):
         assert words in text, words
 
 
@@ -306,7 +336,10 @@ ERRORS = [
     (["--mineral", "gold"], "error: unknown mineral: gold. Valid minerals: cobalt, copper."),
     (["--country", "Narnia"], "error: unknown country: Narnia. Valid countr"),
     (["--method", "gpr"], "error: unknown method: gpr. Valid methods: riskengine, geopolrisk, eu."),
-    (["--format", "xml"], "error: unknown format: xml. Valid formats: table, csv, json."),
+    (
+        ["--format", "xml"],
+        "error: unknown format: xml. Valid formats: table, csv, json, xlsx, parquet.",
+    ),
     (["--year", "1999"], "error: unknown year: 1999. Valid years: 2023, 2024."),
     (
         ["--stage", "smelting"],

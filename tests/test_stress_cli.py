@@ -152,7 +152,18 @@ def graded_data(tmp_path: Path) -> Path:
 
 
 def test_simulate_grades(capsys, graded_data):
-    args = ("simulate", "--data", graded_data, "-n", "2000", "--seed", "7", "-f", "csv")
+    args = (
+        "simulate",
+        "--data",
+        graded_data,
+        "-n",
+        "2000",
+        "--seed",
+        "7",
+        "--no-market",
+        "-f",
+        "csv",
+    )
     code, plain, err = run(capsys, *args)
     assert code == 0, err
     _, off, _ = run(capsys, *args, "--no-grades")

@@ -16,6 +16,7 @@ import riskengine
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import STAGES, WGI_INDICATORS
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
+from riskengine.scenarios import parse_scenario
 from riskengine.stress import montecarlo as mc
 from riskengine.stress.disruptions import (
     DisruptionModel,
@@ -101,7 +102,9 @@ def expected_shortfall(dist: dict[float, float], level: float) -> float:
 
 
 def run(ds: Dataset, **kw: object) -> mc.SimulationResult:
+    """The first-order simulation (its exact distributions are known); market=True opts in."""
     kw.setdefault("probability", PROB)
+    kw.setdefault("market", False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RiskEngineWarning)
         return riskengine.simulate(ds, **kw)  # type: ignore[arg-type]
@@ -210,8 +213,10 @@ def test_draws_do_not_depend_on_batch_or_run_length(tiny):
 def test_histogram_quantiles_against_exact_order_statistics(default):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RiskEngineWarning)
-        plan = mc.plan_simulation(default, minerals=["cobalt", "copper"])
-        result = riskengine.simulate(default, minerals=["cobalt", "copper"], n=3000, seed=21)
+        plan = mc.plan_simulation(default, minerals=["cobalt", "copper"], market=False)
+        result = riskengine.simulate(
+            default, minerals=["cobalt", "copper"], n=3000, seed=21, market=False
+        )
     draws = np.concatenate([v for _, v in mc.iter_blocks(plan, 21, 3000, 1000)], axis=1)
     n = draws.shape[1]
     ordered = np.sort(draws, axis=1)
@@ -387,7 +392,7 @@ def test_grades_with_a_certain_disruption_spread_like_the_grades():
     # half of it: the USA's shortfall is 50 f, mean 10 t, sd 50 x 0.0408 = 2.04 t
     ds = build_graded({("CHN", "USA"): ("T:a", 100.0)})
     n = 20_000
-    on = run(ds, n=n, seed=1, probability={"CHN": 1.0}, severity=0.5, grades=True)
+    on = run(ds, n=n, seed=1, probability={"CHN": 1.0}, severity=0.5, grades=True, market=False)
     off = run(ds, n=n, seed=1, probability={"CHN": 1.0}, severity=0.5)
     r, r0 = row(on, "USA"), row(off, "USA")
     assert r0["var95_t"] == r0["es99_t"] == r0["mean_shortfall_t"] == 10.0  # no spread
@@ -422,7 +427,7 @@ def test_grades_with_a_certain_disruption_spread_like_the_grades():
 
 def test_a_draw_with_grades_is_the_draw_on_the_converted_flows(graded):
     # each draw's shortfalls equal those of a plan built on ds.with_content(its fractions)
-    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True, market=False)
     assert plan.grades is not None
     sev = mc.block_severities(plan, 8, 0, 40)
     fractions = mc.block_grades(plan, 8, 0, 40)
@@ -431,7 +436,9 @@ def test_a_draw_with_grades_is_the_draw_on_the_converted_flows(graded):
     assert np.all(fractions >= plan.grades.low)
     assert np.all(fractions <= plan.grades.high)
     for k in range(40):
-        other = mc.plan_simulation(graded.with_content(fractions[k]), probability=PROB)
+        other = mc.plan_simulation(
+            graded.with_content(fractions[k]), probability=PROB, market=False
+        )
         pd.testing.assert_frame_equal(other.series[["mineral", "stage", "country"]],
                                       plan.series[["mineral", "stage", "country"]])  # fmt: skip
         want = mc.shortfalls(other, sev[k : k + 1])[:, 0]
@@ -441,7 +448,7 @@ def test_a_draw_with_grades_is_the_draw_on_the_converted_flows(graded):
 
 
 def test_grades_leave_the_disruption_draws_unchanged(graded):
-    on = run(graded, n=3000, seed=12, grades=True)
+    on = run(graded, n=3000, seed=12, grades=True, market=False)
     off = run(graded, n=3000, seed=12)
     pd.testing.assert_frame_equal(on.cells, off.cells, check_exact=True)
     # every flow keeps a positive content, so the USA and Japan are short in the same draws
@@ -449,7 +456,7 @@ def test_grades_leave_the_disruption_draws_unchanged(graded):
         assert row(on, country)["p_shortfall"] == row(off, country)["p_shortfall"]
     assert row(on, "USA")["mean_shortfall_t"] != row(off, "USA")["mean_shortfall_t"]
     # ... and the grade stream is the block's third child
-    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True, market=False)
     seq = np.random.SeedSequence(12, spawn_key=(1,)).spawn(3)[2]
     u = np.random.default_rng(seq).random((5, len(graded.products)))
     expected = mc.triangular_quantile(u, plan.grades.low, plan.grades.mode, plan.grades.high)
@@ -465,7 +472,7 @@ def test_grades_are_reproducible_and_independent_of_batch_size(graded):
     pd.testing.assert_frame_equal(one.summary, small.summary, check_exact=True)
     pd.testing.assert_frame_equal(small.summary, again.summary, check_exact=True)
     assert not small.summary.equals(other.summary)
-    plan = mc.plan_simulation(graded, probability=PROB, grades=True)
+    plan = mc.plan_simulation(graded, probability=PROB, grades=True, market=False)
     long = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 2500, 2000)], axis=1)
     short = np.concatenate([v for _, v in mc.iter_blocks(plan, 4, 1200, 1000)], axis=1)
     np.testing.assert_array_equal(long[:, :1200], short)
@@ -474,7 +481,7 @@ def test_grades_are_reproducible_and_independent_of_batch_size(graded):
 def test_grades_without_ranges_change_nothing(graded):
     fixed = build_graded(catalogue=[(p, c, c, c) for p, c, _, _ in GRADE_CATALOGUE])
     off = run(graded, n=2000, seed=6)
-    on = run(fixed, n=2000, seed=6, grades=True)
+    on = run(fixed, n=2000, seed=6, grades=True, market=False)
     # grades off ignores the ranges; grades on without ranges draws the central fractions
     pd.testing.assert_frame_equal(off.summary, run(fixed, n=2000, seed=6).summary, check_exact=True)
     pd.testing.assert_frame_equal(
@@ -500,3 +507,80 @@ def test_triangular_quantile_against_scipy(low, mode, high):
 def test_grades_argument_error(tiny):
     with pytest.raises(RiskEngineError, match=r"grades must be True or False .* got 'yes'"):
         run(tiny, n=10, grades="yes")
+
+
+# --------------------------------------------------------- market response
+def test_a_certain_draw_with_the_market_response_is_the_scenario_engine(default):
+    """DR Congo withholding 60 % of its cobalt at every stage in every draw: each draw
+    is the scenario of export bans on all importers, run by the engine."""
+    model = {
+        "probability": {"constant": 0.0},
+        "severity": {"distribution": "fixed", "value": 0.6},
+        "overrides": [{"country": "COD", "probability": 1.0}],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = riskengine.simulate(default, minerals=["cobalt"], n=1000, seed=3, model=model)
+        shocks = "".join(
+            f"  - {{type: export_ban, exporters: COD, minerals: cobalt, stage: {s}, "
+            "importers: all, severity: 0.6}\n"
+            for s in ("mining", "intermediate", "refining")
+        )
+        scenario = parse_scenario(
+            f"name: t\ndescription: d\nyear: {result.year}\nsources: [s]\n"
+            f"duration_months: 12\nshocks:\n{shocks}",
+            "t.yaml",
+        )
+        engine = riskengine.run_scenario(default, scenario)
+    got = result.summary.set_index(["stage", "country"])
+    want = engine.importers.set_index(["stage", "country"])["shortfall_gross_t"]
+    assert (got["p_shortfall"].isin([0.0, 1.0])).all()  # every draw is the same
+    both = got.index.intersection(want[want > 0].index)
+    assert len(both) > 10
+    np.testing.assert_allclose(got.loc[both, "mean_shortfall_t"], want[both], rtol=1e-6)
+    assert (got.drop(index=both)["mean_shortfall_t"] <= 1e-6).all() or set(
+        got.index[got["mean_shortfall_t"] > 1e-6]
+    ) <= set(want[want > 0].index)
+    prices = result.prices.set_index("stage")["mean_price_change_pct"]
+    market = engine.market.set_index("stage")["price_change_pct"]
+    assert len(prices) >= 1
+    for stage in prices.index:
+        assert prices[stage] == pytest.approx(market[stage], rel=1e-6), stage
+
+
+def test_pass_through_and_propagation_in_a_draw_are_the_engines():
+    """A refined market fed by ore: a draw that disrupts the ore exporter cuts the refiner's
+    output and its exports, as the scenario engine does."""
+    countries = ["AUS", "CHN", "COD", "JPN", "USA"]
+    c_idx = pd.Index(countries, name="country")
+    prod = np.zeros((1, len(STAGES), 1, len(c_idx)))
+    tq = np.zeros((1, len(STAGES), 1, len(c_idx), len(c_idx)))
+    mine, ref = STAGES.index("mining"), STAGES.index("refining")
+    at = countries.index
+    prod[0, mine, 0, at("COD")] = 100.0
+    prod[0, ref, 0, at("CHN")] = 80.0
+    tq[0, mine, 0, at("COD"), at("CHN")] = 80.0
+    tq[0, ref, 0, at("CHN"), at("JPN")] = 40.0
+    tq[0, ref, 0, at("JPN"), at("USA")] = 20.0  # Japan re-exports half of what it buys
+    gov = np.zeros((len(WGI_INDICATORS), 1, len(c_idx)))
+    ds = Dataset.from_arrays(
+        minerals=["cobalt"], stages=STAGES, years=[2024], countries=c_idx,
+        production=prod, trade=tq, trade_value=tq * 1000.0, governance=gov,
+        governance_years=[2022], name="chain",
+    )  # fmt: skip
+    model = {
+        "probability": {"constant": 0.0},
+        "severity": {"distribution": "fixed", "value": 0.5},
+        "overrides": [{"country": "COD", "probability": 1.0}],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = riskengine.simulate(ds, n=1000, seed=1, model=model)
+    short = result.summary.set_index(["stage", "country"])["mean_shortfall_t"]
+    # COD withholds 40 t of ore: China's feed falls by half, and so do its refined
+    # output (40 t) and exports (20 t); it is 20 t short. Japan loses 20 t and passes
+    # half on: 10 t short, and the US loses those 10 t.
+    assert short[("mining", "CHN")] == pytest.approx(40.0)
+    assert short[("refining", "CHN")] == pytest.approx(20.0)
+    assert short[("refining", "JPN")] == pytest.approx(10.0)
+    assert short[("refining", "USA")] == pytest.approx(10.0)

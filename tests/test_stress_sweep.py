@@ -115,7 +115,7 @@ def ban_scenario(row: pd.Series, year: int, target: str | None, market: Market) 
         shocks=[
             ExportBan(
                 type="export_ban",
-                exporters=[row["exporter"]],
+                exporters=str(row["exporter"]).split("+"),  # a pair sweep: both
                 minerals=[row["mineral"]],
                 stage=row["stage"],
                 importers=[target] if target else "all",

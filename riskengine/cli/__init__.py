@@ -1,7 +1,9 @@
 """The ``riskengine`` command line; the only code that imports typer.
 
 Every command turns :class:`~riskengine.errors.RiskEngineError` into one line on
-stderr and exit code 1, and shows data-gap warnings as ``warning:`` lines.
+stderr and exit code 1. Commands that report results gather data-gap warnings
+and print them once, one ``note:`` line per kind (:mod:`riskengine.cli._output`);
+other warnings are shown as ``warning:`` lines.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "simulate": ("riskengine.cli.stress", "simulate_command", False),
     "sensitivity": ("riskengine.cli.stress", "sensitivity_command", False),
     "backtest": ("riskengine.cli.backtest", "backtest_command", False),
+    "report": ("riskengine.cli.report", "report_command", False),
 }
 
 app = typer.Typer(

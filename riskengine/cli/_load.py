@@ -13,7 +13,7 @@ def load_whole(data: Path | None) -> Dataset:
     """Load the dataset of ``data`` (default: the embedded one) through the binary cache.
 
     Its consistency findings are not issued here: a command checks the part
-    it uses (:func:`riskengine.dataset.warn_findings` on its selection), so
+    it uses (:func:`riskengine.notes.warn_findings` on its selection), so
     that gaps in other minerals or years neither clutter its output nor fail
     ``--strict``.
     """

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from riskengine.errors import UnknownLabelError
+from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
 
-FORMATS = ("table", "csv", "json")
+if TYPE_CHECKING:
+    from riskengine.scenarios.backtest import Backtest
 
 
 def backtest_command(
@@ -28,9 +30,11 @@ def backtest_command(
         Path | None,
         typer.Option("--scenarios", help="Directory of the scenarios the events name."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: table, csv or json.")
-    ] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)] = None,
+    verbose: VerboseOpt = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run the library's historical events on the year before each and compare prices.
 
@@ -38,26 +42,39 @@ def backtest_command(
     the model's low-high band, the median |e| and the count of wrong signs.
     """
     from riskengine.cli._load import load_whole
+    from riskengine.cli._output import emit, gathered
+    from riskengine.cluster import connect
+    from riskengine.dataset import default_data_dir
+    from riskengine.report import Output, check_destination
     from riskengine.scenarios.backtest import backtest
 
-    if fmt not in FORMATS:
-        raise UnknownLabelError("format", [fmt], FORMATS)
-    result = backtest(load_whole(data), observed, library)
+    inputs = [data or default_data_dir(), observed, library]
+    check_destination(output, fmt, inputs)
+    with gathered(verbose):
+        dataset = load_whole(data)
+        with connect(scheduler, workers, "riskengine backtest") as client:
+            result = backtest(dataset, observed, library, client if client is not None else False)
+    out = Output(
+        tables={"backtest": result.table},
+        text=_text(result) if fmt == "table" else "",
+        notes=result.notes,
+        about={"command": "riskengine backtest", "observed": str(observed or "")},
+        what="the backtest report",
+    )
+    emit(out, fmt, output, inputs)
+
+
+def _text(result: Backtest) -> str:
+    """Render the table view: one row per observed move, the median |e|, the notes."""
     table = result.table
-    if fmt == "csv":
-        typer.echo(table.to_csv(index=False), nl=False)
-        return
-    if fmt == "json":
-        typer.echo(table.to_json(orient="records", indent=2))
-        return
     shown = table.drop(columns=["series"]).copy()
     for col in ("ratio_model", "ratio_model_low", "ratio_model_high"):
         shown[col] = shown[col].map(lambda v: "" if not math.isfinite(v) else f"{v:.2f}")
     shown["e"] = shown["e"].map(lambda v: "" if not math.isfinite(v) else f"{v:+.2f}")
-    typer.echo(shown.to_string(index=False))
-    typer.echo(
+    lines = [
+        shown.to_string(index=False),
         f"median |e| = {result.median_abs_e:.2f} over {int(table['e'].notna().sum())} "
-        f"of {len(table)} moves; wrong sign or no move: {result.wrong_sign}"
-    )
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+        f"of {len(table)} moves; wrong sign or no move: {result.wrong_sign}",
+        *(f"note: {note}" for note in result.notes),
+    ]
+    return "\n".join(lines)

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP
 from riskengine.errors import DataError, RiskEngineError, UnknownLabelError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from distributed import Client
 
 data_app = typer.Typer(
     help="Import official releases into a dataset directory, validate it, summarise it.",
@@ -138,19 +141,28 @@ def import_command(
         ),
     ] = False,
     compress: Annotated[bool, typer.Option("--compress", help="Write .csv.gz tables.")] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Import an official release into a canonical dataset directory.
 
     usgs-mcs reads the MCS single CSV (2026 layout), the MCS 2025 world table or a
     per-commodity release directory (2023, 2024); iea the IEA Critical Minerals
     Data Explorer workbook (production and outlook.csv); baci a directory of
-    BACI_HS*_Y*_V*.csv files; wgi the World Bank WGI bulk CSV; canonical merges
+    BACI_HS*_Y*_V*.csv files (--workers/--scheduler read them in parallel, one
+    yearly file per task); wgi the World Bank WGI bulk CSV; canonical merges
     another dataset directory. Production merges table by table: the newer
     release wins, the USGS before the IEA, and what was replaced is reported.
     """
     if kind not in SOURCES:
         raise UnknownLabelError("source kind", [kind], SOURCES)
+    if kind != "baci" and (scheduler is not None or workers is not None):
+        raise RiskEngineError(
+            f"--scheduler and --workers apply to the baci import (yearly files read in "
+            f"parallel); the {kind} import reads one file: drop them"
+        )
     wanted = _parse_years(years)
+    from riskengine.cluster import connect
     from riskengine.io.bounded import terminate_as_error
 
     # SIGTERM anywhere in the import (download, reading, staging) is an error:
@@ -159,7 +171,8 @@ def import_command(
     with terminate_as_error(f"the {kind} import"):
         with tempfile.TemporaryDirectory() as tmp:
             path = fetch(source, Path(tmp))
-            tables, report = _read(kind, path, wanted)
+            with connect(scheduler, workers, "riskengine data import") as client:
+                tables, report = _read(kind, path, wanted, client)
         from riskengine.io.atomic import Transaction, dataset_lock
         from riskengine.io.canonical import write_table
 
@@ -189,7 +202,7 @@ def import_command(
 
 
 def _read(
-    kind: str, path: Path, years: list[int] | None
+    kind: str, path: Path, years: list[int] | None, client: Client | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     report: list[str] = []
     if kind == "usgs-mcs":
@@ -221,9 +234,16 @@ def _read(
         # --years without a projected year leaves outlook.csv as it is
         return {"production": prod, **({"outlook": outlook} if len(outlook) else {})}, report
     if kind == "baci":
+        from riskengine.cli.stress import _progress
         from riskengine.io.baci import read_baci
 
-        baci = read_baci(path, years=years)
+        with _progress("reading BACI files") as progress:
+            baci = read_baci(
+                path,
+                years=years,
+                progress=progress,
+                client=client if client is not None else False,
+            )
         report.append(
             f"read {baci.rows_read:,} BACI rows from {len(baci.files)} file(s); "
             f"{baci.missing_quantity_rows:,} without a quantity"
@@ -289,27 +309,34 @@ def check_command(
         int | None, typer.Option("--year", "-y", help="Only this year (default: every year).")
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the balance table.")] = 40,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)] = None,
 ) -> None:
     """World imports against world production in contained tonnes, and screened flows.
 
     One row per mineral, stage and year with both, largest ratio first: a
     ratio far above 1.6 means gross weight compared with contained metal, or a
     product at the wrong stage (docs/methods.md). Exits 1 when a ratio is above
-    1.6.
+    1.6 (after writing the output). CSV, JSON, xlsx and parquet hold every row
+    of the balance table; the screened flows are its notes.
     """
     from riskengine import report
     from riskengine.cli._load import load_whole
+    from riskengine.cli._output import emit
     from riskengine.dataset import (
         IMPORT_PRODUCTION_LIMIT,
         check_unit_values,
+        default_data_dir,
         import_production_balance,
     )
 
+    inputs = [directory or default_data_dir()]
+    report.check_destination(output, fmt, inputs)
     ds = load_whole(directory)
     if year is not None:
         ds = ds.sel(years=[year])
     table = import_production_balance(ds)
-    typer.echo(
+    lines = [
         report.text_table(
             table.head(top),
             {
@@ -324,15 +351,24 @@ def check_command(
             f"({len(table)} mineral/stage/years; limit {IMPORT_PRODUCTION_LIMIT})",
             formats={"imports_t": ",.0f", "production_t": ",.0f", "ratio": ".2f"},
         )
-    )
+    ]
     if ds.trade is not None:
         named = int((ds.trade.product >= 0).sum())
-        typer.echo(
+        lines.append(
             f"\ntrade flows: {len(ds.trade):,}; {named:,} converted from gross weight with the "
             f"product catalogue, {len(ds.trade) - named:,} given in contained content"
         )
-    for finding in check_unit_values(ds):
-        typer.echo(f"screened: {finding.message}")
+    screened = [finding.message for finding in check_unit_values(ds)]
+    lines += [f"screened: {message}" for message in screened]
+    out = report.Output(
+        tables={"balance": table},
+        text="\n".join(lines),
+        notes=screened,
+        sources=ds.sources,
+        about={"command": "riskengine data check", "dataset": ds.name},
+        what="the balance report",
+    )
+    emit(out, fmt, output, inputs)
     over = table[table["ratio"] > IMPORT_PRODUCTION_LIMIT]
     if len(over):
         raise DataError(

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from riskengine.errors import RiskEngineError, ScenarioError, UnknownLabelError
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
+from riskengine.errors import ScenarioError, UnknownLabelError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from riskengine.dataset import Dataset
+    from riskengine.report import Output
     from riskengine.scenarios import Scenario, ScenarioResult
 
 scenario_app = typer.Typer(
@@ -90,23 +91,11 @@ def load_dataset_for(scenario: Scenario, data: Path | None) -> Dataset:
 
 
 def _warn_data_gaps(ds: Dataset, scenario: Scenario) -> None:
-    from riskengine.dataset import RiskEngineWarning, check_dataset
+    from riskengine.notes import warn_findings
 
     wanted = sorted({m for s in scenario.shocks for m in s.minerals_of() if m in ds.minerals})
-    if not wanted:
-        return
-    for finding in check_dataset(ds.sel(minerals=wanted)):
-        warnings.warn(finding.message, RiskEngineWarning, stacklevel=1)
-
-
-def _write(text: str, output: Path | None, what: str) -> None:
-    if output is None:
-        typer.echo(text)
-        return
-    from riskengine.io.atomic import write_text
-
-    write_text(output, text + ("" if text.endswith("\n") else "\n"))
-    typer.echo(f"wrote {what} to {output}", err=True)
+    if wanted:
+        warn_findings(ds.sel(minerals=wanted))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -235,6 +224,38 @@ def result_text(result: ScenarioResult, top: int) -> str:
     return "\n\n".join(parts)
 
 
+def result_output(result: ScenarioResult, table: str | None, top: int) -> Output:
+    """Everything ``scenario run`` reports, for :func:`riskengine.report.write_output`.
+
+    Tables ``scores`` (the CSV default), ``concentration``, ``importers`` and
+    ``market``; JSON without ``--table`` is the whole result
+    (:func:`result_json`).
+    """
+    from riskengine.report import Output
+    from riskengine.scenarios.result import TABLES
+
+    sc = result.scenario
+    about = {
+        "command": "riskengine scenario run",
+        "scenario": sc.name + (" (hypothetical)" if sc.hypothetical else ""),
+        "file": sc.origin or "",
+        "year": str(sc.year),
+        "duration_months": f"{sc.months:g}",
+        "method": result.method,
+        "dataset": result.dataset,
+    }
+    return Output(
+        tables={name: result.to_frame(name) for name in TABLES},
+        text=result_text(result, top),
+        selected=table,
+        document=result_json(result, None) if table is None else None,
+        notes=[*result.notes, *result.baseline.notes, *result.shocked.notes],
+        sources=[*sc.sources, *result.shocked_dataset.sources],
+        about=about,
+        what=f"scenario {sc.name!r}",
+    )
+
+
 @scenario_app.command("run")
 def run_command(
     file: Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled one.")],
@@ -245,49 +266,40 @@ def run_command(
     method: Annotated[
         str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
     ] = "riskengine",
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: table, csv or json.")
-    ] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
     table: Annotated[
         str | None,
         typer.Option(
             "--table",
-            help="For csv/json: scores, concentration, importers or market "
-            "(csv default: scores; json default: everything).",
+            help="For csv, json, xlsx, parquet: scores, concentration, importers or market "
+            "(csv default: scores; json: everything; xlsx, parquet: every table).",
         ),
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)] = None,
     top: Annotated[int, typer.Option("--top", help="Rows per table in table format.")] = 10,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Apply a scenario to a dataset and report shortfalls, prices and score changes."""
-    from riskengine import report
-    from riskengine.io.atomic import check_output
+    from riskengine.cli._output import check_top, emit, gathered
+    from riskengine.dataset import default_data_dir
     from riskengine.methods import METHODS
+    from riskengine.report import check_destination
     from riskengine.scenarios import load_scenario, run_scenario
     from riskengine.scenarios.result import TABLES
 
     if method not in METHODS:
         raise UnknownLabelError("method", [method], METHODS)
-    if fmt not in report.FORMATS:
-        raise UnknownLabelError("format", [fmt], report.FORMATS)
     if table is not None and table not in TABLES:
         raise UnknownLabelError("table", [table], TABLES)
-    if top < 1:
-        raise RiskEngineError(f"--top must be at least 1, got {top}")
+    check_top(top)
+    check_destination(output, fmt, [data or default_data_dir(), file])
     sc = load_scenario(file)
-    ds = load_dataset_for(sc, data)
-    check_output(output, [ds.path, file])
-    _warn_data_gaps(ds, sc)
-    result = run_scenario(ds, sc, method=method)
-    if fmt == "table":
-        text = result_text(result, top)
-    elif fmt == "csv":
-        text = report.to_csv(result.to_frame(table or "scores"))
-    else:
-        text = result_json(result, table)
-    _write(text, output, f"scenario {sc.name!r}")
+    with gathered(verbose) as notes:
+        ds = load_dataset_for(sc, data)
+        _warn_data_gaps(ds, sc)
+        result = run_scenario(ds, sc, method=method)
+        notes.add([*result.baseline.notes, *result.shocked.notes])
+    emit(result_output(result, table, top), fmt, output, [ds.path, sc.origin, file])
 
 
 @scenario_app.command("validate")
@@ -374,6 +386,9 @@ def schema_command(
     ] = None,
 ) -> None:
     """Print the JSON schema of scenario files (committed as scenarios/schema.json)."""
+    from riskengine.cli._output import emit
+    from riskengine.report import Output
     from riskengine.scenarios import json_schema
 
-    _write(json.dumps(json_schema(), indent=2, ensure_ascii=False), output, "the JSON schema")
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
+    emit(Output(tables={}, text=text, what="the JSON schema"), "table", output)

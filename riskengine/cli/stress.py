@@ -7,16 +7,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
 from riskengine.errors import RiskEngineError, UnknownLabelError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from riskengine.dataset import Dataset
+    from riskengine.report import Output
+    from riskengine.stress.sweeps import RankBy
 
 _FLOAT = {
     "severity": ".0%",
@@ -76,28 +80,24 @@ StageOpt = Annotated[
 MethodOpt = Annotated[
     str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
 ]
-FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: table, csv or json.")
-]
-OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 TopOpt = Annotated[int, typer.Option("--top", help="Rows per table in table format.")]
 
 
 # ----------------------------------------------------------------- helpers
-def _load(
-    data: Path | None, year: int | None, output: Path | None, *inputs: Path | str | None
-) -> tuple[Dataset, int]:
-    """Load a dataset directory, keeping one year (the latest with production and trade).
+def _inputs(data: Path | None, *others: Path | str | None) -> list[Path | str | None]:
+    """Return the input paths an output must not overwrite: the dataset, the files named."""
+    from riskengine.dataset import default_data_dir
 
-    First refuses an ``output`` that would overwrite the dataset or one of ``inputs``.
-    """
+    return [data or default_data_dir(), *others]
+
+
+def _load(data: Path | None, year: int | None) -> tuple[Dataset, int]:
+    """Load a dataset directory, keeping one year (the latest with production and trade)."""
     from riskengine.cli._load import load_whole
-    from riskengine.dataset import default_data_dir, warn_findings
-    from riskengine.io.atomic import check_output
+    from riskengine.notes import warn_findings
 
-    check_output(output, [data or default_data_dir(), *inputs])
     whole = load_whole(data)
     chosen = whole.latest_year() if year is None else year
     ds = whole.sel(years=chosen)
@@ -105,32 +105,43 @@ def _load(
     return ds, chosen
 
 
-def _check_common(method: str | None, fmt: str, top: int) -> None:
-    from riskengine import report
+def _check_common(
+    method: str | None,
+    fmt: str,
+    top: int,
+    output: Path | None,
+    inputs: list[Path | str | None],
+) -> None:
+    """Check the method, ``--top``, the format and the output path before any work."""
+    from riskengine.cli._output import check_top
     from riskengine.methods import METHODS
+    from riskengine.report import check_destination
 
     if method is not None and method not in METHODS:
         raise UnknownLabelError("method", [method], METHODS)
-    if fmt not in report.FORMATS:
-        raise UnknownLabelError("format", [fmt], report.FORMATS)
-    if top < 1:
-        raise RiskEngineError(f"--top must be at least 1, got {top}")
+    check_destination(output, fmt, inputs)
+    check_top(top)
 
 
-def _emit(text: str, output: Path | None, what: str) -> None:
-    if output is None:
-        typer.echo(text)
-        return
-    from riskengine.io.atomic import write_text
+def _output(
+    result: Any,
+    tables: dict[str, pd.DataFrame],
+    text: str,
+    selected: str | None,
+    what: str,
+    about: dict[str, str],
+) -> Output:
+    """Gather what a stress command reports, for :func:`riskengine.report.write_output`."""
+    from riskengine.report import Output
 
-    write_text(output, text + ("" if text.endswith("\n") else "\n"))
-    typer.echo(f"wrote {what} to {output}", err=True)
-
-
-def _render(frame: pd.DataFrame, fmt: str) -> str:
-    from riskengine import report
-
-    return report.to_csv(frame) if fmt == "csv" else report.to_json(frame)
+    return Output(
+        tables=tables,
+        text=text,
+        selected=selected,
+        notes=result.notes,
+        about={"dataset": result.dataset, "method": result.method, **about},
+        what=what,
+    )
 
 
 @contextmanager
@@ -195,13 +206,24 @@ def sweep_command(
     ] = "shortfall_pct",
     fmt: FormatOpt = "table",
     table: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--table", help="For csv/json: impacts (default), bans, market, ranking or exposure."
+            "--table",
+            help="For csv, json, xlsx, parquet: impacts, bans, market, ranking or exposure "
+            "(csv, json default: impacts; xlsx, parquet: every table).",
         ),
-    ] = "impacts",
+    ] = None,
     output: OutputOpt = None,
     top: TopOpt = 10,
+    verbose: VerboseOpt = False,
+    pairs: Annotated[
+        bool,
+        typer.Option(
+            "--pairs", help="Ban every two exporters of a mineral together (N-2) instead of one."
+        ),
+    ] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Evaluate every single-exporter export ban at once and rank what hurts most.
 
@@ -209,42 +231,55 @@ def sweep_command(
     importer) the ban is evaluated as the scenario engine would: tonnes
     blocked, shortfall after deflection and pass-through, price, and the change
     of the method's score. The table shows, per importer, the bans that hurt it
-    most and, per exporter, the importers it could hurt most.
+    most and, per exporter, the importers it could hurt most. --pairs bans every
+    two exporters of a mineral together instead, on all importers.
     """
+    from riskengine.cli._output import emit, gathered, needed
+    from riskengine.cluster import connect
     from riskengine.stress.sweeps import RANK_BY, sweep
 
-    _check_common(method, fmt, top)
+    inputs = _inputs(data)
+    _check_common(method, fmt, top, output, inputs)
     if by not in RANK_BY:
         raise UnknownLabelError("ranking measure", [by], RANK_BY)
     tables = ("impacts", "bans", "market", "ranking", "exposure")
-    if table not in tables:
+    if table is not None and table not in tables:
         raise UnknownLabelError("table", [table], tables)
-    ds, chosen = _load(data, year, output)
-
-    importers = ds.resolve_countries(importer, regions=True) if importer else None
-    with _progress("sweeping bans") as progress:
-        result = sweep(
-            ds,
-            year=chosen,
-            minerals=mineral,
-            stages=[stage] if stage else None,
-            exporters=exporter,
-            target=target,
-            severity=severity,
-            method=method,
-            market={"deflection": deflection},
-            progress=progress,
-        )
-    if fmt != "table":
-        if table == "ranking":
-            frame = result.ranking(by=by, top=top if importer else None, importers=importers)  # type: ignore[arg-type]
-        elif table == "exposure":
-            frame = result.exposure(by=by, top=top if exporter else None, exporters=exporter)  # type: ignore[arg-type]
-        else:
-            frame = result.to_frame(table)
-        _emit(_render(frame, fmt), output, f"{len(frame)} records")
-        return
-    _emit(_sweep_text(result, importers, exporter, by, top), output, "the sweep report")
+    with gathered(verbose):
+        ds, chosen = _load(data, year)
+        importers = ds.resolve_countries(importer, regions=True) if importer else None
+        with (
+            connect(scheduler, workers, "riskengine sweep") as client,
+            _progress("sweeping bans") as progress,
+        ):
+            result = sweep(
+                ds,
+                year=chosen,
+                minerals=mineral,
+                stages=[stage] if stage else None,
+                exporters=exporter,
+                target=target,
+                severity=severity,
+                method=method,
+                market={"deflection": deflection},
+                progress=progress,
+                pairs=pairs,
+                client=client if client is not None else False,
+            )
+        rank_by = cast("RankBy", by)
+        frames = {}
+        for name in needed(fmt, table, tables):
+            if name == "ranking":
+                ranked = top if importer else None
+                frames[name] = result.ranking(by=rank_by, top=ranked, importers=importers)
+            elif name == "exposure":
+                ranked = top if exporter else None
+                frames[name] = result.exposure(by=rank_by, top=ranked, exporters=exporter)
+            else:
+                frames[name] = result.to_frame(name)
+        text = _sweep_text(result, importers, exporter, by, top) if fmt == "table" else ""
+        about = {"command": "riskengine sweep", "year": str(chosen), "ranked_by": by}
+    emit(_output(result, frames, text, table, "the sweep report", about), fmt, output, inputs)
 
 
 def _sweep_text(
@@ -254,8 +289,9 @@ def _sweep_text(
 
     target = f"exports to {result.target}" if result.target else "exports to all importers"
     count = len(result.bans)
+    kind = "two-exporter" if result.pairs else "single-exporter"
     head = (
-        f"Sweep: {count:,} single-exporter ban{'s' if count != 1 else ''} "
+        f"Sweep: {count:,} {kind} ban{'s' if count != 1 else ''} "
         f"({result.severity:.0%} of {target}), "
         f"year {result.year}, method {result.method}, {result.elapsed_s:.1f} s"
     )
@@ -290,7 +326,8 @@ def _sweep_text(
                         title=f"Bans that hurt {country} most ({label[measure]})",
                     )
                 )
-    if exporters:
+    # a pair sweep restricted to --exporter holds only pairs with them: shown as a whole
+    if exporters and not result.pairs:
         for country in exporters:
             rows = result.exposure(by=by, top=top, exporters=[country])
             parts.append(
@@ -301,12 +338,16 @@ def _sweep_text(
                     title=f"Importers {country} could hurt most ({label[by]}; worst ban each)",
                 )
             )
-    if not importers and not exporters:
+    if not importers and (not exporters or result.pairs):
         impacts = result.impacts
         worst = impacts[impacts[by] > 0].sort_values(by, ascending=False).head(top)
         parts.append(
             report.text_table(
-                worst, ban_cols, _FLOAT, title=f"Worst single bans for one importer ({label[by]})"
+                worst,
+                ban_cols,
+                _FLOAT,
+                title=f"Worst {'two-exporter' if result.pairs else 'single'} bans for one "
+                f"importer ({label[by]})",
             )
         )
         if by != "score_change":
@@ -388,6 +429,15 @@ def simulate_command(
             "once per draw (docs/stress.md).",
         ),
     ] = False,
+    market: Annotated[
+        bool,
+        typer.Option(
+            "--market/--no-market",
+            help="Run the market response in every draw: pass-through by re-exporters, lost "
+            "ore and intermediates cutting refined output, the outside price (prices table). "
+            "--no-market: the first-order loss only (needed with --grades).",
+        ),
+    ] = True,
     by: Annotated[
         str, typer.Option("--by", help="Sort the table by this column (es95_pct, mean_...).")
     ] = "es95_pct",
@@ -401,10 +451,18 @@ def simulate_command(
     ] = 0.5,
     fmt: FormatOpt = "table",
     table: Annotated[
-        str, typer.Option("--table", help="For csv/json: summary (default), cells or grades.")
-    ] = "summary",
+        str | None,
+        typer.Option(
+            "--table",
+            help="For csv, json, xlsx, parquet: summary, prices, cells or grades (csv, json "
+            "default: summary; xlsx, parquet: every table).",
+        ),
+    ] = None,
     output: OutputOpt = None,
     top: TopOpt = 10,
+    verbose: VerboseOpt = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Monte Carlo distribution of shortfalls under random export disruptions.
 
@@ -414,35 +472,52 @@ def simulate_command(
     the probability of a shortfall above thresholds, 95 % and 99 % value-at-risk
     and expected shortfall, with Monte Carlo standard errors.
     """
-    from riskengine.stress.montecarlo import THRESHOLDS, simulate
+    from riskengine.cli._output import emit, gathered, needed
+    from riskengine.cluster import connect
+    from riskengine.stress.montecarlo import THRESHOLDS, SimulationResult, simulate
 
-    _check_common(None, fmt, top)
-    from riskengine.stress.montecarlo import SimulationResult
-
-    if table not in SimulationResult.TABLES:
+    inputs = _inputs(data, model)
+    _check_common(None, fmt, top, output, inputs)
+    if table is not None and table not in SimulationResult.TABLES:
         raise UnknownLabelError("table", [table], SimulationResult.TABLES)
-    ds, chosen = _load(data, year, output, model)
-    with _progress("simulating") as progress:
-        result = simulate(
-            ds,
-            n=n,
-            seed=seed,
-            year=chosen,
-            minerals=mineral,
-            stages=[stage] if stage else None,
-            importers=importer,
-            model=model,
-            probability=probability,
-            severity=severity,
-            thresholds=tuple(threshold) if threshold else THRESHOLDS,
-            batch_size=batch_size,
-            grades=grades,
-            progress=progress,
+    with gathered(verbose):
+        ds, chosen = _load(data, year)
+        with (
+            connect(scheduler, workers, "riskengine simulate") as client,
+            _progress("simulating") as progress,
+        ):
+            result = simulate(
+                ds,
+                n=n,
+                seed=seed,
+                year=chosen,
+                minerals=mineral,
+                stages=[stage] if stage else None,
+                importers=importer,
+                model=model,
+                probability=probability,
+                severity=severity,
+                thresholds=tuple(threshold) if threshold else THRESHOLDS,
+                batch_size=batch_size,
+                grades=grades,
+                progress=progress,
+                client=client if client is not None else False,
+                market=market,
+            )
+        names = needed(
+            fmt,
+            table,
+            [t for t in result.TABLES if (t != "grades" or grades) and (t != "prices" or market)],
         )
-    if fmt != "table":
-        frame = result.to_frame(table)
-        _emit(_render(frame, fmt), output, f"{len(frame)} records")
-        return
+        text = _simulate_text(result, by, max_reexport, grades, top) if fmt == "table" else ""
+        about = {"command": "riskengine simulate", "year": str(chosen), "seed": str(result.seed)}
+        frames = {name: result.to_frame(name) for name in names}
+        out = _output(result, frames, text, table, "the simulation report", about)
+    emit(out, fmt, output, inputs)
+
+
+def _simulate_text(result: Any, by: str, max_reexport: float, grades: bool, top: int) -> str:
+    """Render the table view of ``simulate``: the largest risks of the importers that matter."""
     from riskengine import report
 
     summary = result.summary
@@ -501,7 +576,7 @@ def simulate_command(
         )
     if grades:
         notes.extend(result.notes)
-    _emit("\n\n".join([head, body, *notes]), output, "the simulation report")
+    return "\n\n".join([head, body, *notes])
 
 
 # ------------------------------------------------------------- sensitivity
@@ -534,6 +609,9 @@ def sensitivity_command(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     top: TopOpt = 10,
+    verbose: VerboseOpt = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """One-at-a-time sensitivity of scores to their inputs, as tornado tables.
 
@@ -543,33 +621,47 @@ def sensitivity_command(
     """
     import pandas as pd
 
+    from riskengine.cli._output import emit, gathered
+    from riskengine.cluster import connect
     from riskengine.stress.sensitivities import INPUT_KINDS, sensitivity
 
-    _check_common(method, fmt, top)
+    paths = _inputs(data, scenario)
+    _check_common(method, fmt, top, output, paths)
     if fmt == "table" and not country:
         raise RiskEngineError(
             "give at least one --country for the tornado tables (or --format csv/json for "
             "every score)"
         )
-    ds, chosen = _load(data, year, output, scenario)
-    minerals = mineral or [str(m) for m in ds.minerals]
-    with _progress("perturbing inputs") as progress:
-        result = sensitivity(
-            ds,
-            minerals=minerals,
-            countries=country,
-            stages=[stage] if stage else None,
-            year=chosen,
-            method=method,
-            step=step,
-            inputs=inputs or INPUT_KINDS,
-            scenario=scenario,
-            progress=progress,
-        )
-    if fmt != "table":
+    with gathered(verbose):
+        ds, chosen = _load(data, year)
+        minerals = mineral or [str(m) for m in ds.minerals]
+        with (
+            connect(scheduler, workers, "riskengine sensitivity") as client,
+            _progress("perturbing inputs") as progress,
+        ):
+            result = sensitivity(
+                ds,
+                minerals=minerals,
+                countries=country,
+                stages=[stage] if stage else None,
+                year=chosen,
+                method=method,
+                step=step,
+                inputs=inputs or INPUT_KINDS,
+                scenario=scenario,
+                progress=progress,
+                client=client if client is not None else False,
+            )
+        text = _sensitivity_text(result, ds, country or [], top) if fmt == "table" else ""
         frame = pd.concat([result.table, result.prices], ignore_index=True)
-        _emit(_render(frame, fmt), output, f"{len(frame)} records")
-        return
+        about = {"command": "riskengine sensitivity", "year": str(chosen), "step": f"{step:g}"}
+        out = _output(result, {"sensitivity": frame}, text, None, "the sensitivity report", about)
+    emit(out, fmt, output, paths)
+
+
+def _sensitivity_text(result: Any, ds: Dataset, country: list[str], top: int) -> str:
+    """Render the table view of ``sensitivity``: a tornado table per score of the countries."""
+    method, chosen, step = result.method, result.year, result.step
     parts = [
         f"Sensitivity ({method}, {chosen}): each input moved by -{step:.0%} and +{step:.0%} "
         f"of itself; elasticity = % change of the score per % change of the input "
@@ -592,7 +684,7 @@ def sensitivity_command(
         parts.append("(no score of these countries depends on the perturbed inputs)")
     if not result.prices.empty:
         parts.append(_tornado_text(result.prices, "scenario price change (%)", step))
-    _emit("\n\n".join(parts), output, "the sensitivity report")
+    return "\n\n".join(parts)
 
 
 def _tornado_text(rows: pd.DataFrame, title: str, step: float, width: int = 16) -> str:

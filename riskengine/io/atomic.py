@@ -7,6 +7,8 @@
 * :class:`Transaction` commits several tables of a dataset directory all or
   none, through a journal (``DIR/.riskengine-commit.json``) that any later
   reader or writer rolls forward (see ``docs/data-format.md``).
+* :func:`atomic_directory` writes a directory of files (a parquet output of
+  several tables) the same way: built beside its target, then renamed.
 * :func:`check_output` refuses an output path that resolves to an input.
 """
 
@@ -54,10 +56,18 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _mode() -> int:
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask  # mkstemp creates 0600; these are ordinary files
+    return umask
+
+
+def _mode() -> int:
+    return 0o666 & ~_umask()  # mkstemp creates 0600; these are ordinary files
+
+
+def _dir_mode() -> int:
+    return 0o777 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -319,3 +329,39 @@ def check_output(output: Path | None, inputs: Iterable[Path | str | None]) -> No
                 f"--output {output} is {given}, an input of this command; choose another "
                 f"output file"
             )
+
+
+@contextlib.contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """Yield a new empty directory beside ``path``; on success it takes the place of ``path``.
+
+    The files written into it are fsynced, then the directory is renamed to
+    ``path``. A directory already at ``path`` is first renamed aside and removed
+    once the new one is in place, so that readers see the old set of files or
+    the new one, never a mixture (between the two renames, for an instant,
+    neither). On any exception the new directory is removed and ``path`` is
+    left as it was.
+    """
+    import shutil
+
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    old: Path | None = None
+    try:
+        yield tmp
+        for item in tmp.iterdir():
+            _fsync_file(item)
+        os.chmod(tmp, _dir_mode())  # mkdtemp creates 0700; this is an ordinary directory
+        _fsync_dir(tmp)
+        if path.is_dir():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not path.exists():
+            os.replace(old, path)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

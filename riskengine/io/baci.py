@@ -17,6 +17,13 @@ countries to ISO3 through the release's own country file, and flows are summed
 per (mineral, stage, exporter, importer, year, product). Quantities stay gross
 tonnes of the product; the catalogue's content fractions convert them to
 contained content when a dataset is loaded.
+
+A release is read one yearly file at a time, each in chunks of
+:data:`CHUNK_ROWS` rows, keeping only the rows of mapped products: memory
+follows the chunk and the mineral rows, not the release. The files are the
+partitions of a parallel import: with a Dask client (``client=``,
+:mod:`riskengine.cluster`) each file is read by a worker, and the client adds
+up the partitions in file order, so the result is the one-process result.
 """
 
 from __future__ import annotations
@@ -24,17 +31,22 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from riskengine.errors import DataError
+from riskengine.cluster import ordered, resolve_client, share
+from riskengine.errors import DataError, RiskEngineError
 from riskengine.io.canonical import TRADE
 from riskengine.io.countries import iso3_codes, to_iso3
 from riskengine.products import load_products, validate_products
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +55,12 @@ BACI_COLUMNS: tuple[str, ...] = ("t", "i", "j", "k", "v", "q")
 
 #: File name of a BACI data file: nomenclature, year, release.
 FILE_PATTERN = re.compile(r"^BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
+
+#: Rows of a data file read at a time (about 100 MB of parsed columns).
+CHUNK_ROWS = 2_000_000
+
+#: Problems of one kind listed per file before the rest are left out.
+MAX_PROBLEMS = 20
 
 #: Cells of ``q`` (and ``v``) read as unknown.
 MISSING_MARKS: tuple[str, ...] = ("", "NA", "NaN", "nan", "N/A", "n/a")
@@ -206,23 +224,26 @@ def _check_header(file: Path) -> None:
         )
 
 
-def _bad_cells(file: Path) -> list[str]:
+def _bad_cells(file: Path, chunk_rows: int) -> list[str]:
     """Locate non-numeric cells (slow path, only after a failed fast read)."""
-    raw = pd.read_csv(file, dtype=str, keep_default_na=False, engine="c")
     problems: list[str] = []
-    for col in BACI_COLUMNS:
-        s = raw[col].str.strip()
-        allowed_empty = col in ("v", "q")
-        num = pd.to_numeric(s.where(~s.isin(MISSING_MARKS)), errors="coerce")
-        bad = num.isna() & ~(s.isin(MISSING_MARKS) & allowed_empty)
-        if col in ("t", "i", "j", "k"):
-            bad |= num.notna() & (num != np.round(num))
-        for idx in np.flatnonzero(bad.to_numpy())[:20]:
-            expected = "a number or an empty cell" if allowed_empty else "a whole number"
-            problems.append(
-                f"{file.name} line {idx + 2}, column '{col}': expected {expected}, "
-                f"got {s.iloc[idx]!r}"
-            )
+    chunks = pd.read_csv(file, dtype=str, keep_default_na=False, engine="c", chunksize=chunk_rows)
+    for n, raw in enumerate(chunks):
+        for col in BACI_COLUMNS:
+            s = raw[col].str.strip()
+            allowed_empty = col in ("v", "q")
+            num = pd.to_numeric(s.where(~s.isin(MISSING_MARKS)), errors="coerce")
+            bad = num.isna() & ~(s.isin(MISSING_MARKS) & allowed_empty)
+            if col in ("t", "i", "j", "k"):
+                bad |= num.notna() & (num != np.round(num))
+            for idx in np.flatnonzero(bad.to_numpy())[:MAX_PROBLEMS]:
+                expected = "a number or an empty cell" if allowed_empty else "a whole number"
+                problems.append(
+                    f"{file.name} line {n * chunk_rows + idx + 2}, column '{col}': expected "
+                    f"{expected}, got {s.iloc[idx]!r}"
+                )
+        if len(problems) >= MAX_PROBLEMS:
+            break
     return problems
 
 
@@ -236,52 +257,161 @@ _DTYPES = {
 }
 
 
-def _read_file(file: Path) -> dict[str, np.ndarray]:
+def _read_chunks(file: Path, chunk_rows: int) -> Iterator[dict[str, np.ndarray]]:
+    """Yield the columns of a BACI data file, ``chunk_rows`` rows at a time, checked.
+
+    Raises
+    ------
+    DataError
+        Naming the file, line and column of bad cells (after the whole file:
+        every chunk's problems, at most :data:`MAX_PROBLEMS` of a kind).
+    """
     _check_header(file)
+    problems: dict[str, list[str]] = {}
+
+    def report(kind: str, text: str) -> None:
+        listed = problems.setdefault(kind, [])
+        if len(listed) < MAX_PROBLEMS:
+            listed.append(text)
+
     try:
-        df = pd.read_csv(
+        chunks = pd.read_csv(
             file,
             engine="c",
             dtype=_DTYPES,
             na_values=list(MISSING_MARKS),
             keep_default_na=False,
             encoding="utf-8-sig",
+            chunksize=chunk_rows,
         )
+        offset = 0
+        for df in chunks:
+            arrays = {c: df[c].to_numpy() for c in BACI_COLUMNS}
+            for col in ("t", "i", "j", "k"):
+                if df[col].isna().any():
+                    idx = int(np.flatnonzero(df[col].isna().to_numpy())[0])
+                    report(col, f"{file.name} line {offset + idx + 2}, column '{col}': empty cell")
+            for col in ("v", "q"):
+                for idx in np.flatnonzero(arrays[col] < 0)[:MAX_PROBLEMS]:
+                    report(
+                        col + "<0",
+                        f"{file.name} line {offset + idx + 2}, column '{col}': negative value "
+                        f"{arrays[col][idx]:g}; BACI values and quantities are >= 0",
+                    )
+            i, j, k = arrays["i"], arrays["j"], arrays["k"]
+            bad_code = np.union1d(
+                np.flatnonzero((i < 0) | (i > 999)), np.flatnonzero((j < 0) | (j > 999))
+            )
+            for idx in bad_code[:MAX_PROBLEMS]:
+                report(
+                    "ij",
+                    f"{file.name} line {offset + idx + 2}: country code outside 0-999 "
+                    f"(i={i[idx]}, j={j[idx]}); BACI uses 3-digit M49 codes",
+                )
+            for idx in np.flatnonzero((k < 0) | (k > 999_999))[:MAX_PROBLEMS]:
+                report(
+                    "k",
+                    f"{file.name} line {offset + idx + 2}, column 'k': {k[idx]} is not a "
+                    f"6-digit HS code",
+                )
+            offset += len(df)
+            if not problems:
+                yield arrays
     except (ValueError, OverflowError) as exc:
-        problems = _bad_cells(file) or [str(exc)]
-        raise DataError(f"{file.name} has cells that are not numbers:", problems) from exc
+        found = _bad_cells(file, chunk_rows) or [str(exc)]
+        raise DataError(f"{file.name} has cells that are not numbers:", found) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"{file.name} is empty; expected a header {','.join(BACI_COLUMNS)}"
         ) from exc
-    arrays = {c: df[c].to_numpy() for c in BACI_COLUMNS}
-    problems = []
-    for col in ("t", "i", "j", "k"):
-        if df[col].isna().any():
-            idx = int(np.flatnonzero(df[col].isna().to_numpy())[0])
-            problems.append(f"{file.name} line {idx + 2}, column '{col}': empty cell")
-    for col in ("v", "q"):
-        neg = np.flatnonzero(arrays[col] < 0)
-        for idx in neg[:20]:
-            problems.append(
-                f"{file.name} line {idx + 2}, column '{col}': negative value "
-                f"{arrays[col][idx]:g}; BACI values and quantities are >= 0"
-            )
-    bad_code = np.flatnonzero((arrays["i"] < 0) | (arrays["i"] > 999))
-    bad_code = np.union1d(bad_code, np.flatnonzero((arrays["j"] < 0) | (arrays["j"] > 999)))
-    for idx in bad_code[:20]:
-        problems.append(
-            f"{file.name} line {idx + 2}: country code outside 0-999 "
-            f"(i={arrays['i'][idx]}, j={arrays['j'][idx]}); BACI uses 3-digit M49 codes"
-        )
-    bad_k = np.flatnonzero((arrays["k"] < 0) | (arrays["k"] > 999_999))
-    for idx in bad_k[:20]:
-        problems.append(
-            f"{file.name} line {idx + 2}, column 'k': {arrays['k'][idx]} is not a 6-digit HS code"
-        )
     if problems:
-        raise DataError(f"{file.name} is not a valid BACI file:", problems)
-    return arrays
+        listed = [p for kind in problems.values() for p in kind]
+        raise DataError(f"{file.name} is not a valid BACI file:", listed)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """What every partition needs to read its file (sent to each worker once)."""
+
+    count: np.ndarray  # catalogue entries per 6-digit code
+    countries: np.ndarray  # BACI country code (0-999) -> ISO3 index, -1 unmatched
+    years: np.ndarray | None  # years to keep (None: all)
+    chunk_rows: int
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """What one data file holds for the import.
+
+    ``rows`` are the source rows of mapped products between known countries
+    (``t, exp, imp, k, v, q``, exporter and importer as ISO3 indexes); the
+    others are counted: per unmatched country code (``bad_codes``,
+    ``bad_rows``, ``bad_value``, rows of mapped products) and per unmapped
+    product code (``out_codes``, ``out_rows``, ``out_value``).
+    """
+
+    rows: dict[str, np.ndarray]
+    rows_read: int
+    bad_codes: np.ndarray
+    bad_rows: np.ndarray
+    bad_value: np.ndarray
+    out_codes: np.ndarray
+    out_rows: np.ndarray
+    out_value: np.ndarray
+
+
+def _read_partition(reader: _Reader, file: Path) -> _Partition:
+    """Read one data file chunk by chunk; keep the mineral rows, count the others."""
+    kept: list[dict[str, np.ndarray]] = []
+    rows_read = 0
+    bad_rows = np.zeros(1000, dtype=np.int64)
+    bad_value = np.zeros(1000)
+    out_rows = np.zeros(1_000_000, dtype=np.int64)
+    out_value = np.zeros(1_000_000)
+    for cols in _read_chunks(file, reader.chunk_rows):
+        if reader.years is not None:
+            keep_year = np.isin(cols["t"], reader.years)
+            if not keep_year.all():
+                cols = {c: a[keep_year] for c, a in cols.items()}
+        rows_read += len(cols["t"])
+        i, j, k, v = cols["i"], cols["j"], cols["k"], cols["v"]
+        product_ok = reader.count[k] > 0
+        exp = reader.countries[i]
+        imp = reader.countries[j]
+        for code in np.unique(
+            np.concatenate([i[product_ok & (exp < 0)], j[product_ok & (imp < 0)]])
+        ):
+            hit = product_ok & ((i == code) | (j == code))
+            bad_rows[code] += int(hit.sum())
+            bad_value[code] += np.nansum(v[hit])
+        codes, at = np.unique(k[~product_ok], return_inverse=True)
+        out_rows[codes] += np.bincount(at, minlength=len(codes))
+        out_value[codes] += np.bincount(
+            at, weights=np.nan_to_num(v[~product_ok]), minlength=len(codes)
+        )
+        keep = np.flatnonzero(product_ok & (exp >= 0) & (imp >= 0))
+        kept.append(
+            {"t": cols["t"][keep], "exp": exp[keep], "imp": imp[keep], "k": k[keep],
+             "v": v[keep], "q": cols["q"][keep]}
+        )  # fmt: skip
+    names = ("t", "exp", "imp", "k", "v", "q")
+    rows = (
+        {c: np.concatenate([part[c] for part in kept]) for c in names}
+        if kept
+        else {c: np.zeros(0, dtype=np.float64 if c in ("v", "q") else np.int32) for c in names}
+    )
+    bad = np.flatnonzero(bad_rows)
+    out = np.flatnonzero(out_rows)
+    return _Partition(
+        rows=rows,
+        rows_read=rows_read,
+        bad_codes=bad,
+        bad_rows=bad_rows[bad],
+        bad_value=bad_value[bad],
+        out_codes=out,
+        out_rows=out_rows[out],
+        out_value=out_value[out],
+    )
 
 
 # -------------------------------------------------------------------- countries
@@ -369,6 +499,9 @@ def read_baci(
     products: pd.DataFrame | None = None,
     *,
     country_codes: str | Path | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+    client: Client | Literal[False] | None = None,
 ) -> BaciResult:
     r"""Read a BACI release into the canonical trade table.
 
@@ -388,6 +521,18 @@ def read_baci(
     country_codes
         The release's country code file; by default
         ``country_codes_<version>.csv`` next to the data files.
+    chunk_rows
+        Rows of a file read at a time (memory; the result does not depend on
+        it, except for the last bits of the value sums of unmatched and
+        unmapped codes).
+    progress
+        Called with ``(files read, files)`` after each file.
+    client
+        A Dask ``distributed.Client`` whose workers read the files, one task
+        per file (they must see ``path``: a local cluster does, a remote one
+        needs a shared file system); None (default) uses the current client
+        if the caller made one, else one process; False always one process
+        (:mod:`riskengine.cluster`). The result is the same, bit for bit.
 
     Returns
     -------
@@ -402,6 +547,8 @@ def read_baci(
         missing, a header is not ``t,i,j,k,v,q``, a cell is not a number, a
         value is negative, the directory mixes releases, the catalogue passed
         is invalid, or the catalogue maps no code of the files' nomenclature.
+    RiskEngineError
+        For ``chunk_rows`` below 1 or an invalid ``client``.
 
     Warns
     -----
@@ -446,6 +593,8 @@ def read_baci(
     CEPII BACI, Etalab Open Licence 2.0, https://www.cepii.fr/CEPII/en/bdd_modele/bdd_modele_item.asp?id=37
     """
     path = Path(path)
+    if chunk_rows < 1:
+        raise RiskEngineError(f"chunk_rows must be at least 1, got {chunk_rows}")
     year_list = sorted({int(y) for y in years}) if years is not None else None
     if year_list is not None and not year_list:
         raise DataError("years is empty; pass at least one year, or None for all years")
@@ -461,17 +610,6 @@ def read_baci(
     )
     countries = _read_country_codes(country_file)
 
-    parts = [_read_file(f) for _, f, _, _ in files]
-    cols = {c: np.concatenate([p[c] for p in parts]) for c in BACI_COLUMNS}
-    if year_list is not None:
-        keep_year = np.isin(cols["t"], year_list)
-        if not keep_year.all():
-            cols = {c: a[keep_year] for c, a in cols.items()}
-    rows_read = len(cols["t"])
-
-    n_entries = entries.count[cols["k"]]
-    product_ok = n_entries > 0
-
     # BACI country code -> ISO3 index, through a lookup array over 0-999.
     iso_of = _country_iso3(countries)
     isos = sorted({v for v in iso_of.values() if v is not None})
@@ -480,12 +618,27 @@ def read_baci(
     for m49, iso in iso_of.items():
         if iso is not None and 0 <= m49 < 1000:
             cty_lut[m49] = iso_index[iso]
-    exp = cty_lut[cols["i"]]
-    imp = cty_lut[cols["j"]]
-    country_ok = (exp >= 0) & (imp >= 0)
 
-    unmatched = _unmatched_codes(cols, product_ok, exp, imp, countries)
-    unmapped = _unmapped_products(cols["k"], cols["v"], product_ok, table, directory, nomenclature)
+    # one partition per file, here or on the cluster, added up in file order
+    reader = _Reader(
+        count=entries.count,
+        countries=cty_lut,
+        years=None if year_list is None else np.asarray(year_list),
+        chunk_rows=chunk_rows,
+    )
+    runner = resolve_client(client, "read_baci")
+    tasks = ((reader, f) for _, f, _, _ in files)
+    parts: list[_Partition] = []
+    shipped = share(runner, [reader])
+    for part in ordered(runner, _read_partition, tasks, name="baci-import", shared=shipped):
+        parts.append(part)
+        if progress is not None:
+            progress(len(parts), len(files))
+    cols = {c: np.concatenate([p.rows[c] for p in parts]) for c in parts[0].rows}
+    rows_read = sum(p.rows_read for p in parts)
+
+    unmatched = _unmatched_codes(parts, countries)
+    unmapped = _unmapped_products(parts, table, directory, nomenclature)
     if len(unmatched):
         listing = "; ".join(
             f"{r.m49} {r.name!r} ({r.rows} rows)" for r in unmatched.itertuples(index=False)
@@ -504,22 +657,21 @@ def read_baci(
             ", ".join(unmapped["hs_code"].head(30)),
         )
 
-    keep = np.flatnonzero(product_ok & country_ok)
-    missing_q = int(np.isnan(cols["q"][keep]).sum())
+    missing_q = int(np.isnan(cols["q"]).sum())
     # one row per (source row, catalogue entry): a code mapped to several minerals repeats
-    counts = n_entries[keep]
-    row = np.repeat(keep, counts)
+    counts = entries.count[cols["k"]]
+    row = np.repeat(np.arange(len(counts)), counts)
     within = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
     entry = entries.first[cols["k"][row]] + within
-    share = entries.share[entry]
+    fraction = entries.share[entry]
     trade = _aggregate(
         entries.pair[entry],
         entries.product[entry],
-        exp[row],
-        imp[row],
+        cols["exp"][row],
+        cols["imp"][row],
         cols["t"][row],
-        cols["v"][row] * share,
-        cols["q"][row] * share,
+        cols["v"][row] * fraction,
+        cols["q"][row] * fraction,
         entries,
         isos,
         source,
@@ -593,52 +745,50 @@ class _Entries:
         )
 
 
-def _unmatched_codes(
-    cols: dict[str, np.ndarray],
-    product_ok: np.ndarray,
-    exp: np.ndarray,
-    imp: np.ndarray,
-    countries: pd.DataFrame,
-) -> pd.DataFrame:
-    bad_codes = np.concatenate(
-        [cols["i"][product_ok & (exp < 0)], cols["j"][product_ok & (imp < 0)]]
-    )
+def _unmatched_codes(parts: list[_Partition], countries: pd.DataFrame) -> pd.DataFrame:
+    """Country codes of mapped products' rows that match no ISO3 code, over all files."""
     columns = ["m49", "name", "release_iso3", "rows", "value_usd"]
-    if not len(bad_codes):
+    rows = np.zeros(1000, dtype=np.int64)
+    value = np.zeros(1000)
+    for p in parts:
+        rows[p.bad_codes] += p.bad_rows
+        value[p.bad_codes] += p.bad_value
+    codes = np.flatnonzero(rows)
+    if not len(codes):
         return pd.DataFrame(
             {c: pd.Series(dtype=float if c == "value_usd" else object) for c in columns}
         )
     names = dict(zip(countries["m49"], countries["name"], strict=True))
     release = dict(zip(countries["m49"], countries["release_iso3"], strict=True))
-    records = []
-    for code in np.unique(bad_codes):
-        hit = product_ok & ((cols["i"] == code) | (cols["j"] == code))
-        records.append(
-            {
-                "m49": int(code),
-                "name": names.get(int(code), "(not in the country file)"),
-                "release_iso3": release.get(int(code), ""),
-                "rows": int(hit.sum()),
-                "value_usd": float(np.nansum(cols["v"][hit]) * 1000.0),
-            }
-        )
+    records = [
+        {
+            "m49": int(code),
+            "name": names.get(int(code), "(not in the country file)"),
+            "release_iso3": release.get(int(code), ""),
+            "rows": int(rows[code]),
+            "value_usd": float(value[code] * 1000.0),
+        }
+        for code in codes
+    ]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _unmapped_products(
-    k: np.ndarray,
-    v: np.ndarray,
-    product_ok: np.ndarray,
+    parts: list[_Partition],
     table: pd.DataFrame,
     directory: Path,
     nomenclature: str,
 ) -> pd.DataFrame:
+    """HS codes of the files that the catalogue does not map, over all files."""
     columns = ["hs_code", "description", "listed", "rows", "value_usd"]
-    k_out = k[~product_ok]
-    if not len(k_out):
+    counts = np.zeros(1_000_000, dtype=np.int64)
+    values = np.zeros(1_000_000)
+    for p in parts:
+        counts[p.out_codes] += p.out_rows
+        values[p.out_codes] += p.out_value
+    codes = np.flatnonzero(counts)
+    if not len(codes):
         return pd.DataFrame(columns=columns)
-    codes, inverse, counts = np.unique(k_out, return_inverse=True, return_counts=True)
-    values = np.bincount(inverse, weights=np.nan_to_num(v[~product_ok])) * 1000.0
     hs = [f"{c:06d}" for c in codes]
     listed = dict(zip(table["code"], table["description"], strict=True))
     descriptions = {h: d for h, d in listed.items() if d}
@@ -649,8 +799,8 @@ def _unmapped_products(
             "hs_code": hs,
             "description": [descriptions.get(h, "") for h in hs],
             "listed": [h in listed for h in hs],
-            "rows": counts.astype(np.int64),
-            "value_usd": np.round(values, 6),
+            "rows": counts[codes],
+            "value_usd": np.round(values[codes] * 1000.0, 6),
         },
         columns=columns,
     )

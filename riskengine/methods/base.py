@@ -26,6 +26,7 @@ from riskengine.errors import (
     check_labels,
 )
 from riskengine.flows import Flows
+from riskengine.notes import Note
 from riskengine.results import Result
 
 logger = logging.getLogger(__name__)
@@ -177,18 +178,26 @@ def handle_missing(
             f"(results using them become NaN) or a number to use for them"
         )
     if isinstance(policy, float | int) and not isinstance(policy, bool):
-        msg = f"no {what} for {listed}; using {policy} as requested (missing_governance)"
+        text = f"no {what} for {listed}; using {policy} as requested (missing_governance)"
+        effect = f"{policy} assumed (missing_governance)"
         out = np.where(gap, float(policy), values)
     elif policy == "nan":
-        msg = (
+        text = (
             f"no {what} for {listed}; results that depend on them are NaN "
             f"(pass missing_governance=<value> to assume a score)"
         )
+        effect = "results that depend on them are NaN"
         out = values
     else:
         raise RiskEngineError(
             f"missing_governance must be 'nan', 'raise' or a number, got {policy!r}"
         )
+    msg = Note(
+        text,
+        "governance_missing",
+        items=names,
+        label=f"supplier(s) without a {what} score; {effect}",
+    )
     notes.append(msg)
     warnings.warn(msg, RiskEngineWarning, stacklevel=3)
     return out
@@ -202,7 +211,11 @@ def production_notes(ds: Dataset, notes: list[str]) -> np.ndarray:
     """
     n = int(ds.production_missing.sum())
     if n:
-        msg = f"{n} production figure(s) are missing in the source and are left out of shares"
+        msg = Note(
+            f"{n} production figure(s) are missing in the source and are left out of shares",
+            "production_withheld",
+            total=n,
+        )
         notes.append(msg)
         logger.info(msg)
     return ds.production
@@ -214,12 +227,22 @@ def trade_notes(ds: Dataset, notes: list[str]) -> None:
         return
     n = int((~ds.trade.has_quantity).sum())
     if n:
-        notes.append(f"{n} trade flow(s) without a quantity are left out of quantity measures")
+        notes.append(
+            Note(
+                f"{n} trade flow(s) without a quantity are left out of quantity measures",
+                "trade_without_quantity",
+                total=n,
+            )
+        )
     screened = int(ds.trade.screened.sum())
     if screened:
         notes.append(
-            f"{screened} trade flow(s) with an outlier unit value are left out of quantity "
-            f"measures (riskengine data check lists them)"
+            Note(
+                f"{screened} trade flow(s) with an outlier unit value are left out of quantity "
+                f"measures (riskengine data check lists them)",
+                "trade_screened",
+                total=screened,
+            )
         )
 
 

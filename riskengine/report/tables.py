@@ -9,8 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-FORMATS: tuple[str, ...] = ("table", "csv", "json")
-
 
 def _cell(value: Any, fmt: str | None) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):

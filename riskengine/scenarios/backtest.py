@@ -21,12 +21,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from riskengine.dataset import Dataset
 from riskengine.errors import DataError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from riskengine.scenarios.models import Scenario
 
 #: Columns the observed-moves table must have.
 OBSERVED_COLUMNS: tuple[str, ...] = (
@@ -153,7 +159,10 @@ def log_error(model_ratio: float, observed_ratio: float) -> float:
 
 
 def backtest(
-    dataset: Dataset, observed: Path | None = None, library: Path | None = None
+    dataset: Dataset,
+    observed: Path | None = None,
+    library: Path | None = None,
+    client: Client | Literal[False] | None = None,
 ) -> Backtest:
     """Run each observed event's scenario on its baseline year and compare prices.
 
@@ -165,26 +174,37 @@ def backtest(
         Observed-moves table (default ``scenarios/observed_moves.csv``).
     library
         Directory of the scenarios it names (default: the library).
+    client
+        A Dask ``distributed.Client`` to run the scenarios on, one task each;
+        None (default) uses the current client if the caller made one, else
+        one process; False always one process (:mod:`riskengine.cluster`).
     """
+    from riskengine.cluster import ordered, resolve_client, share
     from riskengine.scenarios import load_scenario
-    from riskengine.scenarios.engine import simulate, two_region_table
 
     table = read_observed(observed)
     library = library_dir() if library is None else Path(library)
-    runs: dict[tuple[str, int], pd.DataFrame] = {}
     notes: list[str] = []
-    rows = []
+    events: dict[tuple[str, int], Scenario] = {}
     for rec in table.to_dict("records"):
         obs = _Observed(**{k: rec[k] for k in OBSERVED_COLUMNS})
         key = (obs.scenario, obs.baseline_year)
-        if key not in runs:
+        if key not in events:
             sc = load_scenario(library / f"{obs.scenario}.yaml")
             if sc.year != key[1]:
                 notes.append(
                     f"{obs.scenario}: run on {key[1]}, the year before the event, not the "
                     f"scenario's year {sc.year}"
                 )
-            runs[key] = two_region_table(simulate(dataset, sc.model_copy(update={"year": key[1]})))
+            events[key] = sc.model_copy(update={"year": key[1]})
+    runner = resolve_client(client, "backtest")
+    tasks = ((dataset, sc) for sc in events.values())
+    prices_of = ordered(runner, _prices, tasks, name="backtest", shared=share(runner, [dataset]))
+    runs = dict(zip(events, prices_of, strict=True))
+    rows = []
+    for rec in table.to_dict("records"):
+        obs = _Observed(**{k: rec[k] for k in OBSERVED_COLUMNS})
+        key = (obs.scenario, obs.baseline_year)
         prices = runs[key]
         hit = prices[(prices["mineral"] == obs.mineral) & (prices["stage"] == obs.stage)]
         column = MARKETS.get(str(obs.market))
@@ -225,3 +245,10 @@ def backtest(
             }
         )
     return Backtest(pd.DataFrame.from_records(rows, columns=list(BACKTEST_COLUMNS)), notes)
+
+
+def _prices(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """Two-region prices of one scenario (a task on a cluster)."""
+    from riskengine.scenarios.engine import simulate, two_region_table
+
+    return two_region_table(simulate(dataset, scenario))

@@ -489,6 +489,7 @@ def respond_rows(
     feed: list[int],
     s_mine: int | None,
     s_ref: int | None,
+    prepared: list[mk.PassThrough] | None = None,
 ) -> RowResponse:
     """Run the engine on shocks that scale exporters' rows, for a batch of shocks at once.
 
@@ -514,6 +515,9 @@ def respond_rows(
     feed, s_mine, s_ref
         Positions of the feed stages, the mining stage and the refining
         stage (None when absent).
+    prepared
+        :class:`~riskengine.scenarios.market.PassThrough` of each stage, when
+        the caller runs many batches on one baseline (None: prepared here).
 
     Returns
     -------
@@ -523,6 +527,8 @@ def respond_rows(
 
     k, n_s, n = scale.shape
     csr = [sp.csr_array(f) for f in flows0]
+    if prepared is None:
+        prepared = [mk.PassThrough.prepare(csr[s], production0[s]) for s in range(n_s)]
     exports0 = np.stack([np.asarray(f.sum(axis=1)).ravel() for f in csr])  # [S, n]
     imports0 = np.stack([np.asarray(f.sum(axis=0)).ravel() for f in csr])
     rows = np.ones((k, n_s, n))
@@ -556,7 +562,7 @@ def respond_rows(
             h_cut = np.ones((k, n))
         withheld[:, s] = ((1.0 - h) * h_cut * exports0[s]).sum(axis=1)
         total = h * h_cut
-        g, by_country = mk.pass_through_rows(total, csr[s], production0[s])
+        g, by_country = prepared[s].rows(total)
         rows[:, s] = total * g
         passed[:, s] = by_country.sum(axis=1)
     np.maximum(production, 0.0, out=production)

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +297,7 @@ def redirect(
     return out, ledger
 
 
-def reexport_share(flows0: np.ndarray, production0: np.ndarray) -> np.ndarray:
+def reexport_share(flows0: np.ndarray | sparse.csr_array, production0: np.ndarray) -> np.ndarray:
     """Share of its baseline supply each country exported: ``min(X / (P + M), 1)``, 0 without."""
     imports0 = np.asarray(flows0.sum(axis=0)).ravel()
     exports0 = np.asarray(flows0.sum(axis=1)).ravel()
@@ -307,55 +306,118 @@ def reexport_share(flows0: np.ndarray, production0: np.ndarray) -> np.ndarray:
         return np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
 
 
-def _pass_loop(
+def _fixed_point(
     start: np.ndarray,
-    imports_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    imports0: np.ndarray,
+    dest: np.ndarray,
+    lost: np.ndarray,
     share: np.ndarray,
-    tol: float,
-    max_iter: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run the pass-through loop on row factors (see :func:`pass_through`, Notes).
+    k_inv: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Tonnes each country passes on: the fixed point of the pass-through (:func:`pass_through`).
 
-    ``start [k, n]``: each member's exports before pass-through;
-    ``imports_of(g, members)``: imports ``[len(members), n]`` of those members
-    when their rows are scaled by ``g``. Returns the row factors ``g [k, n]``
-    and the tonnes each country passed on ``[k, n]``.
+    With :math:`S_c` a country's exports before pass-through (``start``),
+    :math:`A_{cj}` the share of them going to :math:`j` (``dest``, rows sum
+    to 1), :math:`L_c` the imports it lost to the shocks (``lost``) and
+    :math:`x_c` its re-export share, the tonnes passed on solve
+
+    .. math::
+
+        P_c = \min\bigl(x_c \max(L_c + (A^T P)_c, 0),\ S_c\bigr)
+
+    (a loss passed on by a supplier is a loss to its buyers). Where neither
+    bound binds this is the linear system :math:`(I - \mathrm{diag}(x) A^T) P
+    = x \circ L`, solved directly; the countries at a bound are found by
+    an active set. ``start``/``lost`` are ``[k, n]``; ``dest`` is ``[n, n]``
+    (shared by the batch: one factorisation, ``k_inv`` if already made) or
+    ``[k, n, n]``.
     """
     k, n = start.shape
-    g = np.ones((k, n))
+    x = np.minimum(share, 1.0 - 1e-9)  # a closed ring of pure re-exporters stays solvable
+    tol = 1e-12 * max(float(np.abs(start).sum() / max(k, 1)), 1.0)
     passed = np.zeros((k, n))
-    active = np.arange(k)
-    ga = np.ones((k, n))
-    pa = np.zeros((k, n))
-    for _ in range(max_iter):
-        if not len(active):
-            break
-        loss = np.maximum(imports0 - imports_of(ga, active), 0.0)
-        step = np.maximum(share * loss - pa, 0.0)
-        going = step.sum(axis=1) > tol
-        if not going.all():
-            g[active[~going]] = ga[~going]
-            passed[active[~going]] = pa[~going]
-            active, ga, pa, step = active[going], ga[going], pa[going], step[going]
-            if not len(active):
+    todo = np.arange(k)
+    if dest.ndim == 2:
+        passed, todo = _shared_fixed_point(start, dest, lost, x, tol, k_inv)
+    for b in todo:
+        a = dest if dest.ndim == 2 else dest[b]
+        capped = np.zeros(n, dtype=bool)
+        idle = x <= 0
+        p = np.zeros(n)
+        for _ in range(n + 2):
+            free = ~capped & ~idle
+            p = np.where(capped, start[b], 0.0)
+            fixed_in = lost[b] + p @ a  # loss from what the bounded countries pass on
+            f = np.flatnonzero(free)
+            if len(f):
+                system = np.eye(len(f)) - x[f, None] * a[np.ix_(f, f)].T
+                p[f] = np.linalg.solve(system, x[f] * fixed_in[f])
+            loss = lost[b] + p @ a
+            new_capped = (x * loss >= start[b]) & (x > 0)
+            new_idle = (x <= 0) | (loss <= 0)
+            if (new_capped == capped).all() and (new_idle == idle).all():
                 break
-        exports = ga * start[active]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
-        pa += exports * frac
-        ga *= 1.0 - frac
-    g[active] = ga
-    passed[active] = pa
-    return g, passed
+            capped, idle = new_capped, new_idle & ~new_capped
+        passed[b] = np.clip(p, 0.0, start[b])
+    return np.clip(passed, 0.0, start)
+
+
+def _shared_fixed_point(
+    start: np.ndarray,
+    dest: np.ndarray,
+    lost: np.ndarray,
+    x: np.ndarray,
+    tol: float,
+    k_inv: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Solve the fixed point of :func:`_fixed_point` for a batch that shares ``dest``.
+
+    With :math:`K = I - \mathrm{diag}(x) A^T` inverted once, the solution
+    without bounds is :math:`P^0 = K^{-1}(x \circ L)`. A member whose
+    countries :math:`C` are held at their exports :math:`S_C` adds a
+    correction on :math:`C` only: :math:`P = P^0 + K^{-1}_{:,C}\, r` with
+    :math:`K^{-1}_{CC}\, r = S_C - P^0_C`, a system of the size of
+    :math:`C` (a few countries), solved for all members at once. ``C`` grows
+    and shrinks until every country is consistent. Returns the solution and
+    the members left over (not settled; solved one by one by the caller).
+    ``k_inv`` is :math:`K^{-1}` when the caller has it (:class:`PassThrough`).
+    """
+    k, n = start.shape
+    if k_inv is None:
+        k_inv = np.linalg.inv(np.eye(n) - x[:, None] * dest.T)
+    free = (x * lost) @ k_inv.T  # [k, n]
+    passed = free.copy()
+    capped = free > start + tol
+    unsettled = np.zeros(k, dtype=bool)
+    for _ in range(n + 1):
+        rows = np.flatnonzero(capped.any(axis=1))
+        if not len(rows):
+            break
+        counts = capped[rows].sum(axis=1)
+        width = int(counts.max())
+        order = np.argsort(~capped[rows], axis=1, kind="stable")[:, :width]  # capped first
+        used = np.arange(width)[None, :] < counts[:, None]
+        system = k_inv[order[:, :, None], order[:, None, :]]
+        system = np.where(used[:, :, None] & used[:, None, :], system, np.eye(width))
+        gap = np.take_along_axis(start[rows] - free[rows], order, axis=1)
+        r = np.linalg.solve(system, np.where(used, gap, 0.0)[:, :, None])[:, :, 0]
+        r = np.where(used, r, 0.0)
+        passed[rows] = free[rows] + np.einsum("nmc,mc->mn", k_inv[:, order], r)
+        loss = lost[rows] + passed[rows] @ dest
+        new = (
+            (passed[rows] > start[rows] + tol) | (capped[rows] & (x * loss >= start[rows] - tol))
+        ) & (x > 0)
+        if (new == capped[rows]).all():
+            break
+        capped[rows] = new
+    else:
+        unsettled[:] = capped.any(axis=1)
+    return passed, np.flatnonzero(unsettled)
 
 
 def pass_through(
     flows: np.ndarray,
     flows0: np.ndarray,
     production0: np.ndarray,
-    *,
-    max_iter: int = 200,
 ) -> np.ndarray:
     r"""Countries that lose imports pass part of the loss on to their own buyers.
 
@@ -363,8 +425,7 @@ def pass_through(
     exports fall by the share of its baseline supply it exported,
     :math:`x_c = \min(X_c / (P_c + M_c), 1)` (:func:`reexport_share`), and
     the loss travels down the chain (trading hubs, toll refiners, transit
-    countries). Iterated until the cuts stop growing, for every member of a
-    batch at once.
+    countries), for every member of a batch at once.
 
     Parameters
     ----------
@@ -373,8 +434,6 @@ def pass_through(
         one mineral and stage (a scenario is a batch of one); scaled in place.
     flows0, production0
         Baseline flows ``[e, i]`` and production ``[c]``.
-    max_iter
-        Bound on the passes down the chain.
 
     Returns
     -------
@@ -383,27 +442,26 @@ def pass_through(
 
     Notes
     -----
-    Pass :math:`t` cuts the exports of every country by
-    :math:`\max(x_c \ell_c - \text{passed}_c, 0)` with :math:`\ell_c` its lost
-    imports, spread over its buyers in proportion to its flows. Every pass
-    multiplies each exporter's row by ``1 - frac_c``, so after any number of
-    passes ``F[b] = diag(g_b) F^{start}[b]``: the loop runs on the vector
-    ``g`` and the imports ``g F^{start}``, and scales the rows once at the
-    end. A member leaves the loop at the pass where its cuts stop growing
-    (below ``1e-12`` of world exports), at the latest after ``max_iter``.
-    When the shocks themselves only scaled rows, :func:`pass_through_rows`
-    does the same on the row factors alone.
+    Each country cuts its exports by :math:`P_c = \min(x_c \ell_c, S_c)`,
+    :math:`\ell_c` the imports it lost (to the shocks, and to its suppliers'
+    own cuts) and :math:`S_c` its exports after the shocks, spread over its
+    buyers in proportion to its flows; the cuts travel down the chain (and
+    round it, where hubs trade with each other) until they settle. Passing a
+    loss on down the chain pass by pass converges to this fixed point,
+    which is solved directly (:func:`_fixed_point`): a linear system per
+    member, or one factorisation for a whole batch when the shocks only
+    scaled rows (:func:`pass_through_rows`).
     """
     moved = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
     sub = flows[moved]
-    g, passed = _pass_loop(
-        sub.sum(axis=2),
-        lambda ga, members: np.einsum("bk,bkj->bj", ga, sub[members]),
-        flows0.sum(axis=0),
-        reexport_share(flows0, production0),
-        1e-12 * max(float(flows0.sum()), 1.0),
-        max_iter,
+    exports = sub.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dest = np.where(exports[:, :, None] > 0, sub / exports[:, :, None], 0.0)
+    passed = _fixed_point(
+        exports, dest, flows0.sum(axis=0) - sub.sum(axis=1), reexport_share(flows0, production0)
     )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(exports > 0, 1.0 - passed / exports, 1.0)
     flows[moved] *= g[:, :, None]
     np.maximum(flows, 0.0, out=flows)
     out = np.zeros(flows.shape[0])
@@ -411,56 +469,83 @@ def pass_through(
     return out
 
 
-def pass_through_rows(
-    scale: np.ndarray,
-    flows0: np.ndarray | sparse.csr_array,
-    production0: np.ndarray,
-    *,
-    max_iter: int = 200,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pass_through` of shocks that scale exporters' rows: ``F[b] = diag(scale[b]) F0``.
+@dataclass
+class PassThrough:
+    """Pass-through of one mineral and stage, prepared once on its baseline.
 
-    Disruptions of exports to all buyers, bans on all importers and output
-    cuts scale whole rows, and pass-through scales rows again, so the batch
-    needs no ``[b, e, i]`` array: each pass is one sparse product
-    ``(g * scale) F0``.
-
-    Parameters
-    ----------
-    scale
-        ``[b, e]`` factor of each exporter's row.
-    flows0
-        Baseline flows ``[e, i]`` (dense or sparse).
-    production0
-        Baseline production ``[c]``.
-    max_iter
-        Bound on the passes down the chain.
-
-    Returns
-    -------
-    g : ndarray
-        ``[b, e]``: the shocked flows are ``diag(scale[b] * g[b]) F0``.
-    passed : ndarray
-        ``[b, e]``: tonnes each exporter cut by passing its loss on.
+    Everything that depends only on the baseline - the flows, the re-export
+    shares, the destination shares and :math:`K^{-1}` of :func:`_fixed_point`
+    - is computed once, so that a Monte Carlo run or a sweep pays only the
+    solves of each batch (:meth:`rows`).
     """
-    from scipy import sparse as sp
 
-    base_t = sp.csr_array(flows0).T.tocsr()
-    exports0 = np.asarray(base_t.sum(axis=0)).ravel()
-    imports0 = np.asarray(base_t.sum(axis=1)).ravel()
-    moved = np.flatnonzero((scale != 1.0).any(axis=1))
-    h = scale[moved]
-    g = np.ones_like(scale)
-    passed = np.zeros_like(scale)
-    g[moved], passed[moved] = _pass_loop(
-        h * exports0,
-        lambda ga, members: np.asarray(base_t @ (ga * h[members]).T).T,
-        imports0,
-        reexport_share(flows0, production0),
-        1e-12 * max(float(exports0.sum()), 1.0),
-        max_iter,
-    )
-    return g, passed
+    base: sparse.csr_array
+    exports0: np.ndarray
+    imports0: np.ndarray
+    share: np.ndarray
+    dest: np.ndarray
+    k_inv: np.ndarray
+
+    @classmethod
+    def prepare(cls, flows0: np.ndarray | sparse.csr_array, production0: np.ndarray) -> PassThrough:
+        """Prepare the pass-through of baseline flows ``[e, i]`` and production ``[c]``."""
+        from scipy import sparse as sp
+
+        base = sp.csr_array(flows0)
+        exports0 = np.asarray(base.sum(axis=1)).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inverse = np.where(exports0 > 0, 1.0 / exports0, 0.0)
+        dest = (sp.diags_array(inverse) @ base).toarray()
+        share = reexport_share(base, production0)
+        x = np.minimum(share, 1.0 - 1e-9)
+        n = len(exports0)
+        return cls(
+            base=base,
+            exports0=exports0,
+            imports0=np.asarray(base.sum(axis=0)).ravel(),
+            share=share,
+            dest=dest,
+            k_inv=np.linalg.inv(np.eye(n) - x[:, None] * dest.T),
+        )
+
+    def rows(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`pass_through` of shocks that scale exporters' rows: ``F[b] = diag(scale[b]) F0``.
+
+        Disruptions of exports to all buyers, bans on all importers and
+        output cuts scale whole rows, and pass-through scales rows again, so
+        the batch needs no ``[b, e, i]`` array: every member shares the
+        destination shares of ``F0``, and the fixed point is one solve for
+        the whole batch.
+
+        Parameters
+        ----------
+        scale
+            ``[b, e]`` factor of each exporter's row.
+
+        Returns
+        -------
+        g : ndarray
+            ``[b, e]``: the shocked flows are ``diag(scale[b] * g[b]) F0``.
+        passed : ndarray
+            ``[b, e]``: tonnes each exporter cut by passing its loss on.
+        """
+        moved = np.flatnonzero((scale != 1.0).any(axis=1))
+        h = scale[moved]
+        g = np.ones_like(scale)
+        passed = np.zeros_like(scale)
+        start = h * self.exports0
+        lost = self.imports0 - np.asarray(self.base.T @ h.T).T
+        passed[moved] = _fixed_point(start, self.dest, lost, self.share, self.k_inv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g[moved] = np.where(start > 0, 1.0 - passed[moved] / start, 1.0)
+        return g, passed
+
+
+def pass_through_rows(
+    scale: np.ndarray, flows0: np.ndarray | sparse.csr_array, production0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return :meth:`PassThrough.rows` on a baseline prepared for this call."""
+    return PassThrough.prepare(flows0, production0).rows(scale)
 
 
 # ------------------------------------------------------- two-region market

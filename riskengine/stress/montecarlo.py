@@ -1,4 +1,4 @@
-r"""Monte Carlo distribution of import shortfalls under random export disruptions.
+r"""Monte Carlo distribution of shortfalls and prices under random export disruptions.
 
 Each draw decides, for every exporter ``e`` and mineral ``m`` of the
 :class:`~riskengine.stress.disruptions.DisruptionModel`, whether ``e``
@@ -7,25 +7,33 @@ disrupts its exports of ``m`` (probability ``p_em``) and with which severity
 
 Shortfall of a draw
 -------------------
-The mechanics are the first-order ones of the ban sweep
-(:mod:`riskengine.stress.sweeps`): a disruption scales every export flow of
-``e`` (every stage of ``m``) by ``1 - s_em`` - disruptions of several
-exporters act on their own flows, and two disruptions of one flow would
-multiply their factors - and the shortfall of importer ``i`` at stage ``s``
-is what it no longer receives, less the exports it holds back itself when it
-is disrupted too (they stay in the country, as in the scenario engine's
-balance ``dA = dM - dX``):
+A disruption scales every export flow of ``e`` (every stage of ``m``) by
+``1 - s_em``: each draw is a batch member of the scenario engine with export
+bans of severity ``s_em`` on all importers
+(:func:`~riskengine.scenarios.engine.respond_rows`), and by default
+(``market=True``) it runs the engine's market response: re-exporters pass
+part of what they lose on to their buyers (the pass-through fixed point,
+:class:`~riskengine.scenarios.market.PassThrough`), and lost ore and
+intermediates cut refined output and exports (propagation). The shortfall
+of importer ``i`` at stage ``s`` is the engine's ``max(-dA, 0)``, ``dA``
+the change of what stays in the country; and the outside price of every
+mineral and stage is the two-region model
+(:func:`~riskengine.scenarios.market.price_response`, central parameters,
+a year's horizon), with the exporters disrupted in the draw as the
+restricting countries (table ``prices``). A draw costs vectors, not
+matrices: every member shares the baseline flows, and the pass-through of
+a block of draws is one solve.
+
+With ``market=False`` a draw is first order - the direct loss, without
+pass-through or propagation:
 
 .. math::
 
     \text{shortfall}_i = \max\Bigl(\sum_e s_e F_{ei} - s_i X_i,\ 0\Bigr)
 
-(values up to one gram count as 0, the engine's rounding rule). There is no
-market response in a draw: no trade deflection (a disruption of exports to
-all buyers deflects nothing in the engine either), no pass-through by
-re-exporters and no propagation from ore to refined output. These are
-second-order terms the sweep reports per ban; the Monte Carlo gives the
-distribution of the direct loss.
+(an importer that is disrupted itself keeps the exports it holds back;
+values up to one gram count as 0, the engine's rounding rule). Content
+grades (below) are drawn on the first-order loss only.
 
 Content grades
 --------------
@@ -86,9 +94,13 @@ has its own streams, seeded with ``SeedSequence(seed, spawn_key=(b,))``
 (one child for occurrences, one for severities, and a third,
 ``spawn_key=(b, 2)``, for content grades, so that turning grades on leaves
 the disruptions of every draw as they were). A batch is a whole number of
-blocks, and every sum is accumulated block by block in order, so the result
-does not depend on ``batch_size`` - not even in the last bit - and the first
-``n`` draws of a longer run are the draws of a run of ``n``.
+blocks. Sums are accumulated block by block in order within a *unit* of
+``UNIT_BLOCKS`` blocks, and then unit by unit in order; a unit is also what
+one task computes on a Dask cluster (``client=``, :mod:`riskengine.cluster`),
+and the client adds the units' statistics in unit order. So the result does
+not depend on ``batch_size``, on the number of workers or on which worker
+computed which unit - not even in the last bit - and the first ``n`` draws of
+a longer run are the draws of a run of ``n``.
 
 References
 ----------
@@ -106,11 +118,12 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from riskengine.cluster import resolve_client
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import (
@@ -122,9 +135,17 @@ from riskengine.errors import (
     check_labels,
 )
 from riskengine.results import Result
-from riskengine.scenarios.engine import TINY
+from riskengine.scenarios.engine import TINY, respond_rows
+from riskengine.scenarios.market import (
+    PassThrough,
+    market_parameters,
+    price_response,
+    reexport_share,
+)
 from riskengine.stress._common import (
+    MineralBlock,
     Progress,
+    YearTensors,
     resolve_minerals,
     resolve_stages,
     resolve_year,
@@ -138,11 +159,14 @@ from riskengine.stress.disruptions import (
 )
 
 if TYPE_CHECKING:
+    from distributed import Client
     from numpy.typing import ArrayLike
     from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
+#: Horizon of a draw's price, months: a disruption lasts the year of the draw.
+PRICE_HORIZON_MONTHS = 12.0
 #: Draws per random stream block (the unit of reproducibility).
 STREAM_BLOCK = 1000
 #: Histogram bins per series, and the decades they span below the largest shortfall.
@@ -154,6 +178,10 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
+#: Blocks per unit: statistics are summed block by block within a unit, then unit by
+#: unit (the order that makes a result independent of batches and workers); one unit
+#: is one task on a Dask cluster.
+UNIT_BLOCKS = 16
 #: Child of a block's seed sequence that draws content grades (0 and 1 draw disruptions).
 GRADE_STREAM = 2
 #: Distribution of a drawn content fraction (see the module notes).
@@ -188,9 +216,26 @@ class _Stage:
 
 
 @dataclass
+class _Response:
+    """What the market response of one mineral needs, fixed before drawing."""
+
+    production: np.ndarray  # [S, n] baseline, all stages of the mineral's block
+    flows: list[sparse.csr_array]  # per stage, [n, n]
+    prepared: list[PassThrough]  # per stage
+    exporters: np.ndarray  # block position of each cell of the mineral
+    tracked: list[tuple[int, np.ndarray, int]]  # (stage, block rows, first series)
+    priced: list[tuple[int, int, np.ndarray]]  # (stage, price series, consumption [n])
+    feed: list[int]
+    s_mine: int | None
+    s_ref: int | None
+    params: dict[str, float]  # central market parameters of the mineral
+
+
+@dataclass
 class _MineralPlan:
     cells: slice  # cells of the mineral in the cell axis
     stages: list[_Stage]
+    response: _Response | None = None  # with the market response
 
 
 @dataclass
@@ -233,9 +278,14 @@ class Plan:
     series : pandas.DataFrame
         One row per (mineral, stage, importer) that can be short:
         ``consumption_t`` (baseline apparent consumption), ``exposure_t``
-        (imports from exporters at risk, the largest possible shortfall) and
-        ``reexport_share`` (exports over production plus imports: the share
-        of a loss the scenario engine would pass on to the importer's buyers).
+        (imports from exporters at risk: the largest first-order shortfall)
+        and ``reexport_share`` (exports over production plus imports: the
+        share of a loss passed on to the importer's buyers). With the market
+        response every importer (and every refiner) is tracked, since
+        pass-through and propagation reach beyond the direct buyers.
+    prices : pandas.DataFrame
+        With the market response, the (mineral, stage) pairs whose outside
+        price is drawn; they follow the series on the accumulator's axis.
     """
 
     cells: pd.DataFrame
@@ -248,6 +298,8 @@ class Plan:
     upper: np.ndarray  # [series] exposure
     consumption: np.ndarray  # [series]
     grades: Grades | None = None  # content fractions drawn, if any
+    market: bool = False  # draws run the engine's market response
+    prices: pd.DataFrame = field(default_factory=pd.DataFrame)  # price series, with market
 
     @property
     def n_cells(self) -> int:
@@ -341,12 +393,19 @@ def plan_simulation(
     probability: float | Mapping[str, float | Mapping[str, float]] | None = None,
     severity: float | tuple[float, float] | Severity | None = None,
     grades: bool = False,
+    market: bool = True,
 ) -> Plan:
     """Fix the cells at risk, their parameters and the series a simulation tracks.
 
     Parameters are those of :func:`simulate`.
     """
     from scipy import sparse
+
+    if market and grades:
+        raise RiskEngineError(
+            "grades=True draws content fractions for the first-order shortfall only; "
+            "pass market=False with grades=True (--no-market --grades)"
+        )
 
     mdl = as_model(model, probability, severity)
     year_ = resolve_year(dataset, year)
@@ -400,7 +459,45 @@ def plan_simulation(
     cell_exports = np.zeros(len(exporters))
     offset = 0
     countries = ds.countries.to_numpy()
+    price_rows: list[dict[str, Any]] = []
+    exposures: list[np.ndarray] = []
     for k, (mineral, block) in enumerate(zip(mineral_list, blocks, strict=True)):
+        if market:
+            cells = np.flatnonzero(cell_mineral == k)
+            sl = slice(int(cells[0]), int(cells[-1]) + 1) if len(cells) else slice(0, 0)
+            labels = block.countries.to_numpy()
+            keep = labels != OTHER_COUNTRIES
+            if importer_list is not None:
+                keep &= np.isin(labels, importer_list)
+            response, rows_added = _plan_response(
+                yt, mineral, block, local[sl], s_pos, keep, offset, len(price_rows)
+            )
+            for s in s_pos:
+                cell_exports[sl] += response.flows[s].toarray()[local[sl]].sum(axis=1)
+            for s, rows, _ in response.tracked:
+                f = response.flows[s].toarray()
+                p = block.production[s]
+                supply = p + f.sum(axis=0)
+                c0 = np.maximum(supply - f.sum(axis=1), 0.0)
+                exposures.append(f[local[sl]].sum(axis=0)[rows])
+                upper.append(supply[rows])
+                consumption.append(c0[rows])
+                reexport.append(reexport_share(f, p)[rows])
+                series.extend(
+                    {"mineral": mineral, "stage": str(ds.stages[s]), "country": str(labels[c])}
+                    for c in rows
+                )
+            offset += rows_added
+            for s, _, c0 in response.priced:
+                price_rows.append(
+                    {
+                        "mineral": mineral,
+                        "stage": str(ds.stages[s]),
+                        "bound": _price_bound(response, s, c0),
+                    }
+                )
+            plans.append(_MineralPlan(cells=sl, stages=[], response=response))
+            continue
         cells = np.flatnonzero(cell_mineral == k)
         sl = slice(int(cells[0]), int(cells[-1]) + 1) if len(cells) else slice(0, 0)
         e = local[sl]
@@ -486,8 +583,17 @@ def plan_simulation(
     up = np.concatenate(upper) if upper else np.zeros(0)
     cons = np.concatenate(consumption) if consumption else np.zeros(0)
     series_frame["consumption_t"] = cons
-    series_frame["exposure_t"] = up
+    # with the market response a series can lose more than its imports from the
+    # exporters at risk (a refiner losing feed): its bound is its supply
+    series_frame["exposure_t"] = np.concatenate(exposures) if market and exposures else up
     series_frame["reexport_share"] = np.concatenate(reexport) if reexport else np.zeros(0)
+    # price series follow the shortfall series on the accumulator's axis: the change
+    # of the outside price in %, over a "consumption" of 100 so that a threshold t
+    # reads as a price rise above 100 t %
+    prices = pd.DataFrame(price_rows, columns=["mineral", "stage", "bound"])
+    up = np.concatenate([up, prices["bound"].to_numpy(dtype=float)])
+    cons = np.concatenate([cons, np.full(len(prices), 100.0)])
+    prices = prices.drop(columns="bound")
     series_frame.attrs["year"] = year_
     fixed = np.array(
         [s.value if s.distribution == "fixed" else np.nan for s in severities], dtype=float
@@ -520,7 +626,82 @@ def plan_simulation(
         upper=up,
         consumption=cons,
         grades=grade_plan,
+        market=market,
+        prices=prices,
     )
+
+
+def _plan_response(
+    yt: YearTensors,
+    mineral: str,
+    block: MineralBlock,
+    cells: np.ndarray,
+    s_pos: list[int],
+    keep: np.ndarray,
+    offset: int,
+    price_index: int,
+) -> tuple[_Response, int]:
+    """Prepare the market response of one mineral: baseline, pass-through, tracked series.
+
+    A country is tracked at a stage when it imports there, or refines at the
+    refining stage (it can lose feed); a price series is kept for every
+    stage at which the cells export, and for the refining stage when a feed
+    stage is shocked.
+    """
+    from scipy import sparse
+
+    n_s = block.production.shape[0]
+    flows = []
+    for s in range(n_s):
+        f = block.flows[s].copy()
+        np.fill_diagonal(f, 0.0)
+        flows.append(sparse.csr_array(f))
+    prepared = [PassThrough.prepare(flows[s], block.production[s]) for s in range(n_s)]
+    tracked: list[tuple[int, np.ndarray, int]] = []
+    priced: list[tuple[int, int, np.ndarray]] = []
+    added = 0
+    feed = list(yt.feed)
+    shocks_feed = any(prepared[f].exports0[cells].sum() > 0 for f in feed)
+    for s in s_pos:
+        p = block.production[s]
+        imports0 = prepared[s].imports0
+        refines = s == yt.s_ref
+        rows = np.flatnonzero(((imports0 > 0) | (refines & (p > 0))) & keep)
+        if len(rows):
+            tracked.append((s, rows, offset + added))
+            added += len(rows)
+        c0 = np.maximum(p + imports0 - prepared[s].exports0, 0.0)
+        shocked = prepared[s].exports0[cells].sum() > 0 or (refines and shocks_feed)
+        if shocked and c0.sum() > 0:
+            priced.append((s, price_index + len(priced), c0))
+    return (
+        _Response(
+            production=block.production,
+            flows=flows,
+            prepared=prepared,
+            exporters=cells,
+            tracked=tracked,
+            priced=priced,
+            feed=feed,
+            s_mine=yt.s_mine,
+            s_ref=yt.s_ref,
+            params=market_parameters(mineral).pick("central"),
+        ),
+        added,
+    )
+
+
+def _price_bound(response: _Response, s: int, c0: np.ndarray) -> float:
+    """Largest outside price change (%) of a draw: every cell withholding all it exports."""
+    cells = response.exporters
+    withheld = float(response.prepared[s].exports0[cells].sum())
+    outside = float(np.delete(c0, cells).sum())
+    extra = float(response.production[s].sum()) if s == response.s_ref else 0.0
+    x_out, _, _ = price_response(
+        withheld, outside, 0.0, PRICE_HORIZON_MONTHS, response.params, demand_change=extra
+    )
+    bound = 100.0 * float(np.expm1(min(float(x_out), 700.0)))
+    return bound if np.isfinite(bound) and bound > 0 else 1.0
 
 
 def _gross_by_product(
@@ -633,6 +814,14 @@ def _shortfalls(
     """
     n_draws = severities.shape[0]
     out = np.zeros((plan.n_series, n_draws))
+    if plan.market:
+        # one stream block at a time: a draw's numbers never depend on the batch
+        for first in range(0, n_draws, STREAM_BLOCK):
+            part = slice(first, min(first + STREAM_BLOCK, n_draws))
+            for mp in plan.minerals:
+                if mp.response is not None:
+                    _respond(plan, mp, severities[part], out[:, part])
+        return out, None
     central: np.ndarray | None = None
     delta: np.ndarray | None = None
     if fractions is not None and plan.grades is not None:
@@ -659,6 +848,50 @@ def _shortfalls(
     return out, central
 
 
+def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarray) -> None:
+    """Shortfalls and prices of one mineral for a block of draws, with the market response.
+
+    Each draw scales the rows of the disrupted exporters at every stage of
+    the mineral by ``1 - s_em``, and the scenario engine's mechanics run on
+    the batch (:func:`~riskengine.scenarios.engine.respond_rows`): pass-through
+    by re-exporters and propagation of lost ore and intermediates to refined
+    output. The shortfall is ``max(-dA, 0)`` as in the engine; the outside
+    price is the two-region model (central parameters, a year's horizon)
+    with the disrupted exporters as the restricting countries.
+    """
+    r = mp.response
+    assert r is not None
+    k = severities.shape[0]
+    n_s, n = r.production.shape
+    sev = severities[:, mp.cells]  # [k, cells]
+    scale = np.ones((k, n_s, n))
+    scale[:, :, r.exporters] = (1.0 - sev)[:, None, :]
+    res = respond_rows(r.production, r.flows, scale, r.feed, r.s_mine, r.s_ref, r.prepared)
+    for s, rows, first in r.tracked:
+        pt = r.prepared[s]
+        rows_s = res.rows[:, s]
+        imports = np.asarray(pt.base.T @ rows_s.T).T
+        change = (
+            res.production[:, s] - r.production[s]
+            + imports - pt.imports0
+            - (rows_s - 1.0) * pt.exports0
+            + res.adjust[:, s]
+        )  # fmt: skip
+        out[first : first + len(rows)] = _clip(-change[:, rows].T.copy())
+    hit = sev > 0
+    for s, j, c0 in r.priced:
+        inside = (hit * c0[r.exporters]).sum(axis=1)
+        outside = np.delete(c0, r.exporters).sum() + (~hit * c0[r.exporters]).sum(axis=1)
+        x_out, _, _ = price_response(
+            res.withheld[:, s], outside, inside, PRICE_HORIZON_MONTHS, r.params,
+            demand_change=res.propagated_loss[:, s],
+        )  # fmt: skip
+        with np.errstate(over="ignore"):
+            change = 100.0 * np.expm1(np.minimum(x_out, 700.0))
+        # no outside market (everyone who consumes is disrupted): no outside price
+        out[len(plan.series) + j] = np.where(np.isfinite(change), np.maximum(change, 0.0), 0.0)
+
+
 def shortfalls(
     plan: Plan, severities: np.ndarray, fractions: np.ndarray | None = None
 ) -> np.ndarray:
@@ -680,19 +913,30 @@ def _iter_blocks(
     blocks_per_batch = max(1, -(-batch_size // STREAM_BLOCK))
     n_blocks = -(-n // STREAM_BLOCK)
     for first_block in range(0, n_blocks, blocks_per_batch):
-        parts = []
-        fractions = []
-        for b in range(first_block, min(first_block + blocks_per_batch, n_blocks)):
-            size = min(STREAM_BLOCK, n - b * STREAM_BLOCK)
-            parts.append(block_severities(plan, entropy, b, size))
-            if plan.grades is not None:
-                fractions.append(block_grades(plan, entropy, b, size))
-        values, central = _shortfalls(
-            plan,
-            np.concatenate(parts, axis=0),
-            np.concatenate(fractions, axis=0) if fractions else None,
-        )
+        blocks = range(first_block, min(first_block + blocks_per_batch, n_blocks))
+        values, central = _evaluate(plan, entropy, n, blocks)
         yield first_block * STREAM_BLOCK, values, central
+
+
+def _evaluate(
+    plan: Plan, entropy: int, n: int, blocks: range
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Shortfalls ``[series, draws]`` of consecutive blocks of a run of ``n``.
+
+    And the same draws at central grades (None without grades).
+    """
+    parts = []
+    fractions = []
+    for b in blocks:
+        size = min(STREAM_BLOCK, n - b * STREAM_BLOCK)
+        parts.append(block_severities(plan, entropy, b, size))
+        if plan.grades is not None:
+            fractions.append(block_grades(plan, entropy, b, size))
+    return _shortfalls(
+        plan,
+        np.concatenate(parts, axis=0),
+        np.concatenate(fractions, axis=0) if fractions else None,
+    )
 
 
 def iter_blocks(
@@ -715,6 +959,7 @@ class _Accumulator:
     upper: np.ndarray
     thresholds: np.ndarray  # [T, series] in tonnes (NaN where consumption <= 0)
     n: int = 0
+    effect: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))  # grades: sum, sum sq
     total: np.ndarray = field(default_factory=lambda: np.zeros(0))
     total_sq: np.ndarray = field(default_factory=lambda: np.zeros(0))
     positive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -729,6 +974,7 @@ class _Accumulator:
         s = len(self.upper)
         self.total = np.zeros(s)
         self.total_sq = np.zeros(s)
+        self.effect = np.zeros((2, s))
         self.positive = np.zeros(s, dtype=np.int64)
         self.above = np.zeros((len(self.thresholds), s), dtype=np.int64)
         self.counts = np.zeros(s * N_BINS, dtype=np.int64)
@@ -739,12 +985,16 @@ class _Accumulator:
         with np.errstate(divide="ignore"):
             self._log_upper = np.log10(np.where(self.upper > 0, self.upper, 1.0))
 
-    def add(self, values: np.ndarray) -> None:
-        """Add one block of draws ``[series, draws]``."""
+    def add(self, values: np.ndarray, central: np.ndarray | None = None) -> None:
+        """Add one block of draws ``[series, draws]`` (and the same draws at central grades)."""
         n_series, n_draws = values.shape
         self.n += n_draws
         self.total += values.sum(axis=1)
         self.total_sq += np.einsum("sd,sd->s", values, values)
+        if central is not None:
+            d = values - central
+            self.effect[0] += d.sum(axis=1)
+            self.effect[1] += np.einsum("sd,sd->s", d, d)
         flat_values = values.ravel()
         where = np.flatnonzero(flat_values)
         if not len(where):
@@ -764,6 +1014,46 @@ class _Accumulator:
         self.sumsq += np.bincount(flat, weights=x * x, minlength=size)
         np.minimum.at(self.mins, flat, x)
         np.maximum.at(self.maxs, flat, x)
+
+    def merge(self, later: _Accumulator) -> None:
+        """Add the statistics of the draws that follow (the next unit's), in place."""
+        self.n += later.n
+        self.total += later.total
+        self.total_sq += later.total_sq
+        self.effect += later.effect
+        self.positive += later.positive
+        self.above += later.above
+        self.counts += later.counts
+        self.sums += later.sums
+        self.sumsq += later.sumsq
+        np.minimum(self.mins, later.mins, out=self.mins)
+        np.maximum(self.maxs, later.maxs, out=self.maxs)
+
+    _BINNED: ClassVar[tuple[tuple[str, float], ...]] = (
+        ("counts", 0),
+        ("sums", 0.0),
+        ("sumsq", 0.0),
+        ("mins", np.inf),
+        ("maxs", -np.inf),
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the histogram's occupied bins only (a unit sent back by a worker)."""
+        state = dict(self.__dict__)
+        occupied = np.flatnonzero(self.counts)
+        state["_occupied"] = occupied
+        for name, _ in self._BINNED:
+            state[name] = state[name][occupied]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        occupied = state.pop("_occupied")
+        size = len(state["upper"]) * N_BINS
+        for name, empty in self._BINNED:
+            full = np.full(size, empty, dtype=state[name].dtype)
+            full[occupied] = state[name]
+            state[name] = full
+        self.__dict__.update(state)
 
     # ----------------------------------------------------------- reading
     def _grid(self) -> tuple[np.ndarray, ...]:
@@ -856,6 +1146,13 @@ class SimulationResult(Result):
         and ``grade_sd_t`` are the mean and standard deviation of the change
         the drawn fractions make to a draw's shortfall (against the same
         draw at central fractions).
+    prices : pandas.DataFrame
+        With the market response: per mineral and stage at which exporters at
+        risk sell, the distribution of the change of the price outside the
+        disrupted exporters (two-region model, central parameters, a year's
+        horizon), in %: ``mean_price_change_pct`` with its ``_se``,
+        ``p_price_rise`` and ``p_price_above_<k>pct``, and
+        ``price_change_p95_pct``/``_es95``/``_p99``/``_es99``.
     cells : pandas.DataFrame
         The disruption probability and severity used for every (exporter,
         mineral) at risk, and where each comes from.
@@ -881,10 +1178,11 @@ class SimulationResult(Result):
         ``grades`` with ``grade_distribution``).
     """
 
-    TABLES: ClassVar[tuple[str, ...]] = ("summary", "cells", "grades")
+    TABLES: ClassVar[tuple[str, ...]] = ("summary", "prices", "cells", "grades")
 
     summary: pd.DataFrame
     cells: pd.DataFrame
+    prices: pd.DataFrame = field(default_factory=pd.DataFrame)
     grades: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object) for c in GRADE_COLUMNS})
     )
@@ -937,6 +1235,8 @@ def simulate(
     batch_size: int = DEFAULT_BATCH,
     grades: bool = False,
     progress: Progress | None = None,
+    client: Client | Literal[False] | None = None,
+    market: bool = True,
 ) -> SimulationResult:
     r"""Simulate random export disruptions and summarise the shortfalls they cause.
 
@@ -969,7 +1269,8 @@ def simulate(
         Fractions of baseline apparent consumption for ``p_above_*``.
     batch_size
         Draws evaluated together (rounded up to a multiple of
-        :data:`STREAM_BLOCK`); it bounds memory and does not change the result.
+        :data:`STREAM_BLOCK`, at most :data:`UNIT_BLOCKS` blocks); it bounds
+        memory and does not change the result.
     grades
         Also draw the content fraction of every traded product with a range
         in the product catalogue, once per draw, triangular on
@@ -977,7 +1278,13 @@ def simulate(
         it before the losses are computed (see the module notes). Off by
         default; turning it on leaves the disruption draws unchanged.
     progress
-        Called with ``(draws done, n)`` after each batch.
+        Called with ``(draws done, n)`` after each batch (after each unit
+        on a cluster).
+    client
+        A Dask ``distributed.Client`` to compute the units of
+        :data:`UNIT_BLOCKS` blocks on; None (default) uses the current client
+        if the caller made one, else one process; False always one process
+        (see :mod:`riskengine.cluster`). The result is the same, bit for bit.
 
     Returns
     -------
@@ -1025,6 +1332,7 @@ def simulate(
         raise RiskEngineError(
             f"grades must be True or False (draw content fractions or not), got {grades!r}"
         )
+    runner = resolve_client(client, "simulate")
     plan = plan_simulation(
         dataset,
         year=year,
@@ -1035,34 +1343,27 @@ def simulate(
         probability=probability,
         severity=severity,
         grades=bool(grades),
+        market=bool(market),
     )
     entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else int(seed)
-    batch = max(1, -(-batch_size // STREAM_BLOCK)) * STREAM_BLOCK
+    batch = min(max(1, -(-batch_size // STREAM_BLOCK)), UNIT_BLOCKS) * STREAM_BLOCK
     with np.errstate(invalid="ignore"):
         limits = np.array(
             [np.where(plan.consumption > 0, t * plan.consumption, np.nan) for t in thr]
         ).reshape(len(thr), plan.n_series)
     acc = _Accumulator(plan.bound, limits)
-    effect = np.zeros((2, plan.n_series))  # sum and sum of squares of the grades' change
     started = time.perf_counter()
-    for first, values, central in _iter_blocks(plan, entropy, n, batch):
-        for j in range(0, values.shape[1], STREAM_BLOCK):
-            # the same contiguous block whatever the batch: sums do not depend on it
-            block = np.ascontiguousarray(values[:, j : j + STREAM_BLOCK])
-            acc.add(block)
-            if central is not None:
-                d = block - np.ascontiguousarray(central[:, j : j + STREAM_BLOCK])
-                effect[0] += d.sum(axis=1)
-                effect[1] += np.einsum("sd,sd->s", d, d)
-        if progress is not None:
-            progress(min(first + values.shape[1], n), n)
-    summary = _summary(plan, acc, thr)
+    for part in _units(plan, entropy, n, batch, limits, progress, runner):
+        acc.merge(part)
+    stats = _summary(plan, acc, thr)
+    summary = stats.iloc[: len(plan.series)].reset_index(drop=True)
+    prices = _price_table(stats.iloc[len(plan.series) :], thr)
     notes: list[str] = []
     if plan.grades is not None:
-        m = effect[0] / n
+        m = acc.effect[0] / n
         summary["grade_mean_t"] = m
         summary["grade_sd_t"] = np.sqrt(
-            np.maximum(effect[1] / n - m**2, 0.0) * (n / (n - 1) if n > 1 else 0.0)
+            np.maximum(acc.effect[1] / n - m**2, 0.0) * (n / (n - 1) if n > 1 else 0.0)
         )
         notes.append(_grades_note(plan.grades.table))
     elapsed = time.perf_counter() - started
@@ -1076,9 +1377,11 @@ def simulate(
             "importers": importers,
             "grades": bool(grades),
             "grade_distribution": GRADE_DISTRIBUTION if grades else None,
+            "market": bool(market),
         },
         notes=tuple(notes),
         summary=summary,
+        prices=prices,
         cells=plan.cells,
         grades=(
             plan.grades.table
@@ -1093,6 +1396,70 @@ def simulate(
         elapsed_s=elapsed,
         model=as_model(model, probability, severity),
     )
+
+
+def unit_statistics(
+    plan: Plan,
+    entropy: int,
+    n: int,
+    unit: int,
+    batch_size: int,
+    limits: np.ndarray,
+    progress: Progress | None = None,
+) -> _Accumulator:
+    """Statistics of the draws of one unit of a run of ``n`` draws.
+
+    Unit ``unit`` holds blocks ``unit * UNIT_BLOCKS`` onwards (at most
+    :data:`UNIT_BLOCKS`); they are evaluated ``batch_size`` draws at a time
+    and added block by block in order. ``limits`` are the thresholds in
+    tonnes ``[threshold, series]``; ``progress`` is called after each batch
+    with the draws of the run done so far.
+    """
+    n_blocks = -(-n // STREAM_BLOCK)
+    first = unit * UNIT_BLOCKS
+    stop = min(first + UNIT_BLOCKS, n_blocks)
+    per_batch = min(max(1, batch_size // STREAM_BLOCK), UNIT_BLOCKS)
+    acc = _Accumulator(plan.bound, limits)
+    for start in range(first, stop, per_batch):
+        end = min(start + per_batch, stop)
+        values, central = _evaluate(plan, entropy, n, range(start, end))
+        for j in range(0, values.shape[1], STREAM_BLOCK):
+            # the same contiguous block whatever the batch: sums do not depend on it
+            block = np.ascontiguousarray(values[:, j : j + STREAM_BLOCK])
+            acc.add(
+                block,
+                None if central is None else np.ascontiguousarray(central[:, j : j + STREAM_BLOCK]),
+            )
+        if progress is not None:
+            progress(min(end * STREAM_BLOCK, n), n)
+    return acc
+
+
+def _units(
+    plan: Plan,
+    entropy: int,
+    n: int,
+    batch_size: int,
+    limits: np.ndarray,
+    progress: Progress | None,
+    client: Client | None,
+) -> Iterator[_Accumulator]:
+    """Yield the statistics of every unit in order: computed here, or on the cluster."""
+    n_units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
+    if client is None:
+        for unit in range(n_units):
+            yield unit_statistics(plan, entropy, n, unit, batch_size, limits, progress)
+        return
+    from riskengine.cluster import ordered, share
+
+    shipped = share(client, [plan, limits])
+    tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
+    for unit, part in enumerate(
+        ordered(client, unit_statistics, tasks, name="simulate", shared=shipped)
+    ):
+        if progress is not None:
+            progress(min((unit + 1) * UNIT_BLOCKS * STREAM_BLOCK, n), n)
+        yield part
 
 
 def _grades_note(table: pd.DataFrame) -> str:
@@ -1111,9 +1478,31 @@ def _grades_note(table: pd.DataFrame) -> str:
     )
 
 
+#: Columns of :attr:`SimulationResult.prices` and the statistics they come from.
+PRICE_STATISTICS: dict[str, str] = {
+    "mean_shortfall_t": "mean_price_change_pct",
+    "mean_shortfall_se_t": "mean_price_change_se_pct",
+    "p_shortfall": "p_price_rise",
+    "var95_t": "price_change_p95_pct",
+    "es95_t": "price_change_es95_pct",
+    "var99_t": "price_change_p99_pct",
+    "es99_t": "price_change_es99_pct",
+}
+
+
+def _price_table(stats: pd.DataFrame, thresholds: tuple[float, ...]) -> pd.DataFrame:
+    """Select the price rows of the statistics, named as prices (% change of the outside price)."""
+    names = dict(PRICE_STATISTICS)
+    for t in thresholds:
+        names[_pct_name(t)] = f"p_price_above_{100 * t:g}pct".replace(".", "_")
+    frame = stats[["mineral", "stage", *names]].rename(columns=names)
+    return frame.reset_index(drop=True)
+
+
 def _summary(plan: Plan, acc: _Accumulator, thresholds: tuple[float, ...]) -> pd.DataFrame:
+    """Statistics of every series on the accumulator's axis: shortfalls, then prices."""
     n = acc.n
-    frame = plan.series.copy()
+    frame = pd.concat([plan.series, plan.prices], ignore_index=True)
     c = plan.consumption
     mean = acc.total / n
     var = np.maximum(acc.total_sq / n - mean**2, 0.0) * (n / (n - 1) if n > 1 else 0.0)

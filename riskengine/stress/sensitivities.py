@@ -2,8 +2,8 @@ r"""One-at-a-time sensitivity of scores to their inputs.
 
 For every score of the chosen method (mineral, stage, country) and every
 input it depends on, the input is moved by ``-h`` and ``+h`` of itself (10 %
-by default) while everything else stays put, and the score is recomputed by
-the method. The central elasticity is
+by default) while everything else stays put, and the score is recomputed. The
+central elasticity is
 
 .. math:: \varepsilon = \frac{S(x (1 + h)) - S(x (1 - h))}{2 h\, S(x)}
 
@@ -44,23 +44,79 @@ the score is 0). Inputs:
     ``eta`` of the two-region price model and the market's deflection,
     against the scenario's price change (the score does not depend on them).
 
-The perturbed variants are scored in one call of the method per chunk, laid
-side by side on the dataset's year axis (each with its own governance).
+How the perturbed scores are computed
+-------------------------------------
+The composite (``method="riskengine"``) is scored once, on the year
+(:func:`~riskengine.methods.composite.composite`); no variant is scored again.
+
+* Factor weights, in closed form. The score is a weighted mean of the
+  factors,
+
+  .. math:: S(w) = \sum_j \tilde w_j\, x_j, \qquad
+            \tilde w_j = \frac{w_j a_j}{\sum_k w_k a_k},
+
+  with :math:`a_j = 1` where factor :math:`j` applies (upstream exposure at
+  the refining stage only, every other factor everywhere), so the score at a
+  moved weight is the factors :math:`x_j` of that one run recombined.
+* Governance, production, flows and content fractions, by updating the sums
+  a variant changes. A variant changes a few numbers of one mineral's block
+  of active countries: one governance weight :math:`g_c`, one production
+  :math:`p_{sc}`, one flow :math:`f_{sei}`, or the flows of one product. Only
+  the sums that contain them are updated:
+
+  .. math::
+
+      F_{si} &\mathrel{+}= \Delta f_{sei}, \qquad
+      X_{se} \mathrel{+}= \Delta f_{sei}, \qquad
+      Q_{se} \mathrel{+}= \Delta (f_{sei}^2), \\
+      N_{si} &\mathrel{+}= g_e\, \Delta f_{sei} + \Delta g_c\, f_{sci}
+
+  (imports, exports, sum of squared destinations, weighted imports
+  :math:`N_{si} = \sum_e g_e f_{sei}` of the scored countries); the world
+  concentration of the stage is recomputed over the one changed production
+  row; each refiner's retained mine output
+  :math:`R_e = \max(p^{mine}_e - X^{feed}_e, 0)`, feed and feed-origin weight
+  :math:`\bar g_e = (R_e g_e + \sum_k g_k f^{feed}_{ke}) / (R_e + \sum_k
+  f^{feed}_{ke})` are updated for every copy at once, and the scored
+  countries' refined imports weighted by :math:`\bar g_e`. The factors are
+  then the composite's formulas on the updated sums,
+
+  .. math::
+
+      \text{import\_exposure} = \frac{N}{p + F}, \quad
+      \text{import\_reliance} = \mathrm{clip}\Big(\frac{F - X}{p + F - X}, 0, 1\Big),
+      \quad \text{export\_concentration} = \frac{Q}{X^2} \min\Big(\frac{X}{p + F}, 1\Big),
+      \quad \text{upstream\_exposure} = \frac{\sum_e \bar g_e f^{ref}_{ei}}{p^{ref}_i + F^{ref}_i},
+
+  each 0 where its quantity is (no imports, no exports), and the weights
+  combine them as above. Every variant multiplies a positive quantity by a
+  positive factor, so no flow or production appears or vanishes and the
+  scored cells are those of the one run.
+
+The results equal re-scoring every perturbed dataset with the composite, to
+rounding (``tests/test_stress_sensitivity.py`` checks that row by row).
+GeoPolRisk and the EU method are scored by the method itself: the perturbed
+copies of a mineral, many per call, laid side by side on the dataset's year
+axis (each with its own governance).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from riskengine import indices as ix
+from riskengine.cluster import ordered, resolve_client, share
 from riskengine.dataset import Dataset
-from riskengine.dims import OTHER_COUNTRIES, REGIONS
+from riskengine.dims import OTHER_COUNTRIES, REGIONS, Stage
 from riskengine.errors import (
     RiskEngineError,
     UnknownLabelError,
@@ -70,28 +126,37 @@ from riskengine.errors import (
     check_number,
 )
 from riskengine.indices import WGI_MAX
-from riskengine.methods import DEFAULT_METHOD
+from riskengine.methods import DEFAULT_METHOD, score
+from riskengine.methods.base import MissingGovernance, handle_missing
+from riskengine.methods.composite import FACTORS, UPSTREAM_STAGE
 from riskengine.results import Result
 from riskengine.stress._common import (
+    MineralBlock,
     Progress,
     YearTensors,
     check_method,
     check_params,
     frame_or_empty,
+    reemit,
     resolve_minerals,
     resolve_stages,
     resolve_year,
     year_tensors,
 )
-from riskengine.stress._fold import restrict, score_years
+from riskengine.stress._fold import restrict, score_copies, score_years
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 logger = logging.getLogger(__name__)
 
 #: Default relative step of the perturbation.
 DEFAULT_STEP = 0.1
-#: Variants scored together.
+#: Variants scored together by a method without a closed form (GeoPolRisk, EU).
 DEFAULT_CHUNK = 64
 INPUT_KINDS: tuple[str, ...] = ("governance", "production", "flow", "parameter", "content")
+#: Numbers per array of one chunk of composite copies (bounds the memory).
+CHUNK_CELLS = 1 << 20
 
 COLUMNS: tuple[str, ...] = (
     "mineral",
@@ -159,7 +224,8 @@ class SensitivityResult(Result):
             When the table has no such score.
         """
         t = self.table
-        rows = t[(t["mineral"] == mineral) & (t["country"] == country)]
+        where = self._scores.get((mineral, country))
+        rows = t.iloc[where if where is not None else []]
         if stage is not None:
             rows = rows[rows["stage"] == stage]
         if rows.empty:
@@ -173,30 +239,109 @@ class SensitivityResult(Result):
         rows = rows.reindex(rows["swing"].abs().sort_values(ascending=False).index)
         return rows.head(top).reset_index(drop=True) if top else rows.reset_index(drop=True)
 
+    @cached_property
+    def _scores(self) -> dict[tuple[str, str], np.ndarray]:
+        """Positions of each ``(mineral, country)``'s rows in :attr:`table`."""
+        groups = self.table.groupby(["mineral", "country"], sort=False, observed=True).indices
+        return cast(dict[tuple[str, str], np.ndarray], groups)
+
+
+#: What a variant is: the table's input columns, and ``span`` (its range over its value).
+_META: dict[str, type] = {
+    "kind": object,
+    "input": object,
+    "input_stage": object,
+    "basis": object,
+    "value": float,
+    "input_low": float,
+    "input_high": float,
+    "span": float,
+}
+#: Integer columns (the copy, then coordinates) of each kind of change; the new value follows.
+_CHANGE_KINDS: dict[str, int] = {"governance": 2, "production": 3, "flows": 4}
+
 
 @dataclass
-class _Variant:
-    """One input moved to a low and a high value (``span``: their distance over ``value``)."""
+class _Variants:
+    """Inputs moved one at a time, and the changes that make their copies of a block.
 
-    kind: str
-    label: str
-    stage: str
-    value: float
-    low: float = np.nan
-    high: float = np.nan
-    span: float = np.nan
-    basis: str = ""
+    Variant ``j`` has two copies of the mineral's block: copy ``2 j`` with the
+    input at its low value, copy ``2 j + 1`` at its high value. The changes
+    are columns in copy order:
+
+    ``governance``
+        ``(copy, country, factor)``: the country's distance to the best WGI
+        score, ``2.5 - WGI``, times ``factor``.
+    ``production``
+        ``(copy, stage, country, tonnes)``: one production figure replaced.
+    ``flows``
+        ``(copy, stage, exporter, importer, tonnes)``: flows replaced.
+    """
+
+    size: int = 0
+    columns: dict[str, list[np.ndarray]] = field(
+        default_factory=lambda: {name: [] for name in _META}
+    )
+    parts: dict[str, list[tuple[np.ndarray, ...]]] = field(
+        default_factory=lambda: {name: [] for name in _CHANGE_KINDS}
+    )
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        kind: str,
+        labels: Sequence[str] | np.ndarray,
+        stage: str,
+        value: np.ndarray | Sequence[float],
+        low: np.ndarray | Sequence[float],
+        high: np.ndarray | Sequence[float],
+        span: float,
+        basis: str = "",
+        **changes: tuple[np.ndarray, ...],
+    ) -> None:
+        """Append variants; the copies of ``changes`` count from 0 for the first of them."""
+        k = len(labels)
+        given = {
+            "kind": np.full(k, kind, dtype=object),
+            "input": np.asarray(labels, dtype=object).reshape(k),
+            "input_stage": np.full(k, stage, dtype=object),
+            "basis": np.full(k, basis, dtype=object),
+            "value": np.asarray(value, dtype=float),
+            "input_low": np.asarray(low, dtype=float),
+            "input_high": np.asarray(high, dtype=float),
+            "span": np.full(k, span, dtype=float),
+        }
+        for name, values in given.items():
+            self.columns[name].append(values)
+        for name, columns in changes.items():
+            copy, *rest = columns
+            self.parts[name].append((np.asarray(copy, dtype=np.int64) + 2 * self.size, *rest))
+        self.size += k
+
+    def changes(self, name: str, start: int, stop: int) -> list[np.ndarray]:
+        """Columns of the changes ``name`` of copies ``start <= copy < stop``."""
+        parts = self.parts[name]
+        width = _CHANGE_KINDS[name]
+        if not parts:
+            return [np.zeros(0, dtype=np.int64)] * width + [np.zeros(0)]
+        columns = [np.concatenate(col) for col in zip(*parts, strict=True)]
+        copy = columns[0]
+        lo, hi = np.searchsorted(copy, [start, stop])
+        return [col[lo:hi] for col in columns]
+
+    def meta(self) -> dict[str, np.ndarray]:
+        """Return what each variant is: the table's input columns and ``span``, one entry each."""
+        return {
+            name: np.concatenate(cols) if cols else np.zeros(0, dtype=dtype)
+            for (name, dtype), cols in zip(_META.items(), self.columns.values(), strict=True)
+        }
 
 
-def _scaled(kind: str, label: str, stage: str, value: float, step: float) -> _Variant:
-    """Return an input moved by ``-step`` and ``+step`` of itself."""
-    return _Variant(kind, label, stage, value, value * (1 - step), value * (1 + step), 2 * step)
-
-
-def _perturbed_governance(gov: np.ndarray, c: int, factor: float) -> np.ndarray:
-    out = gov.copy()
-    out[:, c] = WGI_MAX - (WGI_MAX - gov[:, c]) * factor
-    return out
+def _both(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Interleave the low and high values of ``k`` variants: copies ``0 .. 2 k - 1``."""
+    return np.column_stack((low, high)).ravel()
 
 
 def sensitivity(
@@ -212,9 +357,10 @@ def sensitivity(
     scenario: Any = None,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    client: Client | Literal[False] | None = None,
     **params: Any,
 ) -> SensitivityResult:
-    """One-at-a-time elasticities of every score to its inputs.
+    r"""One-at-a-time elasticities of every score to its inputs.
 
     Parameters
     ----------
@@ -240,9 +386,16 @@ def sensitivity(
         sensitivity of its price changes to each mineral's ``eta`` and the
         deflection (:attr:`SensitivityResult.prices`).
     chunk_size
-        Variants scored in one method call.
+        Variants scored in one call of a method scored by re-running it
+        (GeoPolRisk, EU; the composite is not re-run).
     progress
         Called with ``(minerals done, minerals)``.
+    client
+        A Dask ``distributed.Client``: GeoPolRisk and EU rescore each
+        mineral as one task on it (the composite is one closed-form pass,
+        always here); None (default) uses the current client if the caller
+        made one, else one process; False always one process
+        (:mod:`riskengine.cluster`). The result is the same, bit for bit.
     **params
         Parameters of the method.
 
@@ -256,6 +409,12 @@ def sensitivity(
         For an unknown mineral, stage, country, method or input kind.
     RiskEngineError
         For a step outside (0, 1).
+
+    Notes
+    -----
+    The composite's variants are computed from one run of it: the weights in
+    closed form, :math:`S(w) = \sum_j w_j a_j x_j / \sum_k w_k a_k`, the other
+    inputs by updating the sums they enter (module docstring).
 
     Examples
     --------
@@ -292,28 +451,33 @@ def sensitivity(
     if isinstance(custom, Mapping):
         groups = {str(k): [str(m) for m in v] for k, v in custom.items()}
     target = dataset.resolve_countries(countries, regions=True, extra=groups)
-    yt = year_tensors(dataset, year_)
-    seen: set[str] = set()
-    parts: list[pd.DataFrame] = []
-    for done, mineral in enumerate(mineral_list, start=1):
-        parts.append(
-            _mineral_sensitivity(
-                yt,
-                mineral,
-                stage_list,
-                target,
-                method,
-                step,
-                set(inputs),
-                chunk_size,
-                params,
-                seen,
-                groups,
-            )
-        )
-        if progress is not None:
-            progress(done, len(mineral_list))
-    table = frame_or_empty(parts, COLUMNS)
+    spec = {**REGIONS, **groups}
+    perturbed = None if target is None else [*target, *(m for t in target for m in spec.get(t, ()))]
+    job = _Job(
+        yt=year_tensors(dataset, year_),
+        stages=stage_list,
+        target=target,
+        perturbed=perturbed,
+        method=method,
+        step=step,
+        kinds=frozenset(inputs),
+        params=params,
+        seen=set(),
+    )
+    if method == "riskengine":
+        parts = _composite_parts(job, mineral_list, progress)
+    else:
+        parts = []
+        runner = resolve_client(client, "sensitivity")
+        tasks = ((job, mineral, chunk_size) for mineral in mineral_list)
+        shipped = share(runner, [job])
+        for part in ordered(
+            runner, _rescored_part, tasks, name="sensitivity", shared=shipped, seen=job.seen
+        ):
+            parts.append(part)
+            if progress is not None:
+                progress(len(parts), len(mineral_list))
+    table = _table([p for p in parts if p is not None])
     prices = _price_sensitivity(dataset, scenario, step) if scenario is not None else None
     return SensitivityResult(
         method=method,
@@ -326,294 +490,615 @@ def sensitivity(
     )
 
 
-def _mineral_sensitivity(
-    yt: YearTensors,
-    mineral: str,
-    stages: list[str],
-    target: list[str] | None,
-    method: str,
-    step: float,
-    kinds: set[str],
-    chunk_size: int,
-    params: Mapping[str, Any],
-    seen: set[str],
-    groups: Mapping[str, list[str]],
-) -> pd.DataFrame:
-    block = yt.block(mineral)
-    idx = block.idx
-    if not len(idx):
-        return pd.DataFrame(columns=list(COLUMNS))
-    countries = block.countries
+@dataclass(frozen=True)
+class _Job:
+    """What one call of :func:`sensitivity` works on.
+
+    ``target`` are the scored labels (None: all); ``perturbed`` the countries
+    whose flows are moved (the targets and the members of target regions).
+    """
+
+    yt: YearTensors
+    stages: list[str]
+    target: list[str] | None
+    perturbed: list[str] | None
+    method: str
+    step: float
+    kinds: frozenset[str]
+    params: Mapping[str, Any]
+    seen: set[str]
+
+
+def _enumerate(job: _Job, block: MineralBlock, governance: np.ndarray) -> _Variants:
+    """Every input of one mineral's block moved down and up, in the table's variant order.
+
+    ``governance`` is ``[indicator, country]`` on the block's countries.
+    """
+    step = job.step
+    v = _Variants()
+    countries = block.countries.to_numpy(dtype=object)
     p0, f0 = block.production, block.flows
-    base = restrict(yt.dataset, mineral, idx)
-    gov0, _ = base.governance_at(yt.year)
-    stage_names = [str(s) for s in base.stages]
-    if target is None:
-        is_target = np.ones(len(countries), dtype=bool)
-    else:
-        spec = {**REGIONS, **groups}
-        members = {m for t in target if t in spec for m in spec[t]}
-        is_target = countries.isin([*target, *members])
-
-    variants: list[_Variant] = [_Variant("baseline", "", "", np.nan)]
-    prod: list[np.ndarray] = [p0]
-    flow: list[np.ndarray] = [f0]
-    gov: list[np.ndarray] = [gov0]
-    State = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-    def add(variant: _Variant, low: State, high: State) -> None:
-        for p, f, g in (low, high):
-            prod.append(p)
-            flow.append(f)
-            gov.append(g)
-        variants.append(variant)
-
-    if "governance" in kinds:
-        for c in range(len(countries)):
-            if countries[c] == OTHER_COUNTRIES:
-                continue
-            # PV for GeoPolRisk and the composite; the six estimates' mean for the EU method
-            values = gov0[:, c] if method == "eu" else gov0[1:2, c]
-            if np.isnan(values).any() or np.all(values == WGI_MAX):
-                continue
-            wgi = float(values.mean())
-            add(
-                _Variant(
-                    "governance",
-                    str(countries[c]),
-                    "",
-                    wgi,
-                    WGI_MAX - (WGI_MAX - wgi) * (1 - step),
-                    WGI_MAX - (WGI_MAX - wgi) * (1 + step),
-                    2 * step,
-                ),
-                (p0, f0, _perturbed_governance(gov0, c, 1 - step)),
-                (p0, f0, _perturbed_governance(gov0, c, 1 + step)),
-            )
-    if "production" in kinds:
+    if "governance" in job.kinds:
+        # PV for GeoPolRisk and the composite; the six estimates' mean for the EU method
+        values = governance if job.method == "eu" else governance[1:2]
+        usable = ~np.isnan(values).any(axis=0) & ~(values == WGI_MAX).all(axis=0)
+        cs = np.flatnonzero(usable & (countries != OTHER_COUNTRIES))
+        wgi = np.ascontiguousarray(values[:, cs].T).mean(axis=1)
+        v.add(
+            "governance", countries[cs], "", wgi,
+            WGI_MAX - (WGI_MAX - wgi) * (1 - step), WGI_MAX - (WGI_MAX - wgi) * (1 + step),
+            2 * step,
+            governance=(
+                np.arange(2 * len(cs)), np.repeat(cs, 2), np.tile([1 - step, 1 + step], len(cs))
+            ),
+        )  # fmt: skip
+    stage_names = [str(s) for s in job.yt.dataset.stages]
+    if "production" in job.kinds:
         for s, stage in enumerate(stage_names):
-            for producer in np.flatnonzero(p0[s] > 0):
-                lo, hi = p0.copy(), p0.copy()
-                lo[s, producer] *= 1 - step
-                hi[s, producer] *= 1 + step
-                label = str(countries[int(producer)])
-                add(
-                    _scaled("production", label, stage, float(p0[s, producer]), step),
-                    (lo, f0, gov0),
-                    (hi, f0, gov0),
-                )
-    if "flow" in kinds:
+            cs = np.flatnonzero(p0[s] > 0)
+            value = p0[s, cs]
+            low, high = value * (1 - step), value * (1 + step)
+            v.add(
+                "production", countries[cs], stage, value, low, high, 2 * step,
+                production=(
+                    np.arange(2 * len(cs)), np.full(2 * len(cs), s), np.repeat(cs, 2),
+                    _both(low, high),
+                ),
+            )  # fmt: skip
+    if "flow" in job.kinds:
+        moved = (
+            np.ones(len(countries), dtype=bool)
+            if job.perturbed is None
+            else np.isin(countries, job.perturbed)
+        )
         for s, stage in enumerate(stage_names):
             e_idx, i_idx = np.nonzero(f0[s] > 0)
-            keep = is_target[e_idx] | is_target[i_idx]
-            for e, i in zip(e_idx[keep], i_idx[keep], strict=True):
-                lo, hi = f0.copy(), f0.copy()
-                lo[s, e, i] *= 1 - step
-                hi[s, e, i] *= 1 + step
-                add(
-                    _scaled(
-                        "flow", f"{countries[e]}->{countries[i]}", stage, float(f0[s, e, i]), step
-                    ),
-                    (p0, lo, gov0),
-                    (p0, hi, gov0),
-                )
-    if "content" in kinds:
-        for variant, lo, hi in _content_variants(yt, mineral, idx):
-            add(variant, (p0, lo, gov0), (p0, hi, gov0))
-
-    frames: list[pd.DataFrame] = []
-    n_var = len(prod)
-    for start in range(0, n_var, chunk_size):
-        stop = min(start + chunk_size, n_var)
-        scored = score_years(
-            base,
-            np.stack(prod[start:stop]),
-            np.stack(flow[start:stop]),
-            np.stack(gov[start:stop], axis=1),
-            method,
-            params,
-            seen,
-        )
-        scored["copy"] += start
-        frames.append(scored)
-    scores = pd.concat(frames, ignore_index=True)
-    if "parameter" in kinds:
-        scores, extra = _parameter_variants(base, p0, f0, method, params, step, seen, scores, n_var)
-        variants.extend(extra)
-    return _assemble(mineral, scores, variants, stages, target)
+            keep = moved[e_idx] | moved[i_idx]
+            e, i = e_idx[keep], i_idx[keep]
+            value = f0[s, e, i]
+            low, high = value * (1 - step), value * (1 + step)
+            labels = [f"{a}->{b}" for a, b in zip(countries[e], countries[i], strict=True)]
+            v.add(
+                "flow", labels, stage, value, low, high, 2 * step,
+                flows=(
+                    np.arange(2 * len(e)), np.full(2 * len(e), s), np.repeat(e, 2),
+                    np.repeat(i, 2), _both(low, high),
+                ),
+            )  # fmt: skip
+    if "content" in job.kinds:
+        _content_variants(job.yt, block, v)
+    return v
 
 
-def _content_variants(
-    yt: YearTensors, mineral: str, idx: np.ndarray
-) -> Iterator[tuple[_Variant, np.ndarray, np.ndarray]]:
-    """Yield every ranged product of ``mineral`` with its flows at both ends of the range.
+def _content_variants(yt: YearTensors, block: MineralBlock, v: _Variants) -> None:
+    r"""Add every ranged product of the mineral, its flows at both ends of the range.
 
-    The flows ``[stage, exporter, importer]`` are contained tonnes on the
-    block's countries ``idx``, every other product at its central fraction:
-    the block :meth:`YearTensors.block` builds, from
-    :meth:`Dataset.with_content`.
+    A copy's flows are those of :meth:`Dataset.with_content` with the
+    product's fraction moved and every other product at its central one: each
+    trade row's contained tonnes :math:`q_n = q^{gross}_n f_{product(n)}` (0
+    where not usable), summed per exporter-importer pair as
+    :attr:`Dataset.pairs` sums them (in the same order, so to the same
+    bits). Only the pairs with a row of the product change; they are the
+    copy's changes.
     """
-    ds = yt.dataset.sel(minerals=[mineral])
-    tr = ds.trade
+    ds = yt.dataset
     products = ds.products
-    if tr is None or not len(tr) or not len(products):
+    if ds.trade is None or not len(products):
+        return
+    tr = ds.trade.take(ds.trade.mineral == ds.minerals.get_loc(block.mineral))
+    if not len(tr):
         return
     central = products["content"].to_numpy(dtype=float)
     low = products["content_low"].to_numpy(dtype=float)
     high = products["content_high"].to_numpy(dtype=float)
-    used = np.unique(tr.product[(tr.product >= 0) & tr.usable & (tr.gross > 0)])
-    n_s, n = len(ds.stages), len(idx)
-    local = np.full(len(ds.countries), -1)
-    local[idx] = np.arange(n)
-
-    def flows(row: int, fraction: float) -> np.ndarray:
-        f = central.copy()
-        f[row] = fraction
-        pairs = ds.with_content(f).pairs.recode(exporter=local, importer=local)
-        return pairs.dense("content", (1, n_s, 1, n, n))[0, :, 0]
-
-    for row in used:
+    named = tr.product >= 0
+    content = np.where(
+        tr.usable, np.where(named, tr.gross * central[np.maximum(tr.product, 0)], tr.content), 0.0
+    )
+    n_c = len(ds.countries)
+    # the order Flows.aggregate sums the rows of a pair in (one mineral, one year)
+    key = (tr.stage.astype(np.int64) * n_c + tr.exporter) * n_c + tr.importer
+    order = np.argsort(key, kind="stable")
+    first = np.concatenate(([True], key[order][1:] != key[order][:-1]))
+    starts = np.flatnonzero(first)
+    pair = np.empty(len(key), dtype=np.int64)
+    pair[order] = np.cumsum(first) - 1
+    stage, rest = np.divmod(key[order][starts], n_c * n_c)
+    local = np.full(n_c, -1)
+    local[block.idx] = np.arange(len(block.idx))
+    exporter, importer = local[rest // n_c], local[rest % n_c]
+    labels = products["product"].to_numpy(dtype=object)
+    stages = products["stage"].to_numpy(dtype=object)
+    bases = products["basis"].to_numpy(dtype=object)
+    for row in np.unique(tr.product[named & tr.usable & (tr.gross > 0)]):
         p = int(row)
         if not low[p] < high[p]:  # no range (or NaN): nothing to move
             continue
-        item = products.iloc[p]
-        variant = _Variant(
-            "content",
-            str(item["product"]),
-            str(item["stage"]),
-            float(central[p]),
-            float(low[p]),
-            float(high[p]),
-            float((high[p] - low[p]) / central[p]) if central[p] else np.nan,
-            str(item["basis"]),
-        )
-        yield variant, flows(p, low[p]), flows(p, high[p])
+        rows = tr.product == p
+        moved = np.unique(pair[rows])
+        moved = moved[(exporter[moved] >= 0) & (importer[moved] >= 0)]
+        at = (stage[moved], exporter[moved], importer[moved])
+        columns: list[list[np.ndarray]] = [[], [], [], [], []]
+        for copy, fraction in enumerate((low[p], high[p])):
+            q = content.copy()
+            q[rows] = np.where(tr.usable[rows], tr.gross[rows] * fraction, 0.0)
+            sums = np.add.reduceat(q[order], starts)[moved]
+            differ = sums != block.flows[at]
+            values = (np.full(int(differ.sum()), copy), *(x[differ] for x in at), sums[differ])
+            for col, value in zip(columns, values, strict=True):
+                col.append(value)
+        v.add(
+            "content", [str(labels[p])], str(stages[p]), [central[p]], [low[p]], [high[p]],
+            float((high[p] - low[p]) / central[p]) if central[p] else np.nan, str(bases[p]),
+            flows=tuple(np.concatenate(col) for col in columns),
+        )  # fmt: skip
 
 
-def _parameter_variants(
-    base: Dataset,
-    production: np.ndarray,
-    flows: np.ndarray,
-    method: str,
-    params: Mapping[str, Any],
+# ----------------------------------------------------------------- composite
+def _composite_parts(
+    job: _Job, minerals: list[str], progress: Progress | None
+) -> list[dict[str, np.ndarray] | None]:
+    """Return the composite's table rows, mineral by mineral, from one run of the composite."""
+    yt = job.yt
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = score(yt.dataset, method="riskengine", minerals=minerals, stages=job.stages,
+                    **job.params)  # fmt: skip
+    reemit(caught, job.seen)
+    frame = run.scores
+    if job.target is not None:
+        frame = frame[frame["country"].isin(job.target)]
+    columns = {name: frame[name].to_numpy(dtype=float) for name in ("score", *FACTORS)}
+    stage_col = frame["stage"].to_numpy(dtype=object)
+    country_col = frame["country"].to_numpy(dtype=object)
+    rows_of = frame.groupby("mineral", sort=False, observed=True).indices
+    weights = cast(dict[str, float], run.params["weights"])
+    policy = cast(MissingGovernance, run.params["missing_governance"])
+    governance = yt.dataset.governance_at(yt.year)[0]
+    stages = yt.dataset.stages
+    parts: list[dict[str, np.ndarray] | None] = []
+    for done, mineral in enumerate(minerals, start=1):
+        rows = rows_of.get(mineral)
+        if rows is not None:
+            block = yt.block(mineral)
+            cells_s = stages.get_indexer(pd.Index(stage_col[rows]))
+            cells_c = block.countries.get_indexer(pd.Index(country_col[rows]))
+            v = _enumerate(job, block, governance[:, block.idx])
+            sums = _CompositeBlock(yt, block, governance[:, block.idx], policy)
+            low, high = sums.scores(v, cells_s, cells_c, weights)
+            if "parameter" in job.kinds:
+                refining = stage_col[rows] == Stage.REFINING.value
+                factors = {name: columns[name][rows] for name in FACTORS}
+                w_low, w_high = _weight_variants(v, weights, job.step, factors, refining)
+                low, high = np.vstack([low, w_low]), np.vstack([high, w_high])
+            parts.append(
+                _rows(mineral, stage_col[rows], country_col[rows], columns["score"][rows], low,
+                      high, v)
+            )  # fmt: skip
+        if progress is not None:
+            progress(done, len(minerals))
+    return parts
+
+
+def _combine(
+    factors: Mapping[str, np.ndarray], weights: Mapping[str, float], refining: np.ndarray
+) -> np.ndarray:
+    r"""Return the composite's score from its factors: :math:`\sum_j x_j w_j a_j / \sum_k w_k a_k`.
+
+    ``refining`` marks where the upstream factor applies (:math:`a_j`),
+    broadcast against the factors. The operations are the composite's, in
+    its order, so the result is the composite's to the last bit.
+    """
+    applies = {
+        name: refining if name == "upstream_exposure" else np.ones_like(refining)
+        for name in FACTORS
+    }
+    total = np.zeros(refining.shape)
+    for name in FACTORS:
+        total = total + weights[name] * applies[name].astype(float)
+    out = np.zeros(np.broadcast_shapes(*(np.shape(factors[name]) for name in FACTORS)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in FACTORS:
+            out = out + factors[name] * (weights[name] * applies[name] / total)
+    return out
+
+
+def _weight_variants(
+    v: _Variants,
+    weights: Mapping[str, float],
     step: float,
-    seen: set[str],
+    factors: Mapping[str, np.ndarray],
+    refining: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Scores ``[variant, cell]`` with each positive factor weight moved down and up.
+
+    Closed form: the factors of the one run recombined with the moved weight
+    (:func:`_combine`); no copy is scored.
+    """
+    low: list[np.ndarray] = []
+    high: list[np.ndarray] = []
+    for name, w in weights.items():
+        if w <= 0:
+            continue
+        low.append(_combine(factors, {**weights, name: w * (1 - step)}, refining))
+        high.append(_combine(factors, {**weights, name: w * (1 + step)}, refining))
+        v.add("parameter", [f"weight {name}"], "", [w], [w * (1 - step)], [w * (1 + step)],
+              2 * step)  # fmt: skip
+    shape = (len(low), len(refining))
+    return np.reshape(low, shape), np.reshape(high, shape)
+
+
+class _CompositeBlock:
+    r"""The sums the composite's factors are made of, on one mineral's block of one year.
+
+    :meth:`scores` scores copies of the block that differ from it by a few
+    changes (:class:`_Variants`) by updating only the sums the changes enter
+    (module docstring). Flows are ``f[stage, exporter, importer]``, production
+    ``p[stage, country]``, contained tonnes on the block's countries.
+    """
+
+    def __init__(
+        self,
+        yt: YearTensors,
+        block: MineralBlock,
+        governance: np.ndarray,
+        policy: MissingGovernance,
+    ) -> None:
+        p0, f0 = block.production, block.flows
+        self.p0, self.f0 = p0, f0
+        self.imports = f0.sum(axis=1)
+        self.exports = f0.sum(axis=2)
+        self.squares = np.einsum("sei,sei->se", f0, f0)
+        self.atom = np.asarray(block.countries != OTHER_COUNTRIES, dtype=float)
+        self.pv = governance[1]
+        trading = ((self.exports > 0) | (p0 > 0)).any(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the composite's run has issued them
+            g = handle_missing(
+                ix.geopolrisk_weight(self.pv), trading & (self.atom > 0), block.countries,
+                "WGI political stability (PV)", policy, [],
+            )  # fmt: skip
+        self.g = g
+        unknown = np.isnan(g)
+        self.g0 = np.where(unknown, 0.0, g)
+        # weighted imports N[s, i] = sum_e g_e f[s, e, i]; NaN where a used weight is unknown
+        self.numerator = np.einsum("e,sei->si", self.g0, f0)
+        self.unknown = (unknown[None, :, None] & (f0 != 0)).any(axis=1)
+        self.hhi = ix.weighted_hhi(p0, self.atom)
+        stages = [str(s) for s in yt.dataset.stages]
+        world = p0.sum(axis=-1)
+        traded = self.imports.sum(axis=-1) > 0
+        # stages without production take the concentration of the stage they are made from
+        self.fallback = [
+            (stages.index(s), stages.index(u))
+            for s, u in UPSTREAM_STAGE.items()
+            if s in stages and u in stages
+            and world[stages.index(s)] == 0 and world[stages.index(u)] > 0
+            and traded[stages.index(s)]
+        ]  # fmt: skip
+        self.refining = np.asarray([s == Stage.REFINING.value for s in stages])
+        self.s_mine, self.s_ref, self.feed = yt.s_mine, yt.s_ref, list(yt.feed)
+        if self.s_mine is not None and self.s_ref is not None:
+            feed = f0[self.feed].sum(axis=0)
+            self.feed_flows = feed
+            self.feed_exports = self.exports[self.feed].sum(axis=0)
+            self.feed_imports = self.imports[self.feed].sum(axis=0)
+            self.feed_numerator = self.g0 @ feed
+            self.feed_unknown = (unknown[:, None] & (feed != 0)).any(axis=0)
+
+    def scores(
+        self,
+        v: _Variants,
+        cell_stage: np.ndarray,
+        cell_country: np.ndarray,
+        weights: Mapping[str, float],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores ``[variant, cell]`` of the low and the high copies, at the cells given.
+
+        ``cell_stage`` and ``cell_country`` are positions on the dataset's
+        stages and the block's countries.
+        """
+        targets, column = np.unique(cell_country, return_inverse=True)
+        n_copies = 2 * len(v)
+        out = np.empty((n_copies, len(cell_stage)))
+        width = max(len(self.g), self.p0.shape[0] * len(targets))
+        chunk = max(1, CHUNK_CELLS // width)
+        for start in range(0, n_copies, chunk):
+            stop = min(start + chunk, n_copies)
+            out[start:stop] = self._chunk(v, start, stop, targets, weights)[:, cell_stage, column]
+        return out[0::2], out[1::2]
+
+    def _chunk(
+        self, v: _Variants, start: int, stop: int, targets: np.ndarray, weights: Mapping[str, float]
+    ) -> np.ndarray:
+        """Scores ``[copy, stage, target]`` of copies ``start .. stop - 1``."""
+        k = stop - start
+        at = np.full(len(self.g), -1)
+        at[targets] = np.arange(len(targets))
+
+        def rows(base: np.ndarray) -> np.ndarray:
+            return np.repeat(base[None][..., targets], k, axis=0)
+
+        prod, imports, exports = rows(self.p0), rows(self.imports), rows(self.exports)
+        squares, numerator = rows(self.squares), rows(self.numerator)
+        conc = np.repeat(self.hhi[None], k, axis=0)
+
+        r, s, c, new = v.changes("production", start, stop)
+        r = r - start
+        mine = at[c] >= 0
+        prod[r[mine], s[mine], at[c[mine]]] = new[mine]
+        if len(r):  # the stage's concentration over its changed production row
+            changed = self.p0[s]
+            changed[np.arange(len(r)), c] = new
+            conc[r, s] = ix.weighted_hhi(changed, self.atom)
+        for s_, u in self.fallback:
+            conc[:, s_] = conc[:, u]
+
+        r, s, e, i, new = v.changes("flows", start, stop)
+        r = r - start
+        old = self.f0[s, e, i]
+        d = new - old
+        into = at[i] >= 0
+        cell = (r[into], s[into], at[i[into]])
+        np.add.at(imports, cell, d[into])
+        np.add.at(numerator, cell, self.g0[e[into]] * d[into])
+        out = at[e] >= 0
+        cell = (r[out], s[out], at[e[out]])
+        np.add.at(exports, cell, d[out])
+        np.add.at(squares, cell, (new * new - old * old)[out])
+
+        r, c, factor = v.changes("governance", start, stop)
+        r = r - start
+        g_new = ix.geopolrisk_weight(WGI_MAX - (WGI_MAX - self.pv[c]) * factor)
+        numerator[r] += (g_new - self.g0[c])[:, None, None] * np.moveaxis(
+            self.f0[:, c][..., targets], 1, 0
+        )
+        numerator = np.where(self.unknown[None][..., targets], np.nan, numerator)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            supply = prod + imports
+            share = np.minimum(exports / supply, 1.0)
+            factors = {
+                "concentration": np.broadcast_to(conc[..., None], prod.shape),
+                "import_exposure": np.where(imports > 0, numerator / supply, 0.0),
+                "upstream_exposure": np.zeros(prod.shape),
+                "import_reliance": ix.net_import_reliance(prod, imports, exports),
+                "export_concentration": np.where(
+                    exports > 0, squares / (exports * exports) * share, 0.0
+                ),
+            }
+            if self.s_mine is not None and self.s_ref is not None:
+                factors["upstream_exposure"][:, self.s_ref] = self._upstream(
+                    v, (start, stop), (self.s_mine, self.s_ref), targets, at,
+                    (supply[:, self.s_ref], imports[:, self.s_ref]),
+                )  # fmt: skip
+        return _combine(factors, weights, self.refining[:, None])
+
+    def _upstream(
+        self,
+        v: _Variants,
+        copies: tuple[int, int],
+        stages: tuple[int, int],
+        targets: np.ndarray,
+        at: np.ndarray,
+        refined: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        r"""Upstream exposure ``[copy, target]``: refined imports weighted by the refiners' feed.
+
+        Each refiner's feed-origin weight :math:`\bar g_e` is recomputed for
+        every copy from its updated retained mine output, feed and feed
+        numerator. ``copies`` is ``(start, stop)``, ``stages`` the positions of
+        the mining and refining stages, ``at`` the target position of each
+        block country (-1: none), ``refined`` the targets' supply and imports
+        at the refining stage ``[copy, target]``.
+        """
+        start, stop = copies
+        s_mine, s_ref = stages
+        supply, imports = refined
+        k = stop - start
+
+        def rows(base: np.ndarray) -> np.ndarray:
+            return np.repeat(base[None], k, axis=0)
+
+        g, mine = rows(self.g), rows(self.p0[s_mine])
+        fed_out, fed_in = rows(self.feed_exports), rows(self.feed_imports)
+        fed_num = rows(self.feed_numerator)
+
+        r, s, c, new = v.changes("production", start, stop)
+        hit = s == s_mine
+        mine[r[hit] - start, c[hit]] = new[hit]
+
+        r, s, e, i, new = v.changes("flows", start, stop)
+        r = r - start
+        d = new - self.f0[s, e, i]
+        hit = np.isin(s, self.feed)
+        np.add.at(fed_out, (r[hit], e[hit]), d[hit])
+        np.add.at(fed_in, (r[hit], i[hit]), d[hit])
+        np.add.at(fed_num, (r[hit], i[hit]), self.g0[e[hit]] * d[hit])
+
+        rg, c, factor = v.changes("governance", start, stop)
+        rg = rg - start
+        g_new = ix.geopolrisk_weight(WGI_MAX - (WGI_MAX - self.pv[c]) * factor)
+        g[rg, c] = g_new
+        fed_num[rg] += (g_new - self.g0[c])[:, None] * self.feed_flows[c]
+
+        retained = np.maximum(mine - fed_out, 0.0)
+        own = np.where(retained != 0, retained * g, 0.0)
+        fed = retained + fed_in
+        weight = (np.where(self.feed_unknown, np.nan, fed_num) + own) / fed
+        # a refiner with no known feed is its own ore origin (no variant makes a positive
+        # flow 0, so the refiners with exports are the block's)
+        weight = np.where((fed == 0) & (self.exports[s_ref] > 0), g, weight)
+
+        flows = self.f0[s_ref][:, targets]
+        known = ~np.isnan(weight)
+        wz = np.where(known, weight, 0.0)
+        numerator = wz @ flows
+        # NaN where a used refiner's weight is unknown (the changed flows are used ones)
+        lost = (~known).astype(float) @ (flows != 0).astype(float) > 0
+        into = (s == s_ref) & (at[i] >= 0)
+        rr, ee, tt = r[into], e[into], at[i[into]]
+        np.add.at(numerator, (rr, tt), wz[rr, ee] * d[into])
+        return np.where(imports > 0, np.where(lost, np.nan, numerator) / supply, 0.0)
+
+
+# ------------------------------------------------------------ other methods
+def _rescored_part(job: _Job, mineral: str, chunk_size: int) -> dict[str, np.ndarray] | None:
+    """One mineral's table rows, every copy scored by the method (GeoPolRisk, EU)."""
+    yt = job.yt
+    block = yt.block(mineral)
+    if not len(block.idx):
+        return None
+    base = restrict(yt.dataset, mineral, block.idx)
+    gov0, _ = base.governance_at(yt.year)
+    v = _enumerate(job, block, gov0)
+    n_copies = 1 + 2 * len(v)  # copy 0 is the baseline, copy 1 + r the variants' copy r
+    frames = []
+    for start in range(0, n_copies, chunk_size):
+        stop = min(start + chunk_size, n_copies)
+        prod, flows, gov = _materialize(v, block, gov0, start, stop)
+        scored = score_years(base, prod, flows, gov, job.method, job.params, job.seen)
+        scored["copy"] += start
+        frames.append(scored)
+    scores = pd.concat(frames, ignore_index=True)
+    if "parameter" in job.kinds and job.method == "eu":
+        scores = _eu_parameters(job, base, block, scores, n_copies, v)
+    scores = scores[scores["stage"].isin(job.stages)]
+    if job.target is not None:
+        scores = scores[scores["country"].isin(job.target)]
+    cells = pd.MultiIndex.from_arrays([scores["stage"], scores["country"]]).unique()
+    if not len(cells):
+        return None
+    table = np.full((1 + 2 * len(v), len(cells)), np.nan)
+    position = cells.get_indexer(pd.MultiIndex.from_arrays([scores["stage"], scores["country"]]))
+    table[scores["copy"].to_numpy(dtype=int), position] = scores["value"].to_numpy(dtype=float)
+    return _rows(
+        mineral,
+        cells.get_level_values(0).to_numpy(dtype=object),
+        cells.get_level_values(1).to_numpy(dtype=object),
+        table[0],
+        table[1::2],
+        table[2::2],
+        v,
+    )
+
+
+def _materialize(
+    v: _Variants, block: MineralBlock, gov0: np.ndarray, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Production, flows and governance of copies ``start .. stop - 1`` (copy 0: baseline).
+
+    Returns ``[copy, stage, country]``, ``[copy, stage, exporter, importer]``
+    and ``[indicator, copy, country]``; variant copy ``r`` is copy ``r + 1``.
+    """
+    k = stop - start
+    prod = np.repeat(block.production[None], k, axis=0)
+    flows = np.repeat(block.flows[None], k, axis=0)
+    gov = np.repeat(gov0[:, None], k, axis=1)
+    r, s, c, new = v.changes("production", start - 1, stop - 1)
+    prod[r + 1 - start, s, c] = new
+    r, s, e, i, new = v.changes("flows", start - 1, stop - 1)
+    flows[r + 1 - start, s, e, i] = new
+    r, c, factor = v.changes("governance", start - 1, stop - 1)
+    gov[:, r + 1 - start, c] = WGI_MAX - (WGI_MAX - gov0[:, c]) * factor
+    return prod, flows, gov
+
+
+def _eu_parameters(
+    job: _Job,
+    base: Dataset,
+    block: MineralBlock,
     scores: pd.DataFrame,
     offset: int,
-) -> tuple[pd.DataFrame, list[_Variant]]:
-    """Score the method with each numeric parameter moved by -step and +step.
+    v: _Variants,
+) -> pd.DataFrame:
+    """Score the EU method with the mineral's EoL-RIR and substitution index moved by -/+ step.
 
-    ``production`` ``[stage, country]`` and ``flows`` ``[stage, exporter,
-    importer]`` are the mineral's block on ``base``'s countries.
+    The copies are numbered from ``offset`` on, after the other variants'.
     """
-    from riskengine.stress._fold import score_copies
-
-    variants: list[_Variant] = []
+    step = job.step
     frames = [scores]
     copy = offset
-    p1, f1 = production[None], flows[None]
-
-    def run(label: str, value: float, low: dict[str, Any], high: dict[str, Any], ds: Any) -> None:
-        nonlocal copy
-        for kw, d in ((low, ds[0]), (high, ds[1])):
-            frame = score_copies(d, p1, f1, method, {**params, **kw}, seen)
+    mineral = str(base.minerals[0])
+    info = base.mineral_info
+    for column in ("eol_rir", "substitution_index"):
+        if column not in info.columns or mineral not in info.index:
+            continue
+        value = float(np.asarray(info.loc[mineral, column], dtype=float))
+        if not np.isfinite(value) or value == 0:
+            continue
+        for factor in (1 - step, 1 + step):
+            changed = info.copy()
+            changed.loc[mineral, column] = value * factor
+            frame = score_copies(
+                replace(base, mineral_info=changed), block.production[None], block.flows[None],
+                job.method, job.params, job.seen,
+            )  # fmt: skip
             frame["copy"] = copy
             frames.append(frame)
             copy += 1
-        variants.append(_scaled("parameter", label, "", value, step))
-
-    if method == "riskengine":
-        from riskengine.methods.composite import DEFAULT_WEIGHTS
-
-        weights = {**DEFAULT_WEIGHTS, **dict(params.get("weights") or {})}
-        for name, w in weights.items():
-            if w <= 0:
-                continue
-            run(
-                f"weight {name}", w,
-                {"weights": {**weights, name: w * (1 - step)}},
-                {"weights": {**weights, name: w * (1 + step)}},
-                (base, base),
-            )  # fmt: skip
-    elif method == "eu":
-        mineral = str(base.minerals[0])
-        info = base.mineral_info
-        for column in ("eol_rir", "substitution_index"):
-            if column not in info.columns or mineral not in info.index:
-                continue
-            value = float(np.asarray(info.loc[mineral, column], dtype=float))
-            if not np.isfinite(value) or value == 0:
-                continue
-            variants_ds = []
-            for factor in (1 - step, 1 + step):
-                changed = info.copy()
-                changed.loc[mineral, column] = value * factor
-                variants_ds.append(replace(base, mineral_info=changed))
-            run(column, value, {}, {}, tuple(variants_ds))
-    return pd.concat(frames, ignore_index=True), variants
+        v.add("parameter", [column], "", [value], [value * (1 - step)], [value * (1 + step)],
+              2 * step)  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
 
 
-def _assemble(
+# ------------------------------------------------------------------- table
+def _rows(
     mineral: str,
-    scores: pd.DataFrame,
-    variants: list[_Variant],
-    stages: list[str],
-    target: list[str] | None,
-) -> pd.DataFrame:
-    scores = scores[scores["stage"].isin(stages)]
-    if target is not None:
-        scores = scores[scores["country"].isin(target)]
-    base = scores[scores["copy"] == 0].set_index(["stage", "country"])["value"]
-    rest = scores[scores["copy"] > 0]
-    var_id = (rest["copy"].to_numpy() - 1) // 2 + 1
-    side = np.where((rest["copy"].to_numpy() - 1) % 2 == 0, "low", "high")
-    wide = (
-        rest.assign(variant=var_id, side=side)
-        .pivot_table(
-            index=["variant", "stage", "country"],
-            columns="side",
-            values="value",
-            aggfunc="first",
-            dropna=False,
-        )
-        .reset_index()
-    )
-    if wide.empty:
-        return pd.DataFrame(columns=list(COLUMNS))
-    keys = pd.MultiIndex.from_arrays([wide["stage"], wide["country"]])
-    wide["score"] = base.reindex(keys).to_numpy()
-    wide["swing"] = wide["high"] - wide["low"]
+    stage: np.ndarray,
+    country: np.ndarray,
+    base: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    v: _Variants,
+) -> dict[str, np.ndarray]:
+    """Table rows of one mineral: every variant and cell whose swing is more than rounding.
+
+    ``stage``, ``country`` and ``base`` (the score) are per cell; ``low`` and
+    ``high`` are ``[variant, cell]``.
+    """
+    swing = high - low
     # a swing within rounding of the score (effects that cancel exactly) is no swing
-    noise = 1e-12 * np.maximum(np.abs(wide["score"].fillna(0.0)), 1e-300)
-    wide = wide[np.abs(wide["swing"].fillna(0.0)) > noise]
-    v = wide["variant"].to_numpy(dtype=int)
-    span = np.array([variants[j].span for j in v], dtype=float)
+    noise = 1e-12 * np.maximum(np.abs(np.where(np.isnan(base), 0.0, base)), 1e-300)
+    j, c = np.nonzero(np.abs(np.where(np.isnan(swing), 0.0, swing)) > noise)
+    meta = v.meta()
+    score_ = base[c]
+    swing_ = swing[j, c]
     with np.errstate(divide="ignore", invalid="ignore"):
-        elasticity = np.where(
-            wide["score"] != 0, wide["swing"].to_numpy() / (span * wide["score"].to_numpy()), np.nan
-        )
-    out = pd.DataFrame(
-        {
-            "mineral": mineral,
-            "stage": wide["stage"].to_numpy(),
-            "country": wide["country"].to_numpy(),
-            "kind": [variants[j].kind for j in v],
-            "input": [variants[j].label for j in v],
-            "input_stage": [variants[j].stage for j in v],
-            "basis": [variants[j].basis for j in v],
-            "value": [variants[j].value for j in v],
-            "input_low": [variants[j].low for j in v],
-            "input_high": [variants[j].high for j in v],
-            "score": wide["score"].to_numpy(),
-            "score_low": wide["low"].to_numpy(),
-            "score_high": wide["high"].to_numpy(),
-            "swing": wide["swing"].to_numpy(),
-            "elasticity": elasticity,
-        }
+        elasticity = np.where(score_ != 0, swing_ / (meta["span"][j] * score_), np.nan)
+    return {
+        "mineral": np.full(len(j), mineral, dtype=object),
+        "stage": stage[c],
+        "country": country[c],
+        **{name: meta[name][j] for name in meta if name != "span"},
+        "score": score_,
+        "score_low": low[j, c],
+        "score_high": high[j, c],
+        "swing": swing_,
+        "elasticity": elasticity,
+        "variant": j,
+        "order": np.zeros(len(j), dtype=np.int64),
+    }
+
+
+def _table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Return every mineral's rows in one frame, by mineral, stage, country and decreasing swing.
+
+    Ties in ``|swing|`` keep the variant order (governance, production, flow,
+    content, parameter).
+    """
+    for n, part in enumerate(parts):
+        part["order"][:] = n
+    parts = [p for p in parts if len(p["variant"])]
+    if not parts:
+        return frame_or_empty([], COLUMNS)
+    cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    stage_rank = np.unique(cols["stage"], return_inverse=True)[1]
+    country_rank = np.unique(cols["country"], return_inverse=True)[1]
+    order = np.lexsort(
+        (cols["variant"], -np.abs(cols["swing"]), country_rank, stage_rank, cols["order"])
     )
-    order = out["swing"].abs()
-    out = out.assign(_o=-order).sort_values(["stage", "country", "_o"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+    return pd.DataFrame({name: cols[name][order] for name in COLUMNS})
 
 
 def _price_sensitivity(dataset: Dataset, scenario: Any, step: float) -> pd.DataFrame:

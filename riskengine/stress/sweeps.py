@@ -34,8 +34,8 @@ How it is vectorized
 --------------------
 Bans are grouped by mineral and stage and evaluated in chunks: one chunk is
 an array ``F[ban, exporter, importer]`` of shocked flows, and every mechanism
-runs on the ban axis at once (the pass-through loop freezes each ban as soon
-as it has converged, as the engine's loop stops). Only the countries that
+runs on the ban axis at once (the engine's own functions, which take a
+leading batch axis). Only the countries that
 produce or trade the mineral are kept on the country axes (the others hold
 zeros that no mechanism changes), so a chunk of ``k`` bans of a mineral with
 ``n`` active countries holds ``k n^2`` numbers per array; memory is bounded by
@@ -47,19 +47,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
+from riskengine.cluster import resolve_client
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import RiskEngineError, bad_argument, check_int, check_labels, check_number
 from riskengine.methods import DEFAULT_METHOD
 from riskengine.results import Result
-from riskengine.scenarios.engine import TINY, PairLedger, pair_price, refinery_feed
+from riskengine.scenarios import market as mk
+from riskengine.scenarios.engine import (
+    TINY,
+    PairLedger,
+    balance,
+    cut_output,
+    feed_loss,
+    pair_price,
+    refinery_feed,
+)
 from riskengine.scenarios.models import Market
 from riskengine.stress._common import (
     Progress,
@@ -73,6 +83,10 @@ from riskengine.stress._common import (
     year_tensors,
 )
 from riskengine.stress._fold import restrict, score_copies
+from riskengine.stress.pairs import PAIR_SEP, pair_candidates
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +97,6 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 512 * 2**20
 CHUNK_ARRAYS = 12
 
-#: Bound on the passes of the pass-through loop (the engine's default).
-PASS_THROUGH_ITERATIONS = 200
 
 #: Price columns of the sweep, as in :func:`riskengine.scenarios.engine.market_table`.
 PRICE_COLUMNS: tuple[str, ...] = (
@@ -196,6 +208,9 @@ class SweepResult(Result):
         only.
     elapsed_s : float
         Wall time of the sweep.
+    pairs : bool
+        True for a sweep of two-exporter bans (:mod:`riskengine.stress.pairs`),
+        whose ``exporter`` column holds both exporters, ``"CHN+COD"``.
     method, dataset, params, notes
         See :class:`~riskengine.results.Result`: the scoring method of the
         score columns, the dataset's name, the method's parameters, and what
@@ -212,6 +227,7 @@ class SweepResult(Result):
     market_table: pd.DataFrame
     impacts: pd.DataFrame
     elapsed_s: float = 0.0
+    pairs: bool = False
 
     def to_frame(self, table: str | None = None) -> pd.DataFrame:
         """Return a table: ``impacts`` (default), ``bans``, ``market``, ``ranking`` or ``exposure``.
@@ -349,215 +365,39 @@ def _check_by(by: str) -> None:
 
 
 # ------------------------------------------------------- batched mechanics
+def ban_pairs(n: int, exporters: np.ndarray, target: int | None) -> np.ndarray:
+    """Boolean ``[ban, e, i]``: the flows each ban stops.
+
+    Ban ``b`` stops the exports of every exporter in ``exporters[b]`` (one
+    per ban, or a row of several banning together) to every other country,
+    or to ``target`` only - the pairs of one ``ExportBan`` of the engine.
+    """
+    ex = np.asarray(exporters, dtype=int).reshape(len(exporters), -1)
+    k = len(ex)
+    pairs = np.zeros((k, n, n), dtype=bool)
+    bans = np.repeat(np.arange(k), ex.shape[1])
+    if target is None:
+        pairs[bans, ex.ravel(), :] = True
+    else:
+        pairs[bans, ex.ravel(), target] = True
+    diag = np.arange(n)
+    pairs[:, diag, diag] = False  # a country never bans its flow to itself
+    return pairs
+
+
 def apply_bans(
     flows0: np.ndarray, exporters: np.ndarray, target: int | None, severity: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shocked flows ``F[ban, e, i]`` and the blocked tonnes ``B[ban, i]``.
 
-    Ban ``b`` scales the flows of exporter ``exporters[b]`` to every other
-    country (or to ``target`` only) by ``1 - severity``, as
-    ``ExportBan`` does: ``F - severity F`` (never below 0).
+    Ban ``b`` scales the flows of ``exporters[b]`` (one exporter, or a row of
+    exporters banning together) to every other country (or to ``target``
+    only) by ``1 - severity``: the engine's
+    :func:`~riskengine.scenarios.market.block` on :func:`ban_pairs`.
     """
-    k, n = len(exporters), flows0.shape[0]
-    bans = np.arange(k)
-    flows = np.repeat(flows0[None], k, axis=0)
-    blocked = np.zeros((k, n))
-    if target is None:
-        blocked[...] = flows0[exporters] * severity
-        blocked[bans, exporters] = 0.0  # the diagonal is never a ban's pair
-    else:
-        ok = exporters != target
-        blocked[bans[ok], target] = flows0[exporters[ok], target] * severity
-    flows[bans, exporters, :] = np.maximum(flows[bans, exporters, :] - blocked, 0.0)
-    return flows, blocked
-
-
-def deflect_targeted(
-    flows: np.ndarray,
-    production: np.ndarray,
-    exporters: np.ndarray,
-    target: int,
-    blocked: np.ndarray,
-    delta: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Trade deflection of single-exporter bans on one importer, on the ban axis.
-
-    The batched form of :func:`riskengine.scenarios.market.deflect` when each
-    ban has one exporter ``e`` and one targeted importer ``t``: ``e`` offers
-    ``delta`` of the blocked tonnes to its other buyers, who displace as much
-    from their unrestricted suppliers (and their own output kept at home),
-    and the displaced tonnes go to ``t``.
-
-    Parameters
-    ----------
-    flows
-        ``F[ban, e, i]`` after the bans; modified in place.
-    production
-        ``P[c]`` of the stage.
-    exporters
-        Exporter of each ban.
-    target
-        The targeted importer.
-    blocked
-        ``B[ban, i]`` (non-zero at ``target`` only).
-    delta
-        Fraction of the blocked volume offered to other buyers.
-
-    Returns
-    -------
-    deflected, withheld : ndarray
-        Per ban, tonnes deflected and tonnes kept by the exporter.
-    """
-    k, n = flows.shape[0], flows.shape[1]
-    bans = np.arange(k)
-    blocked_total = blocked.sum(axis=1)
-    if delta <= 0:
-        return np.zeros(k), blocked_total.copy()
-    others = np.ones((k, n), dtype=bool)  # recipients = eligible: neither e nor t
-    others[:, target] = False
-    others[bans, exporters] = False
-    row_e = flows[bans, exporters, :]
-    buyer = np.where(others, row_e, 0.0)
-    row = buyer.sum(axis=1)
-    offer = delta * blocked_total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        desired = np.where(row[:, None] > 0, offer[:, None] * buyer / row[:, None], 0.0)
-    capacity = np.where(others[:, :, None], flows, 0.0)
-    kept = np.maximum(production[None, :] - flows.sum(axis=2), 0.0)
-    diag = np.arange(n)
-    capacity[:, diag, diag] = np.where(others, kept, 0.0)
-    cap = capacity.sum(axis=1)
-    scale = np.ones_like(desired)
-    np.divide(cap, desired, out=scale, where=desired > cap)
-    arrivals = desired * scale
-    flows[bans, exporters, :] += arrivals
-    # displace: every buyer j stops taking arrivals_j from its sources k in
-    # proportion to capacity[k, j]; the freed tonnes go to the target
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(cap[:, None, :] > 0, capacity / cap[:, None, :], 0.0)
-    cut = frac * arrivals[:, None, :]
-    on_diag = flows[:, diag, diag].copy()
-    np.maximum(flows - cut, 0.0, out=flows)
-    flows[:, diag, diag] = on_diag
-    freed = np.einsum("bj,bkj->bk", arrivals, frac)
-    freed[:, target] = 0.0  # the target's own row: nothing to itself
-    flows[:, :, target] += freed
-    deflected = arrivals.sum(axis=1)
-    return deflected, np.maximum(blocked_total - deflected, 0.0)
-
-
-def pass_through(
-    flows: np.ndarray,
-    flows0: np.ndarray,
-    production0: np.ndarray,
-    *,
-    scale: np.ndarray | None = None,
-    row: np.ndarray | None = None,
-    max_iter: int = PASS_THROUGH_ITERATIONS,
-) -> np.ndarray:
-    r"""Pass-through by re-exporters on the ban axis; modifies ``flows`` in place.
-
-    The batched form of :func:`riskengine.scenarios.market.pass_through`: a
-    country that lost imports cuts its exports by the share of its baseline
-    supply it exported, iterated down the chain, and each ban leaves the loop
-    at the pass where the engine's loop stops for it (at the latest after
-    ``max_iter`` passes, as the engine).
-
-    Parameters
-    ----------
-    flows
-        ``F[ban, e, i]`` before pass-through; scaled in place.
-    flows0, production0
-        Baseline flows and production of the stage.
-    scale, row
-        Optional structure of ``flows`` that makes each pass one matrix
-        product for all bans: ``F[b] = diag(scale[b]) F0`` except in row
-        ``row[b]`` (None: no such row, ``scale`` None: all ones).
-    max_iter
-        Bound on the passes down the chain.
-
-    Returns
-    -------
-    ndarray
-        Tonnes of exports cut per ban.
-
-    Notes
-    -----
-    Every pass of the engine multiplies each exporter's row by ``1 - frac_c``,
-    so after any number of passes ``F[b] = diag(g_b) F^{start}[b]``: the loop
-    runs on the vector ``g`` and the imports ``g F^{start}``, and scales the
-    rows once at the end. The result equals the engine's to rounding.
-    """
-    k, n = flows.shape[0], flows.shape[1]
-    imports0 = flows0.sum(axis=0)
-    exports0 = flows0.sum(axis=1)
-    supply0 = production0 + imports0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
-    tol = 1e-12 * max(float(exports0.sum()), 1.0)
-    g = np.ones((k, n))
-    passed = np.zeros((k, n))
-    active = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
-    structured = scale is not None or row is not None
-    # the loop runs on the bans still moving, compacted whenever one stops
-    start = flows.sum(axis=2)[active]
-    if structured:
-        from scipy import sparse
-
-        base_t = sparse.csr_array(flows0.T)
-        h = (np.ones((k, n)) if scale is None else scale)[active]
-        r = None if row is None else np.asarray(row, dtype=int)[active]
-        extra = None
-        if r is not None:
-            extra = flows[active, r, :] - h[np.arange(len(active)), r, None] * flows0[r, :]
-        sub = None
-    else:
-        sub = flows[active]
-    ga = np.ones((len(active), n))
-    pa = np.zeros((len(active), n))
-    for _ in range(max_iter):
-        if not len(active):
-            break
-        if structured:
-            imports = np.asarray((base_t @ (ga * h).T).T)
-            if extra is not None and r is not None:
-                imports += ga[np.arange(len(active)), r, None] * extra
-        else:
-            assert sub is not None
-            imports = np.einsum("bk,bkj->bj", ga, sub)
-        loss = np.maximum(imports0 - imports, 0.0)
-        step = np.maximum(share * loss - pa, 0.0)
-        going = step.sum(axis=1) > tol
-        if not going.all():
-            g[active[~going]] = ga[~going]
-            passed[active[~going]] = pa[~going]
-            active, ga, pa, step, start = (
-                active[going], ga[going], pa[going], step[going], start[going],
-            )  # fmt: skip
-            if structured:
-                h = h[going]
-                if r is not None and extra is not None:
-                    r, extra = r[going], extra[going]
-            else:
-                assert sub is not None
-                sub = sub[going]
-            if not len(active):
-                break
-        exports = ga * start
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(exports > 0, np.minimum(step / exports, 1.0), 0.0)
-        pa += exports * frac
-        ga *= 1.0 - frac
-    g[active] = ga
-    passed[active] = pa
-    flows *= g[:, :, None]
-    np.maximum(flows, 0.0, out=flows)
-    return passed.sum(axis=1)
-
-
-def balance(production: np.ndarray, flows: np.ndarray) -> np.ndarray:
-    """``P + M - X`` per country, over any leading axes."""
-    return production + flows.sum(axis=-2) - flows.sum(axis=-1)
+    flows = np.repeat(flows0[None], len(exporters), axis=0)
+    blocked = mk.block(flows, ban_pairs(flows0.shape[0], exporters, target), severity)
+    return flows, blocked.sum(axis=1)
 
 
 # ------------------------------------------------------------ one mineral
@@ -566,7 +406,7 @@ class _Chunk:
     """What a chunk of bans of one mineral and stage did (``k`` bans)."""
 
     stage: int
-    exporters: np.ndarray  # local positions
+    exporters: np.ndarray  # local positions [k], or [k, 2] for pairs
     production: np.ndarray  # [k, S, n]
     flows: np.ndarray  # [k, S, n, n]
     adjust: np.ndarray  # [k, S, n]
@@ -601,6 +441,7 @@ class _Mineral:
         severity: float,
         delta: float,
     ) -> _Chunk:
+        """Run the engine's mechanics on a chunk of bans of one stage (a batch)."""
         n_stages, n = self.p0.shape
         k = len(exporters)
         production = np.repeat(self.p0[None], k, axis=0)
@@ -612,20 +453,20 @@ class _Mineral:
         ledger = {key: np.zeros((k, n_stages)) for key in names}
         unrecorded = np.zeros((k, n_stages))
 
-        f, blocked = apply_bans(self.f0[stage], exporters, target, severity)
+        pairs = ban_pairs(n, exporters, target)
+        f = flows[:, stage]
+        blocked_pairs = mk.block(f, pairs, severity)
+        blocked = blocked_pairs.sum(axis=1)
         ledger["blocked"][:, stage] = blocked.sum(axis=1)
         if target is None:
             withheld = blocked.sum(axis=1)  # a ban on all importers deflects nothing
         else:
-            deflected, withheld = deflect_targeted(
-                f, self.p0[stage], exporters, target, blocked, delta
-            )
-            ledger["deflected"][:, stage] = deflected
+            restricting = np.asarray(pairs.any(axis=2))
+            f[...], led = mk.deflect(f, self.p0[stage], blocked_pairs, pairs, restricting, delta)
+            ledger["deflected"][:, stage] = led.deflected
+            withheld = led.withheld
         ledger["withheld"][:, stage] = withheld
-        ledger["passed_on"][:, stage] = pass_through(
-            f, self.f0[stage], self.p0[stage], row=exporters if target is None else None
-        )
-        flows[:, stage] = f
+        ledger["passed_on"][:, stage] = mk.pass_through(f, self.f0[stage], self.p0[stage])
         if stage in self.feed and self.s_ref is not None:
             self._propagate(flows, production, adjust, touched, ledger, unrecorded)
         return _Chunk(
@@ -642,32 +483,28 @@ class _Mineral:
         ledger: dict[str, np.ndarray],
         unrecorded: np.ndarray,
     ) -> None:
-        """Cut refined output and exports where less feed reaches refiners (engine rule)."""
+        """Cut refined output and exports where less feed reaches refiners (the engine's rule)."""
         sr = self.s_ref
         assert sr is not None
         feed = list(self.feed)
         mine = np.zeros(self.p0.shape[1]) if self.s_mine is None else self.p0[self.s_mine]
-        before = refinery_feed(mine, self.f0[feed].sum(axis=0))
-        after = refinery_feed(mine[None], flows[:, feed].sum(axis=1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(before > 0, after / before, 1.0)
-        loss = np.clip(1.0 - ratio, 0.0, 1.0)
-        loss[loss < 1e-12] = 0.0
-        p_ref = self.p0[sr]
-        refiners = (p_ref > 0) | (self.f0[sr].sum(axis=1) > 0)
+        loss = feed_loss(
+            refinery_feed(mine, self.f0[feed].sum(axis=0)),
+            refinery_feed(mine[None], flows[:, feed].sum(axis=1)),
+        )
+        refiners = (self.p0[sr] > 0) | (self.f0[sr].sum(axis=1) > 0)
         hit = (loss > 0) & refiners[None]
         rows = np.flatnonzero(hit.any(axis=1))
         if not len(rows):
             return
-        frac = np.where(hit[rows], loss[rows], 0.0)
-        lost = p_ref[None] * frac
-        cut = self.f0[sr].sum(axis=1)[None] * frac
-        adjust[rows, sr] = -np.maximum(cut - lost, 0.0)
-        unrecorded[rows, sr] = np.where(p_ref[None] <= 0, cut, 0.0).sum(axis=1)
-        f = self.f0[sr][None] * (1.0 - frac)[:, :, None]
-        production[rows, sr] = np.maximum(p_ref[None] - lost, 0.0)
-        ledger["propagated_loss"][rows, sr] = lost.sum(axis=1)
-        ledger["passed_on"][rows, sr] = pass_through(f, self.f0[sr], self.p0[sr], scale=1.0 - frac)
+        p = production[rows, sr]
+        f = flows[rows, sr]
+        lost, adjust[rows, sr], unrecorded[rows, sr] = cut_output(
+            p, f, np.where(hit[rows], loss[rows], 0.0)
+        )
+        ledger["propagated_loss"][rows, sr] = lost
+        ledger["passed_on"][rows, sr] = mk.pass_through(f, self.f0[sr], self.p0[sr])
+        production[rows, sr] = p
         flows[rows, sr] = f
         touched[rows, sr] = True
 
@@ -736,6 +573,8 @@ def sweep(
     market: Market | Mapping[str, Any] | None = None,
     chunk_size: int | None = None,
     progress: Progress | None = None,
+    pairs: bool = False,
+    client: Client | Literal[False] | None = None,
     **params: Any,
 ) -> SweepResult:
     r"""Evaluate every single-exporter export ban of one year in one vectorized pass.
@@ -751,7 +590,8 @@ def sweep(
         Restrict the sweep (default: every mineral and stage).
     exporters
         Restrict the banning exporters (ISO3 or names; default: every country
-        with exports of the product).
+        with exports of the product); with ``pairs``, the pairs with at least
+        one of them.
     target
         One importer (ISO3 or name) every ban targets; None bans exports to
         all importers. A targeted ban's blocked volume is deflected as the
@@ -769,6 +609,15 @@ def sweep(
         bytes for ``k`` bans of a mineral traded by ``n`` countries over ``S`` stages).
     progress
         Called with ``(bans done, bans in all)`` after each chunk.
+    pairs
+        Ban every two exporters of a mineral and stage together instead (N-2,
+        on all importers; :mod:`riskengine.stress.pairs`): ``N (N - 1) / 2``
+        bans for ``N`` exporters, the ``exporter`` column holding both.
+    client
+        A Dask ``distributed.Client`` to evaluate the chunks on; None
+        (default) uses the current client if the caller made one, else one
+        process; False always one process (see :mod:`riskengine.cluster`).
+        The result is the same, bit for bit.
     **params
         Parameters of the method (``regions``, ``weights``,
         ``missing_governance``...).
@@ -782,7 +631,8 @@ def sweep(
     UnknownLabelError
         For an unknown mineral, stage, country, year or method.
     RiskEngineError
-        For a severity outside (0, 1] or a chunk size below 1.
+        For a severity outside (0, 1], a chunk size below 1, or ``pairs`` with
+        a ``target``.
 
     Notes
     -----
@@ -826,6 +676,13 @@ def sweep(
         raise RiskEngineError(f"severity must be in (0, 1], got {severity}")
     if chunk_size is not None and chunk_size < 1:
         raise RiskEngineError(f"chunk_size must be at least 1, got {chunk_size}")
+    if not isinstance(pairs, bool | np.bool_):
+        raise RiskEngineError(f"pairs must be True or False, got {pairs!r}")
+    if pairs and target is not None:
+        raise RiskEngineError(
+            f"pairs=True bans two exporters' exports to all importers; drop target={target!r}"
+        )
+    runner = resolve_client(client, "sweep")
     mkt = market if isinstance(market, Market) else Market.model_validate(dict(market or {}))
     for mineral in mkt.elasticities:
         dataset.positions("mineral", [mineral])
@@ -851,7 +708,11 @@ def sweep(
         allowed = None if exporter_list is None else md.countries.isin(exporter_list)
         for stage in stage_list:
             s = int(yt.dataset.positions("stage", [stage])[0])
-            cands = _candidates(md.f0[s], t_local, allowed)
+            cands = (
+                pair_candidates(md.f0[s], allowed)
+                if pairs
+                else _candidates(md.f0[s], t_local, allowed)
+            )
             size = chunk_size or _chunk_for(len(md.countries), len(md.stage_names))
             for start in range(0, len(cands), size):
                 plans.append((md, int(s), cands[start : start + size], t_local))
@@ -861,29 +722,14 @@ def sweep(
     ban_parts: list[pd.DataFrame] = []
     market_parts: list[pd.DataFrame] = []
     impact_parts: list[pd.DataFrame] = []
-    baselines: dict[str, pd.DataFrame] = {}
-    next_id = 0
     done = 0
-    for md, s, chunk_exporters, t_local in plans:
-        chunk = md.run(s, chunk_exporters, t_local, float(severity), mkt.deflection)
-        prices = _prices(md, chunk, mkt, t_local is not None)
-        if md.name not in baselines:
-            baselines[md.name] = score_copies(
-                md.base, md.p0[None], md.f0[None], method, params, seen
-            )
-        scores = score_copies(
-            md.base, chunk.production, chunk.flows, method, params, seen, baseline=(md.p0, md.f0)
-        )
-        ids = np.arange(next_id, next_id + len(chunk_exporters))
-        next_id += len(chunk_exporters)
-        bans, markets, impacts = _tables(
-            md, chunk, ids, target_code, float(severity), prices,
-            baselines[md.name], scores,
-        )  # fmt: skip
+    for bans, markets, impacts in _run_chunks(
+        plans, target_code, float(severity), mkt, method, params, seen, runner
+    ):
         ban_parts.append(bans)
         market_parts.append(markets)
         impact_parts.append(impacts)
-        done += len(chunk_exporters)
+        done += len(bans)
         if progress is not None:
             progress(done, total)
     if target_code is not None and not total:
@@ -901,7 +747,71 @@ def sweep(
         market_table=frame_or_empty(market_parts, MARKET_COLUMNS),
         impacts=frame_or_empty(impact_parts, IMPACT_COLUMNS),
         elapsed_s=time.perf_counter() - started,
+        pairs=bool(pairs),
     )
+
+
+Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+
+
+def _baseline(md: _Mineral, method: str, params: dict[str, Any], seen: set[str]) -> pd.DataFrame:
+    """Score one mineral before any ban."""
+    return score_copies(md.base, md.p0[None], md.f0[None], method, params, seen)
+
+
+def _chunk_tables(
+    md: _Mineral,
+    stage: int,
+    exporters: np.ndarray,
+    t_local: int | None,
+    ids: np.ndarray,
+    target: str | None,
+    severity: float,
+    market: Market,
+    method: str,
+    params: dict[str, Any],
+    baseline: pd.DataFrame,
+    seen: set[str],
+) -> Tables:
+    """Evaluate one chunk of bans and label it (a task on a cluster)."""
+    chunk = md.run(stage, exporters, t_local, severity, market.deflection)
+    prices = _prices(md, chunk, market, t_local is not None)
+    scores = score_copies(
+        md.base, chunk.production, chunk.flows, method, params, seen, baseline=(md.p0, md.f0)
+    )
+    return _tables(md, chunk, ids, target, severity, prices, baseline, scores)
+
+
+def _run_chunks(
+    plans: list[tuple[_Mineral, int, np.ndarray, int | None]],
+    target: str | None,
+    severity: float,
+    market: Market,
+    method: str,
+    params: dict[str, Any],
+    seen: set[str],
+    client: Client | None,
+) -> Iterator[Tables]:
+    """Tables of every chunk in plan order, computed here or chunk by chunk on the cluster.
+
+    Ban ids follow the plan. The baseline scores of every mineral come first;
+    on a cluster each mineral is sent to the workers once.
+    """
+    from riskengine.cluster import ordered, share
+
+    minerals = list({md.name: md for md, *_ in plans}.values())
+    shipped = share(client, minerals)
+    first = ((md, method, params, seen) for md in minerals)
+    scores = ordered(client, _baseline, first, name="sweep-baseline", shared=shipped, seen=seen)
+    baseline = dict(zip([md.name for md in minerals], scores, strict=True))
+    tasks: list[tuple[Any, ...]] = []
+    next_id = 0
+    for md, s, exporters, t_local in plans:
+        ids = np.arange(next_id, next_id + len(exporters))
+        next_id += len(exporters)
+        tasks.append((md, s, exporters, t_local, ids, target, severity, market, method, params,
+                      baseline[md.name], seen))  # fmt: skip
+    yield from ordered(client, _chunk_tables, tasks, name="sweep", shared=shipped, seen=seen)
 
 
 def _tables(
@@ -918,6 +828,8 @@ def _tables(
     k, n_stages, n = chunk.production.shape
     stage_names = np.asarray(md.stage_names, dtype=object)
     exporter = md.countries.to_numpy()[chunk.exporters]
+    if exporter.ndim == 2:  # pairs: both exporters in one label
+        exporter = np.array([PAIR_SEP.join(map(str, p)) for p in exporter], dtype=object)
     ban_stage = md.stage_names[chunk.stage]
     target_label = target or "all"
 

@@ -1,0 +1,367 @@
+"""Running the stress tools and the BACI import on a Dask cluster.
+
+The Monte Carlo, the ban sweeps, the sensitivity analysis, the backtest and
+the BACI import split their work into the engine's own partitions (units of
+draws with their own seed streams, chunks of bans, minerals, events, yearly
+files). On one process they run one after the other; given a Dask client,
+each partition is a task on the cluster, and the partial results come back
+to the client, which reduces them **in partition order** with the code the
+single process uses. A result therefore does not depend on the number of
+workers, on where a task ran or on a task that was run twice because its
+worker was lost: it is the single-process result, bit for bit.
+
+Which client
+------------
+Every entry point takes ``client=``:
+
+``None`` (default)
+    The Dask client the caller made current, if there is one: the client of
+    a ``with client.as_current():`` block, else the newest
+    ``distributed.Client`` created with ``set_as_default=True`` (the default
+    of ``Client(...)``) that is still open. Nothing is looked up when
+    ``distributed`` has not been imported, so riskengine never imports Dask
+    unless asked to, and never starts a cluster on its own.
+a ``distributed.Client``
+    That client.
+``False``
+    One process, even when a client is current.
+
+Data a task needs (a simulation plan, one mineral's tensors) is sent to the
+workers once with ``Client.scatter(..., broadcast=True)`` and tasks refer to
+it; the workers need riskengine installed (the same version as the client)
+and, for an import, the release files at the same path.
+
+The optional dependency is installed with ``pip install "riskengine[dask]"``.
+
+Workers' memory allocator
+-------------------------
+Dask starts its worker processes with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+turns off glibc's adaptive threshold for serving large allocations from the
+heap: every temporary array of the engine is then mapped and unmapped anew,
+and the stress tools run 2-3 times slower on a worker than in one process.
+:func:`local_cluster` (used by the CLI's ``--workers``) starts its workers
+without it; start the workers of a remote cluster the same way, with
+``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None``
+in the environment of ``dask worker`` (see ``docs/stress.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from riskengine.errors import RiskEngineError, bad_argument
+
+if TYPE_CHECKING:
+    from distributed import Client, Future, LocalCluster
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How to install the optional dependency.
+INSTALL = 'pip install "riskengine[dask]"'
+
+#: Seconds to wait for a scheduler to answer, and for it to have a worker.
+CONNECT_TIMEOUT = 30.0
+
+#: Dask configuration of the workers :func:`local_cluster` starts (see the module notes).
+WORKER_CONFIG: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def _missing_dask(what: str) -> RiskEngineError:
+    return RiskEngineError(
+        f"{what} needs Dask's distributed scheduler, which is not installed; {INSTALL}"
+    )
+
+
+def resolve_client(client: Client | Literal[False] | None, what: str) -> Client | None:
+    """Return the Dask client to run on, or None for one process.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``; None for the current client if the caller
+        made one (see the module notes); False for one process.
+    what
+        The calling function, for error messages.
+
+    Raises
+    ------
+    RiskEngineError
+        When ``client`` is neither a client, None nor False, or is closed.
+    """
+    if client is False:
+        return None
+    if client is None:
+        if "distributed" not in sys.modules:
+            return None
+        from distributed import default_client
+
+        try:
+            found = default_client()
+        except ValueError:
+            return None
+        logger.info("%s: running on the current Dask client %s", what, found)
+        return found
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise _missing_dask(what) from exc
+    if not isinstance(client, Client):
+        raise bad_argument(
+            what,
+            "client",
+            "a distributed.Client, None or False",
+            client,
+            "pass Client(scheduler_address), or False for one process",
+        )
+    if client.status not in ("running", "connecting", "newly-created"):
+        raise RiskEngineError(
+            f"{what}: the Dask client is {client.status}; pass an open client, or False for one "
+            f"process"
+        )
+    return client
+
+
+@contextmanager
+def connect(
+    scheduler: str | None = None, workers: int | None = None, what: str = "this command"
+) -> Iterator[Client | None]:
+    """Yield a client on a running scheduler or on a new local cluster, then close it.
+
+    Parameters
+    ----------
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    workers
+        Start a local cluster of this many worker processes (one thread
+        each) for the duration of the block.
+    what
+        The command, for error messages.
+
+    Yields
+    ------
+    distributed.Client or None
+        None when neither is given: the caller runs in one process, and Dask
+        is not imported.
+
+    Raises
+    ------
+    RiskEngineError
+        When both or a bad value are given, Dask is not installed, or the
+        scheduler cannot be reached or has no worker.
+
+    Notes
+    -----
+    The client, and the local cluster with its worker processes, are closed
+    on the way out whatever happens, Ctrl-C included: running tasks are
+    cancelled with them and no worker process is left behind.
+    """
+    if scheduler is not None and workers is not None:
+        raise RiskEngineError(
+            f"{what}: give --scheduler ADDRESS (a running Dask scheduler) or --workers N (a "
+            f"local cluster), not both"
+        )
+    if workers is not None and workers < 1:
+        raise RiskEngineError(f"{what}: --workers must be at least 1, got {workers}")
+    if scheduler is None and workers is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise _missing_dask(what) from exc
+    cluster = None
+    client = None
+    try:
+        if workers is not None:
+            cluster = local_cluster(workers)
+            client = Client(cluster, set_as_default=False)
+        else:
+            try:
+                client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise RiskEngineError(
+                    f"{what}: cannot reach a Dask scheduler at {scheduler!r} ({exc}); start one "
+                    f"with `dask scheduler` and workers with `dask worker {scheduler}`"
+                ) from exc
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except TimeoutError as exc:
+            raise RiskEngineError(
+                f"{what}: the Dask scheduler at {scheduler} has no worker after "
+                f"{CONNECT_TIMEOUT:.0f} s; start some with `dask worker {scheduler}`"
+            ) from exc
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def local_cluster(workers: int) -> LocalCluster:
+    """Start a Dask cluster of ``workers`` processes on this machine, one thread each.
+
+    Without the dashboard, and with the workers' memory allocator left as
+    glibc sets it (:data:`WORKER_CONFIG`). Close it when done (it is a
+    context manager).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(WORKER_CONFIG):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            silence_logs=logging.ERROR,
+            # no dashboard; the scheduler's HTTP endpoint on a free port, not 8787
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        )
+
+
+def scatter(client: Client, items: Sequence[Any]) -> list[Future]:
+    """Send each of ``items`` to every worker once; tasks take the futures as arguments.
+
+    One round trip for all of them; broadcast, so that losing a worker loses
+    no copy the others need.
+    """
+    client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    return list(client.scatter(list(items), broadcast=True, hash=False))
+
+
+def share(client: Client | None, objects: Sequence[Any]) -> dict[int, Any]:
+    """Send objects that many tasks use to the workers once, for :func:`ordered`.
+
+    Returns a mapping from each object's ``id`` to its future (empty for one
+    process).
+    """
+    if client is None:
+        return {}
+    futures = scatter(client, objects)
+    return {id(obj): future for obj, future in zip(objects, futures, strict=True)}
+
+
+def ordered(
+    client: Client | None,
+    fn: Callable[..., T],
+    args: Iterable[Sequence[Any]],
+    *,
+    name: str,
+    shared: dict[int, Any] | None = None,
+    seen: set[str] | None = None,
+) -> Iterator[T]:
+    """Yield ``fn(*a)`` for every ``a`` of ``args`` in order: here, or as tasks on a cluster.
+
+    Parameters
+    ----------
+    client
+        None runs the calls here, one after the other; a client runs them
+        with :func:`map_ordered`.
+    fn, args, name, seen
+        As in :func:`map_ordered`.
+    shared
+        From :func:`share`: on a cluster, an argument that is one of the
+        shared objects is replaced by its future, so the object is not sent
+        with every task.
+    """
+    if client is None:
+        for a in args:
+            yield fn(*a)
+        return
+    swap = shared or {}
+    tasks = (tuple(swap.get(id(x), x) for x in a) for a in args)
+    yield from map_ordered(client, fn, tasks, name=name, seen=seen)
+
+
+def _run(fn: Callable[..., T], *args: Any) -> tuple[T, list[tuple[type[Warning], str]]]:
+    """Call ``fn`` on a worker; return its result and the warnings it issued."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn(*args)
+    return value, [(w.category, str(w.message)) for w in caught]
+
+
+def map_ordered(
+    client: Client,
+    fn: Callable[..., T],
+    args: Iterable[Sequence[Any]],
+    *,
+    name: str,
+    window: int | None = None,
+    seen: set[str] | None = None,
+) -> Iterator[T]:
+    """Run ``fn(*a)`` for every ``a`` of ``args`` on the cluster; yield the results in order.
+
+    Parameters
+    ----------
+    client
+        The Dask client.
+    fn
+        A module-level function (workers import it by name).
+    args
+        Arguments of each call; they may hold futures from :func:`scatter`.
+    name
+        Prefix of the task keys (shown by Dask's dashboard).
+    window
+        Tasks submitted ahead of the one the caller waits for (default: twice
+        the cluster's threads, plus one). It bounds the results held in
+        memory when they finish out of order.
+    seen
+        Warning texts already issued by the caller; updated.
+
+    Yields
+    ------
+    object
+        ``fn``'s results, in the order of ``args``.
+
+    Notes
+    -----
+    A task whose worker dies is run again by Dask on another worker (up to
+    the scheduler's ``allowed-failures``); an exception raised by ``fn`` is
+    raised here, with its type. Warnings ``fn`` issues on a worker are issued
+    again here, each distinct text once (not when it is in ``seen``). When
+    the caller stops early, or on any exception (Ctrl-C included), the tasks
+    not yet done are cancelled.
+    """
+    if window is None:
+        threads = sum(client.nthreads().values()) or 1
+        window = 2 * threads + 1
+    token = uuid.uuid4().hex[:8]
+    pending: deque[Future] = deque()
+    issued: set[str] = set() if seen is None else seen
+    todo = enumerate(args)
+
+    def submit() -> bool:
+        item = next(todo, None)
+        if item is None:
+            return False
+        i, a = item
+        pending.append(client.submit(_run, fn, *a, key=f"{name}-{token}-{i}", pure=False))
+        return True
+
+    try:
+        while len(pending) < window and submit():
+            pass
+        while pending:
+            future = pending.popleft()
+            value, caught = future.result()
+            future.release()
+            submit()
+            for category, message in caught:
+                if message not in issued:
+                    issued.add(message)
+                    warnings.warn(message, category, stacklevel=2)
+            yield value
+    finally:
+        if pending:
+            client.cancel(list(pending), force=True)
