@@ -34,8 +34,14 @@ def test_run_table(capsys):
     assert "Importers most short of supply" in out
     assert "Largest score changes (riskengine)" in out
     # DR Congo loses half its 100 t; 40 t less ore reaches China (80 -> 40)
-    line = next(x for x in out.splitlines() if x.startswith("cobalt   mining    CHN"))
-    assert line.split()[3:6] == ["90", "40", "44.4"]
+    lines = out.splitlines()
+    assert lines.index(next(x for x in lines if x.startswith("Importers most short"))) < (
+        lines.index(next(x for x in lines if x.startswith("Market:")))
+    )  # the loss per importer leads
+    line = next(x for x in lines if x.startswith("cobalt   mining    CHN"))
+    # shortfall t, % of demand, days of cover, extra cost, price, consumption t
+    assert line.split()[3:5] == ["40", "44.4"]
+    assert line.split()[-2] == "90"
     assert "less ore reaches refiners, whose refined output falls by 42 t" in out
 
 

@@ -25,33 +25,6 @@ scenario_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_FLOAT = {
-    "world_production_t": ",.0f",
-    "world_trade_t": ",.0f",
-    "blocked_t": ",.0f",
-    "deflected_t": ",.0f",
-    "withheld_t": ",.0f",
-    "quota_withheld_t": ",.0f",
-    "redirected_t": ",.0f",
-    "production_lost_t": ",.0f",
-    "propagated_loss_t": ",.0f",
-    "new_supply_t": ",.0f",
-    "stockpile_draw_t": ",.0f",
-    "gap_fraction": ".1%",
-    "price_change_pct": "+,.1f",
-    "price_change_inside_pct": "+,.1f",
-    "price_change_low_pct": "+,.1f",
-    "price_change_high_pct": "+,.1f",
-    "consumption_t": ",.0f",
-    "shortfall_t": ",.0f",
-    "shortfall_pct": ".1f",
-    "stockpile_t": ",.0f",
-    "stockpile_cover_days": ",.0f",
-    "baseline": ".3f",
-    "shocked": ".3f",
-    "delta": "+.3f",
-}
-
 
 class _Data:
     """A dataset directory loaded once; one year of it per scenario year."""
@@ -127,103 +100,6 @@ def result_json(result: ScenarioResult, table: str | None) -> str:
     return json.dumps(doc, indent=1)
 
 
-def result_text(result: ScenarioResult, top: int) -> str:
-    """Plain-text report of a scenario result."""
-    from riskengine import report
-
-    sc = result.scenario
-    head = [
-        f"Scenario: {sc.name}" + (" (hypothetical)" if sc.hypothetical else ""),
-        f"file: {sc.origin or '-'}; baseline year {sc.year}; duration {sc.months:g} months; "
-        f"method {result.method}",
-        *(f"source: {s}" for s in sc.sources),
-    ]
-    parts = ["\n".join(head)]
-    market = result.market
-    if market.empty:
-        parts.append("No mineral or stage is touched by the shocks.")
-    else:
-        columns = {
-            "mineral": "mineral",
-            "stage": "stage",
-            "world_production_t": "world prod. t",
-            "world_trade_t": "world trade t",
-            "production_lost_t": "prod. lost t",
-            "propagated_loss_t": "propagated t",
-            "blocked_t": "blocked t",
-            "deflected_t": "deflected t",
-            "withheld_t": "withheld t",
-            "quota_withheld_t": "over quota t",
-            "redirected_t": "redirected t",
-            "new_supply_t": "new supply t",
-            "stockpile_draw_t": "stock drawn t",
-            "gap_fraction": "gap",
-            "price_change_pct": "price %",
-            "price_change_low_pct": "low %",
-            "price_change_high_pct": "high %",
-            "price_change_inside_pct": "inside %",
-        }
-        optional = [c for c in columns if c.endswith("_t") and not c.startswith("world_")]
-        for col in optional:
-            if (market[col].fillna(0) == 0).all():
-                del columns[col]
-        parts.append(
-            report.text_table(
-                market,
-                columns,
-                _FLOAT,
-                title="Market: tonnes per year while the shock lasts; price change outside the "
-                "restricting countries (two-region model; low-high band) and inside",
-            )
-        )
-        short = result.importers.sort_values("shortfall_t", ascending=False)
-        short = short[short["shortfall_t"] >= 0.5].head(top)  # shown to the tonne
-        parts.append(
-            report.text_table(
-                short,
-                {
-                    "mineral": "mineral",
-                    "stage": "stage",
-                    "country": "country",
-                    "consumption_t": "consumption t",
-                    "shortfall_t": "shortfall t",
-                    "shortfall_pct": "% of demand",
-                    "stockpile_t": "stockpile t",
-                    "stockpile_cover_days": "cover days",
-                },
-                _FLOAT,
-                title="Importers most short of supply (contained tonnes)",
-            )
-        )
-        changes = result.score_changes()
-        missing = int(changes["shocked"].isna().sum())
-        changes = changes[changes["delta"].abs() >= 0.0005]  # shown to 3 decimals
-        order = changes["delta"].abs().sort_values(ascending=False).index
-        parts.append(
-            report.text_table(
-                changes.loc[order].head(top),
-                {
-                    "mineral": "mineral",
-                    "stage": "stage",
-                    "country": "country",
-                    "baseline": "baseline",
-                    "shocked": "shocked",
-                    "delta": "change",
-                },
-                _FLOAT,
-                title=f"Largest score changes ({result.method})",
-            )
-        )
-        if missing:
-            parts[-1] += (
-                f"\n({missing} score(s) are not available - missing production or governance "
-                f"data; the factors are in --format csv or json)"
-            )
-    if result.notes:
-        parts.append("Notes:\n" + "\n".join(f"  - {n}" for n in result.notes))
-    return "\n\n".join(parts)
-
-
 def result_output(result: ScenarioResult, table: str | None, top: int) -> Output:
     """Everything ``scenario run`` reports, for :func:`riskengine.report.write_output`.
 
@@ -232,6 +108,7 @@ def result_output(result: ScenarioResult, table: str | None, top: int) -> Output
     (:func:`result_json`).
     """
     from riskengine.report import Output
+    from riskengine.report.text import scenario_text
     from riskengine.scenarios.result import TABLES
 
     sc = result.scenario
@@ -246,7 +123,7 @@ def result_output(result: ScenarioResult, table: str | None, top: int) -> Output
     }
     return Output(
         tables={name: result.to_frame(name) for name in TABLES},
-        text=result_text(result, top),
+        text=scenario_text(result, top),
         selected=table,
         document=result_json(result, None) if table is None else None,
         notes=[*result.notes, *result.baseline.notes, *result.shocked.notes],
