@@ -167,6 +167,7 @@ def composite(
     exports = ix.segment_sum(key_e, f, size).reshape(ds.shape)
     prod0 = prod if before is None else np.where(before.production_missing, 0.0, before.production)
     imports0 = ix.segment_sum(key_i, f0, size).reshape(ds.shape)
+    exports0 = exports if before is None else ix.segment_sum(key_e, f0, size).reshape(ds.shape)
     hit = (prod + imports) < (prod0 + imports0)
     # a country short of supply is measured, as an exporter, on the exports it had
     owed = np.where(hit.ravel()[key_e], f0, f)
@@ -209,7 +210,7 @@ def composite(
     upstream = np.zeros_like(import_exposure)
     if Stage.REFINING.value in ds.stages and Stage.MINING.value in ds.stages:
         upstream[:, ds.stages.get_loc(Stage.REFINING.value)] = _upstream(
-            ds, pairs, f0, prod, prod0, exports, g, notes
+            ds, pairs, f0, prod, prod0, np.maximum(exports, exports0), g, notes
         )
 
     factors = {
@@ -228,7 +229,8 @@ def composite(
     score = sum(contributions.values())
     assert isinstance(score, np.ndarray)
 
-    active = (imports > 0) | (exports > 0) | (hit & (imports0 > 0))
+    # a country the shock hit stays scored even when it trades nothing any more
+    active = (imports > 0) | (exports > 0) | (hit & ((imports0 > 0) | (exports0 > 0)))
     if OTHER_COUNTRIES in ds.countries:
         active[..., ds.countries.get_loc(OTHER_COUNTRIES)] = False
     if stages is not None:
@@ -334,6 +336,9 @@ def _upstream(
     over the feed, then over each importer's refined suppliers, both with
     :func:`riskengine.indices.loss_weighted_mean` (``f0``, ``prod0``: the
     baseline of a shock; equal to the flows and production otherwise).
+    ``exports`` are each country's exports before or after the shock,
+    whichever is larger: a refiner whose feed is unknown is its own ore origin
+    also once a shock has stopped its exports.
     """
     n_m, _, n_t, n_c = ds.shape
     mtc = (n_m, n_t, n_c)

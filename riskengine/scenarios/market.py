@@ -455,6 +455,17 @@ def pass_through(
     moved = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
     sub = flows[moved]
     exports = sub.sum(axis=2)
+    exports0 = flows0.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(exports0 > 0, exports / exports0, 1.0)
+    if np.allclose(sub, scale[:, :, None] * flows0[None], rtol=1e-12, atol=0.0):
+        # the shocks only scaled rows: every member shares F0's destination shares
+        g, by_country = PassThrough.prepare(flows0, production0).rows(scale)
+        flows[moved] *= np.clip(g, 0.0, 1.0)[:, :, None]
+        np.maximum(flows, 0.0, out=flows)
+        out = np.zeros(flows.shape[0])
+        out[moved] = by_country.sum(axis=1)
+        return out
     with np.errstate(divide="ignore", invalid="ignore"):
         dest = np.where(exports[:, :, None] > 0, sub / exports[:, :, None], 0.0)
     passed = _fixed_point(
