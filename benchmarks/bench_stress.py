@@ -160,14 +160,15 @@ def bench_sweep(
 def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
     """Draws per second at each n, and the peak memory at the smallest and largest n."""
     out: list[dict[str, Any]] = []
-    for n in DRAWS[mode]:
+    for n, market in ((n, market) for n in DRAWS[mode] for market in (False, True)):
         started = time.perf_counter()
-        result = riskengine.simulate(ds, n=n, seed=SEED)
+        result = riskengine.simulate(ds, n=n, seed=SEED, market=market)
         wall = time.perf_counter() - started
         out.append(
             {
-                "name": f"simulate-{n}",
+                "name": f"simulate-{n}" + ("-market" if market else ""),
                 "n": n,
+                "market": market,
                 "series": len(result.summary),
                 "cells": len(result.cells),
                 "batch_size": result.batch_size,
@@ -177,9 +178,12 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
                 "draws_per_s_wall": n / wall,
             }
         )
-    for record in (out[0], out[-1]):
+    for record in (out[0], out[1], out[-2], out[-1]):
         draws = int(record["n"])
-        record["peak_memory_bytes"] = peak_memory(partial(riskengine.simulate, ds, n=draws, seed=1))
+        run = partial(riskengine.simulate, ds, n=draws, seed=1, market=bool(record["market"]))
+        record["peak_memory_bytes"] = peak_memory(run)
+    for first, second in zip(out[::2], out[1::2], strict=True):
+        second["market_cost"] = first["draws_per_s"] / second["draws_per_s"]
     return out
 
 
@@ -202,14 +206,18 @@ def markdown(doc: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| Monte Carlo | series | cells | draws/s | wall s | peak memory |",
-        "|---|---|---|---|---|---|",
+        "| Monte Carlo | market response | series | cells | draws/s | wall s | peak memory "
+        "| cost of the market response |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in doc["simulate"]:
         peak = m.get("peak_memory_bytes")
+        cost = m.get("market_cost")
         lines.append(
-            f"| n = {m['n']:,} | {m['series']:,} | {m['cells']:,} | {m['draws_per_s']:,.0f} "
-            f"| {m['wall_s']:.1f} | {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} |"
+            f"| n = {m['n']:,} | {'yes' if m.get('market') else 'no'} | {m['series']:,} "
+            f"| {m['cells']:,} | {m['draws_per_s']:,.0f} | {m['wall_s']:.1f} "
+            f"| {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} "
+            f"| {'-' if cost is None else f'{cost:.1f}x slower'} |"
         )
     return "\n".join(lines)
 

@@ -560,8 +560,11 @@ def respond_rows(
             h_cut = 1.0 - phi
         else:
             h_cut = np.ones((k, n))
-        withheld[:, s] = ((1.0 - h) * h_cut * exports0[s]).sum(axis=1)
         total = h * h_cut
+        if not exports0[s].any():  # no trade at the stage: nothing withheld or passed on
+            rows[:, s] = total
+            continue
+        withheld[:, s] = ((1.0 - h) * h_cut * exports0[s]).sum(axis=1)
         g, by_country = prepared[s].rows(total)
         rows[:, s] = total * g
         passed[:, s] = by_country.sum(axis=1)

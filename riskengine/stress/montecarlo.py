@@ -861,9 +861,14 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
     """
     r = mp.response
     assert r is not None
-    k = severities.shape[0]
     n_s, n = r.production.shape
-    sev = severities[:, mp.cells]  # [k, cells]
+    sev_all = severities[:, mp.cells]  # [draws, cells]
+    # a draw that disrupts none of the mineral's exporters changes nothing: 0 stays
+    moved = np.flatnonzero((sev_all > 0).any(axis=1))
+    if not len(moved):
+        return
+    sev = sev_all[moved]
+    k = len(moved)
     scale = np.ones((k, n_s, n))
     scale[:, :, r.exporters] = (1.0 - sev)[:, None, :]
     res = respond_rows(r.production, r.flows, scale, r.feed, r.s_mine, r.s_ref, r.prepared)
@@ -877,7 +882,7 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
             - (rows_s - 1.0) * pt.exports0
             + res.adjust[:, s]
         )  # fmt: skip
-        out[first : first + len(rows)] = _clip(-change[:, rows].T.copy())
+        out[first : first + len(rows), moved] = _clip(-change[:, rows].T.copy())
     hit = sev > 0
     for s, j, c0 in r.priced:
         inside = (hit * c0[r.exporters]).sum(axis=1)
@@ -889,7 +894,9 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
         with np.errstate(over="ignore"):
             change = 100.0 * np.expm1(np.minimum(x_out, 700.0))
         # no outside market (everyone who consumes is disrupted): no outside price
-        out[len(plan.series) + j] = np.where(np.isfinite(change), np.maximum(change, 0.0), 0.0)
+        out[len(plan.series) + j, moved] = np.where(
+            np.isfinite(change), np.maximum(change, 0.0), 0.0
+        )
 
 
 def shortfalls(
@@ -1445,12 +1452,15 @@ def _units(
     client: Client | None,
 ) -> Iterator[_Accumulator]:
     """Yield the statistics of every unit in order: computed here, or on the cluster."""
+    from riskengine.cluster import one_blas_thread, ordered, share
+
     n_units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
     if client is None:
         for unit in range(n_units):
-            yield unit_statistics(plan, entropy, n, unit, batch_size, limits, progress)
+            with one_blas_thread():  # as on a worker: the same bits on any machine
+                part = unit_statistics(plan, entropy, n, unit, batch_size, limits, progress)
+            yield part
         return
-    from riskengine.cluster import ordered, share
 
     shipped = share(client, [plan, limits])
     tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
