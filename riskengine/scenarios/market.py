@@ -44,6 +44,7 @@ the extra outside demand is in :func:`riskengine.scenarios.engine.simulate`
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -597,6 +598,22 @@ def _parameter_file() -> str:
     return str(Path(__file__).resolve().parent.parent / "market_parameters.csv")
 
 
+@functools.lru_cache(maxsize=1)
+def _parameter_rows() -> tuple[tuple[str, str, tuple[float, float, float]], ...]:
+    """Read the rows of ``market_parameters.csv`` (once per process)."""
+    import csv
+
+    with open(_parameter_file(), newline="", encoding="utf-8") as handle:
+        return tuple(
+            (
+                row["mineral"],
+                row["parameter"],
+                (float(row["central"]), float(row["low"]), float(row["high"])),
+            )
+            for row in csv.DictReader(handle)
+        )
+
+
 def market_parameters(mineral: str, eta: float | None = None) -> MarketParameters:
     """Parameters of ``mineral`` from ``riskengine/market_parameters.csv``.
 
@@ -606,17 +623,13 @@ def market_parameters(mineral: str, eta: float | None = None) -> MarketParameter
     short-run elasticity ``eta`` - central, low and high alike, so the band
     then comes from the other parameters.
     """
-    import csv
-
     values: dict[str, tuple[float, float, float]] = {}
     specific: dict[str, tuple[float, float, float]] = {}
-    with open(_parameter_file(), newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            triple = (float(row["central"]), float(row["low"]), float(row["high"]))
-            if row["mineral"] == "*":
-                values[row["parameter"]] = triple
-            elif row["mineral"] == mineral:
-                specific[row["parameter"]] = triple
+    for row_mineral, parameter, triple in _parameter_rows():
+        if row_mineral == "*":
+            values[parameter] = triple
+        elif row_mineral == mineral:
+            specific[parameter] = triple
     values.update(specific)
     if eta is not None:
         values["eta"] = (eta, eta, eta)

@@ -165,17 +165,21 @@ def score_copies(
     kwargs = _params_for_copies(method, params, mineral, names)
     if baseline is not None:
         p0, f0 = baseline
-        unshocked = _fold(
-            base,
-            minerals=names,
-            years=base.years,
-            production=np.broadcast_to(p0[None, :, None, :], production[:, :, None, :].shape),
-            flows=np.broadcast_to(f0[None, :, None], flows[:, :, None].shape),
-            governance=base.governance,
-            governance_years=base.governance_years,
-            mineral_info=folded_info,
-        )
-        kwargs.update(against_baseline(method, unshocked))
+        # the same k copies of the baseline serve every chunk of that size: folded once
+        cache: dict[tuple[int, int, int], Dataset] = base.__dict__.setdefault("_unshocked", {})
+        key = (k, id(p0), id(f0))
+        if key not in cache:
+            cache[key] = _fold(
+                base,
+                minerals=names,
+                years=base.years,
+                production=np.broadcast_to(p0[None, :, None, :], production[:, :, None, :].shape),
+                flows=np.broadcast_to(f0[None, :, None], flows[:, :, None].shape),
+                governance=base.governance,
+                governance_years=base.governance_years,
+                mineral_info=folded_info,
+            )
+        kwargs.update(against_baseline(method, cache[key]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = score(folded, method=method, **kwargs)

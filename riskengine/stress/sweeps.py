@@ -63,11 +63,9 @@ from riskengine.results import Result
 from riskengine.scenarios import market as mk
 from riskengine.scenarios.engine import (
     TINY,
-    PairLedger,
     balance,
     cut_output,
     feed_loss,
-    pair_price,
     refinery_feed,
 )
 from riskengine.scenarios.models import Market
@@ -511,31 +509,57 @@ class _Mineral:
 
 # ---------------------------------------------------------------- pricing
 def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict[str, np.ndarray]:
-    """Two-region price per ban and touched stage, by the engine's :func:`pair_price`.
+    """Two-region price per ban and touched stage, on the ban axis.
 
-    The restricting country is the banning exporter at the ban's stage (none at
-    the refining stage a feed-stage ban propagates to); the horizon is the
-    scenario default of 12 months.
+    What the engine's :func:`~riskengine.scenarios.engine.pair_price` computes
+    for one ban, for a whole chunk: the restricting countries are the banning
+    exporters at the ban's stage (none at the refining stage a feed-stage ban
+    propagates to), the volume they withhold and the output lost by
+    propagation drive the outside gap
+    (:func:`~riskengine.scenarios.market.price_response`), over the scenario
+    default of 12 months; the band is the lower and higher of the parameter
+    ends.
     """
     k, n_stages = chunk.touched.shape
     out = {col: np.full((k, n_stages), np.nan) for col in PRICE_COLUMNS}
     override = market.elasticities.get(md.name)
-    eta = None if override is None else override.eta
+    params = mk.market_parameters(md.name, None if override is None else override.eta)
     c0 = np.maximum(balance(md.p0, md.f0), 0.0)  # [S, n]
     n = c0.shape[1]
     for s in range(n_stages):
-        for b in np.flatnonzero(chunk.touched[:, s]):
-            restricting = np.zeros(n, dtype=bool)
-            ledger = PairLedger(propagated_loss=float(chunk.ledger["propagated_loss"][b, s]))
-            if s == chunk.stage:
-                restricting[chunk.exporters[b]] = True
-                ledger.withheld = float(chunk.ledger["withheld"][b, s])
-            result = pair_price(md.name, c0[s], restricting, targeted, ledger, 0.0, 12.0, eta).price
-            out["gap_fraction"][b, s] = result.gap_fraction
-            out["price_change_pct"][b, s] = 100.0 * result.outside
-            out["price_change_inside_pct"][b, s] = 100.0 * result.inside
-            out["price_change_low_pct"][b, s] = 100.0 * result.outside_low
-            out["price_change_high_pct"][b, s] = 100.0 * result.outside_high
+        bans = np.flatnonzero(chunk.touched[:, s])
+        if not len(bans):
+            continue
+        restricting = np.zeros((len(bans), n), dtype=bool)
+        withheld = np.zeros(len(bans))
+        if s == chunk.stage:
+            exporters = np.asarray(chunk.exporters).reshape(len(chunk.exporters), -1)[bans]
+            restricting[np.repeat(np.arange(len(bans)), exporters.shape[1]), exporters.ravel()] = (
+                True
+            )
+            withheld = chunk.ledger["withheld"][bans, s]
+        inside = np.where(restricting, c0[s], 0.0).sum(axis=1)
+        outside = np.where(restricting, 0.0, c0[s]).sum(axis=1)
+        lost = chunk.ledger["propagated_loss"][bans, s]
+        ends = {
+            end: mk.price_response(
+                withheld,
+                outside,
+                inside,
+                12.0,
+                params.pick(end),
+                targeted=targeted,
+                demand_change=lost,
+            )
+            for end in ("central", "low", "high")
+        }
+        with np.errstate(over="ignore"):
+            rise = {end: np.expm1(x[0]) for end, x in ends.items()}
+            out["price_change_inside_pct"][bans, s] = 100.0 * np.expm1(ends["central"][1])
+        out["gap_fraction"][bans, s] = ends["central"][2]
+        out["price_change_pct"][bans, s] = 100.0 * rise["central"]
+        out["price_change_low_pct"][bans, s] = 100.0 * np.fmin(rise["low"], rise["high"])
+        out["price_change_high_pct"][bans, s] = 100.0 * np.fmax(rise["low"], rise["high"])
     return out
 
 
