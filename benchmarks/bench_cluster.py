@@ -153,6 +153,42 @@ def _on_cluster(case: dict[str, Any], workers: int, out: Any) -> None:
     )
 
 
+def _units_alone(units: int, out: Any) -> None:
+    """Child process: ``units`` units of first-order draws, no Dask (the calibration)."""
+    import numpy as np
+
+    from riskengine.stress import montecarlo as mc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = mc.plan_simulation(_dataset(), market=False)
+    limits = np.zeros((len(mc.THRESHOLDS), plan.n_series))
+    started = time.perf_counter()
+    for unit in range(units):
+        mc.unit_statistics(plan, SEED, units * mc.UNIT_BLOCKS * mc.STREAM_BLOCK, unit, 1000, limits)
+    out.put({"wall_s": time.perf_counter() - started})
+
+
+def calibrate(workers: int, units: int = 2) -> dict[str, Any]:
+    """How much faster ``workers`` plain processes run than one, on this machine now.
+
+    One process computes ``workers * units`` units of draws; then ``workers``
+    processes compute ``units`` each at once, without Dask. Their ratio is the
+    parallelism the machine offers (other load, shared cores, memory
+    bandwidth): the ceiling of any cluster's speed-up here.
+    """
+    ctx = mp.get_context("spawn")
+    alone = _spawn(_units_alone, workers * units)["wall_s"]
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_units_alone, args=(units, out)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    walls = [out.get()["wall_s"] for _ in procs]
+    for proc in procs:
+        proc.join()
+    return {"one_process_s": alone, "processes_s": walls, "speedup": alone / max(walls)}
+
+
 def _spawn(target: Any, *args: Any) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -242,7 +278,12 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {c['client_peak_rss_bytes'] / mib:,.0f} MiB "
             f"| {1000 * c['empty_task_s']:.1f} ms | {1000 * c['idle_per_task_s']:.0f} ms |"
         )
+    cap = doc["machine_parallelism"]
     lines += [
+        "",
+        f"Machine parallelism now: {len(cap['processes_s'])} plain processes (no Dask) ran "
+        f"{cap['speedup']:.2f}x as fast as one on the same draws: the ceiling of the speed-up "
+        f"here (other load, shared cores).",
         "",
         f"Cluster: {doc['cases'][0]['workers']} worker processes, one thread each "
         "(riskengine.cluster.local_cluster), client in its own process; results equal to one "
@@ -283,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         {"name": f"sweep-pairs-{mineral}", "kind": "sweep", "mineral": mineral},
     ]
+    print("calibration ...", file=sys.stderr)
+    capacity = calibrate(args.workers)
     results = []
     for case in cases:
         print(f"{case['name']} ...", file=sys.stderr)
@@ -293,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": "riskengine default dataset, latest year",
         "machine": host,
         "load_average_at_end": load_average(),
+        "machine_parallelism": capacity,
         "cases": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
