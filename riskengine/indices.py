@@ -691,7 +691,13 @@ def net_import_reliance(
 
 
 def loss_weighted_mean(
-    key: ArrayLike, weights: ArrayLike, before: ArrayLike, after: ArrayLike, size: int
+    key: ArrayLike,
+    weights: ArrayLike,
+    before: ArrayLike,
+    after: ArrayLike,
+    size: int,
+    atol: float = 0.0,
+    rtol: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     r"""Supply-weighted risk per cell after a shock, counting lost supply as lost.
 
@@ -715,6 +721,10 @@ def loss_weighted_mean(
         present on one side only has 0 on the other).
     size
         Number of cells.
+    atol, rtol
+        A cell's supply has fallen when :math:`A < B - \max(atol, rtol\,B)`:
+        a loss within rounding is no loss (it would otherwise switch the
+        cell to the loss rule, whose replacement term is not continuous).
 
     Returns
     -------
@@ -761,7 +771,7 @@ def loss_weighted_mean(
     lost = np.maximum(b - a, 0.0)
     gained = np.maximum(a - b, 0.0)
     lost_w, lost_t = segment_weighted_mean(k, w, lost, size)
-    hit = supplied < supply0
+    hit = supplied < supply0 - np.maximum(atol, rtol * supply0)
     if not hit.any():
         return numerator, supplied
     with np.errstate(divide="ignore", invalid="ignore"):

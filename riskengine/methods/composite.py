@@ -168,7 +168,7 @@ def composite(
     prod0 = prod if before is None else np.where(before.production_missing, 0.0, before.production)
     imports0 = ix.segment_sum(key_i, f0, size).reshape(ds.shape)
     exports0 = exports if before is None else ix.segment_sum(key_e, f0, size).reshape(ds.shape)
-    hit = (prod + imports) < (prod0 + imports0)
+    hit = _fell(prod + imports, prod0 + imports0)
     # a country short of supply is measured, as an exporter, on the exports it had
     owed = np.where(hit.ravel()[key_e], f0, f)
     exports_used = ix.segment_sum(key_e, owed, size).reshape(ds.shape)
@@ -196,6 +196,7 @@ def composite(
         np.concatenate([f0, prod0.ravel()]),
         np.concatenate([f, prod.ravel()]),
         size,
+        *LOSS_TOLERANCE,
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         risk = (numerator / total).reshape(ds.shape)
@@ -274,6 +275,17 @@ def composite(
         dataset=ds.name,
         notes=tuple(notes),
     )
+
+
+#: ``(atol, rtol)`` below which a fall of supply is rounding, not a loss: one gram,
+#: or a billionth of the supply (the scenario engine's rounding rule, ``TINY``).
+LOSS_TOLERANCE: tuple[float, float] = (1e-6, 1e-9)
+
+
+def _fell(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Cells whose supply fell by more than :data:`LOSS_TOLERANCE`."""
+    atol, rtol = LOSS_TOLERANCE
+    return after < before - np.maximum(atol, rtol * before)
 
 
 #: Stages without production statistics of their own and the stage whose
@@ -362,6 +374,7 @@ def _upstream(
         np.concatenate([f0[is_feed], retained(prod0[:, s_mine], f0[is_feed])]),
         np.concatenate([feed.content, retained(prod[:, s_mine], feed.content)]),
         size,
+        *LOSS_TOLERANCE,
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         weighted = (fed_w / fed).reshape(mtc)
@@ -398,6 +411,7 @@ def _upstream(
         np.concatenate([f0[is_ref], prod0[:, s_ref].ravel()]),
         np.concatenate([refined.content, prod[:, s_ref].ravel()]),
         size,
+        *LOSS_TOLERANCE,
     )
     imported = ix.segment_sum(key_ref, np.maximum(refined.content, f0[is_ref]), size)
     with np.errstate(divide="ignore", invalid="ignore"):
