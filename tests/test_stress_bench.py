@@ -23,11 +23,16 @@ def test_bench_stress_checks_agreement_and_reports(monkeypatch: pytest.MonkeyPat
     assert record["agreement_worst_over_tolerance"] <= 1.0
     monkeypatch.setitem(bench_stress.DRAWS, "quick", (1000, 2000))
     sims = bench_stress.bench_simulate(ds, "quick")
-    assert [s["n"] for s in sims] == [1000, 2000]
+    # every draw count without and with the market response
+    assert [(s["n"], s["market"]) for s in sims] == [
+        (1000, False), (1000, True), (2000, False), (2000, True),
+    ]  # fmt: skip
     assert all(s["draws_per_s"] > 0 for s in sims)
-    assert "peak_memory_bytes" in sims[0]
+    assert all("peak_memory_bytes" in s for s in sims)
+    assert all(s["market_cost"] > 0 for s in sims[1::2])
     text = bench_stress.markdown(
         {"mode": "quick", "machine": {"cpu": "cpu", "cores": 2}, "dataset": "fixture",
          "sweep": [record], "simulate": sims}
     )  # fmt: skip
     assert "| sweep-all | 11 |" in text
+    assert "| n = 1,000 | yes |" in text
