@@ -45,6 +45,11 @@ _FLOAT = {
     "es99_t": ",.0f",
     "grade_sd_t": ",.1f",
     "es95_pct": ".1f",
+    "mean_price_change_pct": "+,.1f",
+    "p_price_above_25pct": ".3f",
+    "price_change_p95_pct": "+,.1f",
+    "price_change_es95_pct": "+,.1f",
+    "price_change_p99_pct": "+,.1f",
     "es99_pct": ".1f",
     "probability": ".1%",
     "mean_severity": ".2f",
@@ -445,8 +450,8 @@ def simulate_command(
         float,
         typer.Option(
             "--max-reexport",
-            help="Table only: hide importers re-exporting more than this share of their supply "
-            "(their first-order shortfall is overstated).",
+            help="Table only, with --no-market: hide importers re-exporting more than this "
+            "share of their supply (their first-order shortfall is overstated).",
         ),
     ] = 0.5,
     fmt: FormatOpt = "table",
@@ -521,7 +526,10 @@ def _simulate_text(result: Any, by: str, max_reexport: float, grades: bool, top:
     from riskengine import report
 
     summary = result.summary
-    hubs = summary["reexport_share"] > max_reexport
+    market = bool(result.params.get("market"))
+    # first-order draws overstate a re-exporter's shortfall (no pass-through to its
+    # buyers): those series are hidden; with the market response they are right
+    hubs = (summary["reexport_share"] > max_reexport) & (not market)
     world = summary.groupby(["mineral", "stage"])["exposure_t"].transform("sum")
     minor = summary["exposure_t"] < MAJOR_SHARE * world
     shown = result.top(len(summary), by=by)
@@ -576,7 +584,27 @@ def _simulate_text(result: Any, by: str, max_reexport: float, grades: bool, top:
         )
     if grades:
         notes.extend(result.notes)
-    return "\n\n".join([head, body, *notes])
+    parts = [head, body]
+    if market and len(result.prices):
+        prices = result.prices.sort_values("mean_price_change_pct", ascending=False).head(top)
+        parts.append(
+            report.text_table(
+                prices,
+                {
+                    "mineral": "mineral",
+                    "stage": "stage",
+                    "mean_price_change_pct": "mean %",
+                    "p_price_above_25pct": "P(> +25 %)",
+                    "price_change_p95_pct": "P95 %",
+                    "price_change_es95_pct": "ES95 %",
+                    "price_change_p99_pct": "P99 %",
+                },
+                _FLOAT,
+                title="Outside price change (two-region model, a year's horizon); "
+                "--table prices has every mineral and stage",
+            )
+        )
+    return "\n\n".join([*parts, *notes])
 
 
 # ------------------------------------------------------------- sensitivity
