@@ -80,6 +80,12 @@ def test_simulate_is_reproducible_and_reports_errors(capsys):
     assert code == 0, err
     assert out.startswith("Monte Carlo: 1,000 draws, seed 7, year 2024")
     assert "Largest risks" in out
+    assert "Outside price change (two-region model" in out  # the market response is on
+    code, out, err = run(
+        capsys, "simulate", "--data", DATA, "-n", "1000", "--seed", "7", "--no-market"
+    )
+    assert code == 0, err
+    assert "Outside price change" not in out
 
 
 def test_simulate_model_file_error_is_one_line(capsys, tmp_path):
