@@ -123,7 +123,8 @@ def test_scenario_dossier(capsys, tmp_path):
     assert any(t.startswith("Price change while the shock lasts") for t in titles)
     assert any(t.startswith("Shortfall per importer") for t in titles)
     assert any(t.startswith("Scores before and after") for t in titles)
-    assert "cover (days)" in html
+    assert "cover from stocks (days)" in html
+    assert "extra cost (USD)" in html
 
 
 def test_titles_and_tables_are_escaped():

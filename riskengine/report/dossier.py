@@ -1238,12 +1238,19 @@ def _shortfall_section(short: pd.DataFrame, year: str, months: float, source: st
         "shortfall_t": "shortfall (t a year)",
         "shortfall_pct": "shortfall (% of demand)",
         "shortfall_over_duration_t": "over the shock (t)",
-        "stockpile_t": "stockpile (t)",
-        "stockpile_cover_days": "cover (days)",
+        "cover_days": "cover from stocks (days)",
+        "extra_cost_usd": "extra cost (USD)",
+        "price_change_pct": "price faced (%)",
+        "stockpile_t": "stockpile released (t)",
     }
     table = short.sort_values("shortfall_t", ascending=False)[list(columns)]
     table = table.rename(columns=columns).reset_index(drop=True)
-    formats = {"shortfall (% of demand)": ".1f", "cover (days)": ",.0f"}
+    formats = {
+        "shortfall (% of demand)": ".1f",
+        "cover from stocks (days)": ",.0f",
+        "extra cost (USD)": ",.0f",
+        "price faced (%)": "+.1f",
+    }
     tonnes = make_chart(
         hbar(
             labels,
