@@ -442,3 +442,24 @@ def test_default_data_figures(default):
     assert row["blocked_t"] == pytest.approx(exports)
     assert row["withheld_t"] == pytest.approx(exports)
     assert result.year == 2024
+
+
+def test_worst_ranks_only_importers_that_matter(default):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sweep(default, minerals=["cobalt"], pairs=False)
+    impacts = result.impacts
+    keys = ["mineral", "affected_stage"]
+    world = impacts.drop_duplicates([*keys, "country"]).groupby(keys)["consumption_t"].sum()
+    everyone = result.worst("shortfall_pct", 10_000, floor=0.0)
+    assert len(everyone) == int((impacts["shortfall_pct"] > 0).sum())
+    # micro-importers 100 % short of a few tonnes lead the unfiltered table
+    assert everyone["consumption_t"].iloc[0] < 0.01 * world[tuple(everyone[keys].iloc[0])]
+    major = result.worst("shortfall_pct", 10)
+    assert len(major)
+    share = (
+        major["consumption_t"].to_numpy()
+        / world.reindex(pd.MultiIndex.from_frame(major[keys])).to_numpy()
+    )
+    assert (share >= 0.01).all()
+    assert major["shortfall_pct"].is_monotonic_decreasing

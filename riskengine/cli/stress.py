@@ -344,23 +344,23 @@ def _sweep_text(
                 )
             )
     if not importers and (not exporters or result.pairs):
-        impacts = result.impacts
-        worst = impacts[impacts[by] > 0].sort_values(by, ascending=False).head(top)
+        floor = "importers with >= 1% of world consumption at the stage"
         parts.append(
             report.text_table(
-                worst,
+                result.worst(by, top),
                 ban_cols,
                 _FLOAT,
                 title=f"Worst {'two-exporter' if result.pairs else 'single'} bans for one "
-                f"importer ({label[by]})",
+                f"importer ({label[by]}; {floor})",
             )
         )
         if by != "score_change":
-            rises = impacts[impacts["score_change"] > 0]
-            rises = rises.sort_values("score_change", ascending=False).head(top)
             parts.append(
                 report.text_table(
-                    rises, ban_cols, _FLOAT, title="Largest score increases from one ban"
+                    result.worst("score_change", top),
+                    ban_cols,
+                    _FLOAT,
+                    title=f"Largest score increases from one ban ({floor})",
                 )
             )
         bans = result.bans.sort_values(

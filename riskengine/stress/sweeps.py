@@ -308,6 +308,43 @@ class SweepResult(Result):
         cols = ["country", "rank", *[c for c in IMPACT_COLUMNS if c != "country"]]
         return ordered[cols].reset_index(drop=True)
 
+    def worst(
+        self, by: RankBy = "shortfall_pct", top: int = 10, *, floor: float | None = None
+    ) -> pd.DataFrame:
+        """Rank single (importer, ban) impacts by ``by``, among importers that matter.
+
+        Parameters
+        ----------
+        by
+            Ranking measure (see :meth:`ranking`).
+        top
+            Rows returned.
+        floor
+            Least share of the world's apparent consumption of the mineral at
+            the affected stage an importer must have to be ranked
+            (default :data:`riskengine.views.MAJOR_IMPORTER_SHARE`, 1 %): a
+            country that consumes a few tonnes is 100 % short of anything, and
+            would otherwise lead every table. World consumption is summed over
+            the countries the sweep records at that stage (every buyer of an
+            exporter that a ban reaches). ``0`` ranks every importer.
+        """
+        from riskengine.views import MAJOR_IMPORTER_SHARE
+
+        _check_by(by)
+        share = MAJOR_IMPORTER_SHARE if floor is None else floor
+        keys = ["mineral", "affected_stage"]
+        frame = self.impacts
+        each = frame.drop_duplicates([*keys, "country"])
+        world = each.groupby(keys)["consumption_t"].sum()
+        total = world.reindex(pd.MultiIndex.from_frame(frame[keys])).to_numpy()
+        keep = (frame[by] > 0) & (frame["consumption_t"].to_numpy() >= share * total)
+        return (
+            frame[keep]
+            .sort_values([by, "shortfall_t", "ban"], ascending=[False, False, True])
+            .head(top)
+            .reset_index(drop=True)
+        )
+
     def exposure(
         self,
         by: RankBy = "shortfall_pct",
