@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,13 +65,37 @@ def backtest_command(
 
 def _text(result: Backtest) -> str:
     """Render the table view: one row per observed move, the median |e|, the notes."""
+    from riskengine.report import text_table
+
     table = result.table
-    shown = table.drop(columns=["series"]).copy()
-    for col in ("ratio_model", "ratio_model_low", "ratio_model_high"):
-        shown[col] = shown[col].map(lambda v: "" if not math.isfinite(v) else f"{v:.2f}")
-    shown["e"] = shown["e"].map(lambda v: "" if not math.isfinite(v) else f"{v:+.2f}")
+    body = text_table(
+        table,
+        {
+            "event": "event",
+            "mineral": "mineral",
+            "stage": "stage",
+            "market": "market",
+            "baseline_year": "baseline",
+            "ratio_observed": "observed",
+            "ratio_model": "model",
+            "ratio_model_low": "low",
+            "ratio_model_high": "high",
+            "e": "e",
+            "sign_ok": "sign ok",
+            "note": "note",
+        },
+        {
+            "ratio_observed": ".3f",
+            "ratio_model": ".2f",
+            "ratio_model_low": ".2f",
+            "ratio_model_high": ".2f",
+            "e": "+.2f",
+        },
+        title="Price ratio after / before the event: observed and modelled "
+        "(e = log10(ln r_model / ln r_observed))",
+    )
     lines = [
-        shown.to_string(index=False),
+        body,
         f"median |e| = {result.median_abs_e:.2f} over {int(table['e'].notna().sum())} "
         f"of {len(table)} moves; wrong sign or no move: {result.wrong_sign}",
         *(f"note: {note}" for note in result.notes),
