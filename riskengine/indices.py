@@ -340,6 +340,23 @@ def direct_dependency(production: ArrayLike, flows: ArrayLike) -> FloatArray:
     return _divide(arr, consumption[..., np.newaxis, :])
 
 
+def retained_output(mine_production: ArrayLike, feed_exports: ArrayLike) -> FloatArray:
+    r"""Mine output a country keeps for its own refineries.
+
+    :math:`R_e = \max(P^{mine}_e - X^{feed}_e, 0)`: ore, concentrate and
+    intermediates a country ships abroad do not feed its own refineries;
+    what it mines beyond its feed exports does. The one definition of the
+    refinery-feed rule's own term (the composite's upstream factor, the
+    scenario engine's propagation, the sourcing tables).
+
+    Examples
+    --------
+    >>> retained_output([100.0, 10.0], [30.0, 20.0]).tolist()
+    [70.0, 0.0]
+    """
+    return np.maximum(_asfloat(mine_production) - _asfloat(feed_exports), 0.0)
+
+
 def refinery_feed_mix(mine_production: ArrayLike, ore_flows: ArrayLike) -> FloatArray:
     r"""Origin mix of each country's refinery feed.
 
@@ -370,7 +387,7 @@ def refinery_feed_mix(mine_production: ArrayLike, ore_flows: ArrayLike) -> Float
     mine = _asfloat(mine_production)
     ore = _asfloat(ore_flows)
     n = ore.shape[-1]
-    retained = np.maximum(mine - ore.sum(axis=-1), 0.0)
+    retained = retained_output(mine, ore.sum(axis=-1))
     feed = np.swapaxes(ore, -1, -2).copy()
     diag = np.arange(n)
     feed[..., diag, diag] = retained

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from riskengine import indices as ix
 from riskengine.dataset import Dataset
 from riskengine.dims import REGIONS, Stage
 from riskengine.errors import UnknownLabelError, bad_argument
@@ -173,7 +174,7 @@ def refinery_feed(dataset: Dataset, mineral: str, year: int) -> pd.DataFrame:
         mine = ds.production[0, ds.stages.get_loc(Stage.MINING.value), 0]
     else:
         mine = np.zeros(n_c)
-    retained = np.maximum(mine - np.bincount(exporter, weights=tonnes, minlength=n_c), 0.0)
+    retained = ix.retained_output(mine, np.bincount(exporter, weights=tonnes, minlength=n_c))
     own = np.flatnonzero(retained > 0)
     refiner = np.concatenate([importer, own])
     origin = np.concatenate([exporter, own])

@@ -364,7 +364,7 @@ def _upstream(
     key_out = feed.key(("mineral", "year", "exporter"), mtc)
 
     def retained(mine: np.ndarray, flows: np.ndarray) -> np.ndarray:
-        return np.maximum(mine.ravel() - ix.segment_sum(key_out, flows, size), 0.0)
+        return ix.retained_output(mine.ravel(), ix.segment_sum(key_out, flows, size))
 
     own = np.arange(size)
     g_own = np.broadcast_to(g[None], mtc).ravel()

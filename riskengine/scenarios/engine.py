@@ -85,6 +85,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine import indices as ix
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES, REGIONS, STAGES, Stage
 from riskengine.errors import AmbiguousLabelError, ScenarioError
@@ -403,7 +404,7 @@ def refinery_feed(mine: np.ndarray, feed_flows: np.ndarray) -> np.ndarray:
 
 def feed_totals(mine: np.ndarray, exports: np.ndarray, imports: np.ndarray) -> np.ndarray:
     """Refinery feed ``max(P^{mine} - X^{feed}, 0) + M^{feed}`` from totals ``[..., c]``."""
-    return np.maximum(mine - exports, 0.0) + imports
+    return ix.retained_output(mine, exports) + imports
 
 
 def feed_loss(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -922,7 +922,7 @@ class _CompositeBlock:
         g[rg, c] = g_new
         fed_num[rg] += (g_new - self.g0[c])[:, None] * self.feed_flows[c]
 
-        retained = np.maximum(mine - fed_out, 0.0)
+        retained = ix.retained_output(mine, fed_out)
         own = np.where(retained != 0, retained * g, 0.0)
         fed = retained + fed_in
         weight = (np.where(self.feed_unknown, np.nan, fed_num) + own) / fed
