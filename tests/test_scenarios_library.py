@@ -92,6 +92,21 @@ def test_every_file_runs_on_the_default_data(results: dict[str, ScenarioResult])
         assert list(result.to_frame().columns)[-3:] == ["baseline", "shocked", "delta"], name
 
 
+def test_no_importer_left_short_scores_lower_in_any_library_event(results):
+    """Every real event of the library: an importer short of supply never scores lower."""
+    short_somewhere = 0
+    for name, result in results.items():
+        if result.method != "riskengine":
+            continue
+        imp = result.importers
+        short = imp[imp["shortfall_gross_t"] > 1e-3][["mineral", "stage", "country"]]
+        short_somewhere += len(short)
+        changes = short.merge(result.score_changes(), on=["mineral", "stage", "country"])
+        falling = changes[changes["delta"] < -1e-12]
+        assert falling.empty, (name, falling.head(3).to_dict("records"))
+    assert short_somewhere > 500  # the events do leave importers short
+
+
 def market_row(result: ScenarioResult, mineral: str, stage: str) -> pd.Series:
     m = result.market
     return m[(m["mineral"] == mineral) & (m["stage"] == stage)].iloc[0]
