@@ -492,6 +492,17 @@ class _Collector:
             self.skipped.append(message)
         self.skip_counts[message] = self.skip_counts.get(message, 0) + 1
 
+    def rule_for(self, chapter: str, series: str, where: str, n: int) -> ProductionRule | None:
+        """Return the production rule of a series to import, or record why it is skipped."""
+        rule = production_rule(chapter, series)
+        if rule is None:
+            self.skip(f"{where}: no mapping rule for this series ({n} rows)")
+            return None
+        if rule.mineral is None:
+            self.skip(f"{where}: not imported, {rule.note} ({n} rows)")
+            return None
+        return rule
+
     def unmatched_name(self, name: str, where: str) -> None:
         self.unmatched.setdefault(name, []).append(where)
 
@@ -823,12 +834,8 @@ def _mcs_production(
         if chapter is None:
             col.skip(f"{where}: chapter not in the mapping table ({len(g)} rows)")
             continue
-        rule = production_rule(chapter.name, series)
+        rule = col.rule_for(chapter.name, series, where, len(g))
         if rule is None:
-            col.skip(f"{where}: no mapping rule for this series ({len(g)} rows)")
-            continue
-        if rule.mineral is None:
-            col.skip(f"{where}: not imported, {rule.note} ({len(g)} rows)")
             continue
         unit_key = _clean_text(str(unit)).lower()
         factor = _CSV_UNITS.get(unit_key)
@@ -1347,12 +1354,8 @@ def read_mcs_world_table(path: str | Path, *, release: int | None = None) -> Imp
                 f"{'/'.join(pc.name for pc in prod)} cell is empty) ({len(items)} rows)"
             )
             continue
-        rule = production_rule(chapter.name, series)
+        rule = col.rule_for(chapter.name, series, where, len(items))
         if rule is None:
-            col.skip(f"{where}: no mapping rule for this series ({len(items)} rows)")
-            continue
-        if rule.mineral is None:
-            col.skip(f"{where}: not imported, {rule.note} ({len(items)} rows)")
             continue
         units = [_clean_text(r[i_unit]) for _, r in items if r[i_unit].strip()]
         unit = units[0] if units else ""
@@ -1564,12 +1567,8 @@ def _read_world_file(f: Path, label: str, col: _Collector, problems: list[str]) 
         series_rows.setdefault(series, []).append((line, r))
     for series, items in series_rows.items():
         where = f"{f.name}: {chapter.name} / {series or '(no Type)'}"
-        rule = production_rule(chapter.name, series or chapter.name)
+        rule = col.rule_for(chapter.name, series or chapter.name, where, len(items))
         if rule is None:
-            col.skip(f"{where}: no mapping rule for this series ({len(items)} rows)")
-            continue
-        if rule.mineral is None:
-            col.skip(f"{where}: not imported, {rule.note} ({len(items)} rows)")
             continue
         usable: list[tuple[_ProdColumn, tuple[float, float]]] = []
         erratum = WORLD_DIR_UNIT_ERRATA.get(f.name.lower())
