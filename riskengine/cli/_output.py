@@ -23,6 +23,15 @@ from riskengine.errors import RiskEngineError
 if TYPE_CHECKING:
     from riskengine.report import Output
 
+#: ``--data``: the dataset directory, shared by every command that loads one.
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Dataset directory (default: the embedded dataset).")
+]
+#: ``--year``: the year scored, shared by every command that scores one.
+YearOpt = Annotated[
+    int | None,
+    typer.Option("--year", "-y", help="Year (default: latest with production and trade)."),
+]
 VerboseOpt = Annotated[
     bool,
     typer.Option(

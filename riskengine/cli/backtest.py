@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
-from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, DataOpt, VerboseOpt
 
 if TYPE_CHECKING:
     from riskengine.scenarios.backtest import Backtest
 
 
 def backtest_command(
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
-    ] = None,
+    data: DataOpt = None,
     observed: Annotated[
         Path | None,
         typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from riskengine.cli._output import DataOpt, YearOpt
 from riskengine.errors import RiskEngineError
 
 
@@ -32,14 +33,8 @@ def report_command(
         Path | None,
         typer.Option("--output", "-o", help="HTML file to write (default: <subject>.html)."),
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
-    ] = None,
-    year: Annotated[
-        int | None,
-        typer.Option("--year", "-y", help="Year (default: latest with production and trade)."),
-    ] = None,
+    data: DataOpt = None,
+    year: YearOpt = None,
     method: Annotated[
         str, typer.Option("--method", help="Scenario dossier: riskengine, geopolrisk or eu.")
     ] = "riskengine",

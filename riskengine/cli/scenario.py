@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, DataOpt, VerboseOpt
 from riskengine.errors import ScenarioError, UnknownLabelError
 
 if TYPE_CHECKING:
@@ -136,10 +136,7 @@ def result_output(result: ScenarioResult, table: str | None, top: int) -> Output
 @scenario_app.command("run")
 def run_command(
     file: Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled one.")],
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
-    ] = None,
+    data: DataOpt = None,
     method: Annotated[
         str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
     ] = "riskengine",

@@ -7,14 +7,11 @@ from typing import Annotated
 
 import typer
 
-from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, DataOpt, VerboseOpt, YearOpt
 
 
 def score_command(
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Dataset directory (default: the embedded dataset)."),
-    ] = None,
+    data: DataOpt = None,
     mineral: Annotated[
         list[str] | None,
         typer.Option("--mineral", "-m", help="Mineral id; repeat for several (default: all)."),
@@ -36,10 +33,7 @@ def score_command(
             help="mining, intermediate, refining or component (default: all).",
         ),
     ] = None,
-    year: Annotated[
-        int | None,
-        typer.Option("--year", "-y", help="Year (default: latest with production and trade)."),
-    ] = None,
+    year: YearOpt = None,
     method: Annotated[
         str, typer.Option("--method", help="Scoring method: riskengine, geopolrisk or eu.")
     ] = "riskengine",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
-from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, VerboseOpt
+from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, DataOpt, VerboseOpt, YearOpt
 from riskengine.errors import RiskEngineError, UnknownLabelError
 
 if TYPE_CHECKING:
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
     from riskengine.stress.sweeps import RankBy
 
 
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="Dataset directory (default: the embedded dataset).")
-]
-YearOpt = Annotated[
-    int | None,
-    typer.Option("--year", "-y", help="Year (default: latest with production and trade)."),
-]
 MineralOpt = Annotated[
     list[str] | None,
     typer.Option("--mineral", "-m", help="Mineral id; repeat for several (default: all)."),
