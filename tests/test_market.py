@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from riskengine.scenarios.market import (
     MARKET_PARAMETERS,
     MarketParameters,
+    PassThrough,
     log_price_change,
     market_parameters,
     pass_through,
-    pass_through_rows,
     two_region_price,
 )
 
@@ -170,7 +170,7 @@ def test_pass_through_on_row_factors_is_the_dense_pass_through(case):
     scale = np.array(scales)
     dense = scale[:, :, None] * flows0[None]
     passed = pass_through(dense, flows0, p0)
-    g, by_country = pass_through_rows(scale, flows0, p0)
+    g, by_country = PassThrough.prepare(flows0, p0).rows(scale)
     np.testing.assert_allclose((g * scale)[:, :, None] * flows0[None], dense, atol=1e-9)
     np.testing.assert_allclose(by_country.sum(axis=1), passed, atol=1e-9)
     assert (g >= 0).all()

@@ -500,7 +500,7 @@ def respond_rows(
     :func:`simulate`: at the refining stage the feed lost upstream is
     propagated first (:func:`feed_loss`, :func:`cut_output`), then the
     stage's own shocks, then pass-through
-    (:func:`~riskengine.scenarios.market.pass_through_rows`). Every step keeps
+    (:meth:`~riskengine.scenarios.market.PassThrough.rows`). Every step keeps
     the flows of each stage of the form ``diag(rows) F0``, so a member of the
     batch costs vectors, not matrices.
 

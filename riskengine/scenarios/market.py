@@ -451,7 +451,7 @@ def pass_through(
     loss on down the chain pass by pass converges to this fixed point,
     which is solved directly (:func:`_fixed_point`): a linear system per
     member, or one factorisation for a whole batch when the shocks only
-    scaled rows (:func:`pass_through_rows`).
+    scaled rows (:meth:`PassThrough.rows`).
     """
     moved = np.flatnonzero((flows != flows0[None]).any(axis=(1, 2)))
     sub = flows[moved]
@@ -551,13 +551,6 @@ class PassThrough:
         with np.errstate(divide="ignore", invalid="ignore"):
             g[moved] = np.where(start > 0, 1.0 - passed[moved] / start, 1.0)
         return g, passed
-
-
-def pass_through_rows(
-    scale: np.ndarray, flows0: np.ndarray | sparse.csr_array, production0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return :meth:`PassThrough.rows` on a baseline prepared for this call."""
-    return PassThrough.prepare(flows0, production0).rows(scale)
 
 
 # ------------------------------------------------------- two-region market

@@ -521,9 +521,7 @@ def plan_simulation(
             if not len(rows):
                 continue
             c0 = np.maximum(p + f.sum(axis=0) - f.sum(axis=1), 0.0)
-            supply = p + f.sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(supply > 0, np.minimum(f.sum(axis=1) / supply, 1.0), 0.0)
+            share = reexport_share(f, p)
             own_map = {int(c): j for j, c in enumerate(e)}
             own_rows = np.array([r for r, c in enumerate(rows) if int(c) in own_map], dtype=int)
             own_cells = np.array([own_map[int(rows[r])] for r in own_rows], dtype=int)
