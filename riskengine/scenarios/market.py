@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -722,35 +721,60 @@ def two_region_price(
     >>> two_region_price(0.0, 100.0, 10.0, 12.0, p).outside
     0.0
     """
-    out: dict[str, tuple[float, float, float]] = {}
+    p = two_region_prices(
+        withheld, outside_consumption, inside_consumption, months, params,
+        targeted=targeted, demand_change=demand_change,
+    )  # fmt: skip
     note = ""
-    for end in ("central", "low", "high"):
-        if outside_consumption <= 0:
-            out[end] = (math.nan, math.nan, math.nan)
-            note = "no consumption outside the restricting country: price not computed"
-            continue
-        x_out, x_in, sigma = price_response(
-            withheld, outside_consumption, inside_consumption, months, params.pick(end),
-            targeted=targeted, demand_change=demand_change,
-        )  # fmt: skip
-        with np.errstate(over="ignore"):  # a gap that no price clears: +inf
-            out[end] = (float(np.expm1(x_out)), float(np.expm1(x_in)), float(sigma))
-    if inside_consumption <= 0 and withheld > 0:
+    if outside_consumption <= 0:
+        note = "no consumption outside the restricting country: price not computed"
+    elif inside_consumption <= 0 and withheld > 0:
         note = "no recorded consumption inside the restricting country: inside price not computed"
-    # the parameter ends that raise a rising price lower a falling one (a stockpile
-    # release): the band is the lower and the higher of the two ends
-    outside_band = sorted((out["low"][0], out["high"][0]))
-    inside_band = sorted((out["low"][1], out["high"][1]))
-    return TwoRegionPrice(
-        outside=out["central"][0],
-        inside=out["central"][1],
-        outside_low=outside_band[0],
-        outside_high=outside_band[1],
-        inside_low=inside_band[0],
-        inside_high=inside_band[1],
-        gap_fraction=out["central"][2],
-        note=note,
-    )
+    return TwoRegionPrice(**{k: float(v) for k, v in p.items()}, note=note)
+
+
+def two_region_prices(
+    withheld: ArrayLike,
+    outside_consumption: ArrayLike,
+    inside_consumption: ArrayLike,
+    months: float,
+    params: MarketParameters,
+    *,
+    targeted: bool = False,
+    demand_change: ArrayLike = 0.0,
+) -> dict[str, np.ndarray]:
+    """:func:`two_region_price` for a batch of shocks: arrays of its fields (no note).
+
+    Keys ``outside``, ``inside``, ``outside_low``, ``outside_high``,
+    ``inside_low``, ``inside_high`` (relative changes, 0.25 = +25 %) and
+    ``gap_fraction``. The parameter ends that raise a rising price lower a
+    falling one (a stockpile release), so each band is the lower and the
+    higher of the two ends.
+    """
+    ends = {
+        end: price_response(
+            withheld,
+            outside_consumption,
+            inside_consumption,
+            months,
+            params.pick(end),
+            targeted=targeted,
+            demand_change=demand_change,
+        )
+        for end in ("central", "low", "high")
+    }
+    with np.errstate(over="ignore"):  # a gap that no price clears: +inf
+        out = {end: np.expm1(x) for end, (x, _, _) in ends.items()}
+        inside = {end: np.expm1(x) for end, (_, x, _) in ends.items()}
+    return {
+        "outside": out["central"],
+        "inside": inside["central"],
+        "outside_low": np.fmin(out["low"], out["high"]),
+        "outside_high": np.fmax(out["low"], out["high"]),
+        "inside_low": np.fmin(inside["low"], inside["high"]),
+        "inside_high": np.fmax(inside["low"], inside["high"]),
+        "gap_fraction": ends["central"][2],
+    }
 
 
 def price_response(

@@ -553,7 +553,7 @@ def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict
     exporters at the ban's stage (none at the refining stage a feed-stage ban
     propagates to), the volume they withhold and the output lost by
     propagation drive the outside gap
-    (:func:`~riskengine.scenarios.market.price_response`), over the scenario
+    (:func:`~riskengine.scenarios.market.two_region_prices`), over the scenario
     default of 12 months; the band is the lower and higher of the parameter
     ends.
     """
@@ -578,25 +578,14 @@ def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict
         inside = np.where(restricting, c0[s], 0.0).sum(axis=1)
         outside = np.where(restricting, 0.0, c0[s]).sum(axis=1)
         lost = chunk.ledger["propagated_loss"][bans, s]
-        ends = {
-            end: mk.price_response(
-                withheld,
-                outside,
-                inside,
-                12.0,
-                params.pick(end),
-                targeted=targeted,
-                demand_change=lost,
-            )
-            for end in ("central", "low", "high")
-        }
-        with np.errstate(over="ignore"):
-            rise = {end: np.expm1(x[0]) for end, x in ends.items()}
-            out["price_change_inside_pct"][bans, s] = 100.0 * np.expm1(ends["central"][1])
-        out["gap_fraction"][bans, s] = ends["central"][2]
-        out["price_change_pct"][bans, s] = 100.0 * rise["central"]
-        out["price_change_low_pct"][bans, s] = 100.0 * np.fmin(rise["low"], rise["high"])
-        out["price_change_high_pct"][bans, s] = 100.0 * np.fmax(rise["low"], rise["high"])
+        p = mk.two_region_prices(
+            withheld, outside, inside, 12.0, params, targeted=targeted, demand_change=lost
+        )
+        out["gap_fraction"][bans, s] = p["gap_fraction"]
+        out["price_change_pct"][bans, s] = 100.0 * p["outside"]
+        out["price_change_inside_pct"][bans, s] = 100.0 * p["inside"]
+        out["price_change_low_pct"][bans, s] = 100.0 * p["outside_low"]
+        out["price_change_high_pct"][bans, s] = 100.0 * p["outside_high"]
     return out
 
 
