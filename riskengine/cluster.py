@@ -102,6 +102,56 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
+def local_threads() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    import os
+
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def threaded(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Iterator[Any]:
+    """Yield ``fn(item)`` for every item, in order, computed on ``threads`` local threads.
+
+    While the caller works on one result (reducing it), ``threads`` calls
+    compute the next ones and no more are started, so memory stays bounded
+    by ``threads + 1`` results; NumPy releases the interpreter lock in its array loops, so the
+    threads run on separate cores. With ``threads <= 1`` the calls run one
+    after the other on the caller's thread. An exception raised by ``fn``
+    is raised here; when the caller stops early, calls not yet started are
+    cancelled.
+    """
+    if threads <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    from concurrent.futures import Future as ThreadFuture
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = iter(items)
+    pending: deque[ThreadFuture[Any]] = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="riskengine") as pool:
+        try:
+            for item in todo:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= threads:
+                    break
+            while pending:
+                value = pending.popleft().result()
+                item = next(todo, _END)
+                if item is not _END:
+                    pending.append(pool.submit(fn, item))
+                yield value
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+_END: Any = object()
+
+
 def _missing_dask(what: str) -> RiskEngineError:
     return RiskEngineError(
         f"{what} needs Dask's distributed scheduler, which is not installed; {INSTALL}"

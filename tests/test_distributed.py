@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import riskengine
-from riskengine.cluster import local_cluster
+from riskengine.cluster import local_cluster, threaded
 from riskengine.dataset import Dataset
 from riskengine.errors import RiskEngineError
 from riskengine.io.baci import read_baci
@@ -65,6 +65,43 @@ def assert_same_sweep(one: Any, other: Any) -> None:
 
 
 # --------------------------------------------------------------- one process
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threaded_yields_in_order_with_bounded_work_in_flight(threads: int) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    started: list[int] = []
+    taken: list[int] = []
+
+    def work(i: int) -> int:
+        with lock:
+            started.append(i)
+            # `threads` calls at work while the caller holds one result
+            assert len(started) - len(taken) <= max(threads, 1) + 1
+        time.sleep(0.002 * ((7 * i) % 5))  # finish out of order
+        return i * i
+
+    for value in threaded(work, range(12), threads):
+        with lock:
+            taken.append(value)
+    assert taken == [i * i for i in range(12)]
+
+
+def test_threaded_raises_the_callers_error_and_stops() -> None:
+    done: list[int] = []
+
+    def work(i: int) -> int:
+        if i == 3:
+            raise ValueError("bad item 3")
+        done.append(i)
+        return i
+
+    with pytest.raises(ValueError, match="bad item 3"):
+        list(threaded(work, range(50), 2))
+    assert len(done) < 10  # the items after the error were not all run
+
+
 def test_dask_is_imported_only_when_asked_for() -> None:
     code = (
         "import sys, riskengine, riskengine.cli, riskengine.cluster, riskengine.io.baci\n"

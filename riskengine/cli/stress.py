@@ -272,6 +272,15 @@ def simulate_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Draws evaluated together (memory).")
     ] = 1000,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Threads evaluating draws in this process (default: one per core); the "
+            "result does not depend on it.",
+        ),
+    ] = None,
     grades: Annotated[
         bool,
         typer.Option(
@@ -354,6 +363,7 @@ def simulate_command(
                 progress=progress,
                 client=client if client is not None else False,
                 market=market,
+                threads=threads,
             )
         names = needed(
             fmt,

@@ -470,17 +470,64 @@ def balance(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
 class RowResponse:
     """What row-scaling shocks did to one mineral, for a batch (:func:`respond_rows`).
 
-    Arrays are ``[batch, stage, country]`` (factors and tonnes) or
-    ``[batch, stage]`` (ledger tonnes); shocked flows of stage ``s`` are
-    ``diag(rows[b, s]) F0[s]``.
+    Shocked flows of stage ``s`` are ``diag(row_factors[s][b]) F0[s]``
+    (``[batch, exporter]`` per stage). Output changes only at the refining
+    stage, where lost feed cuts it: ``lost`` and ``cut_adjust`` are
+    ``[batch, refiners]`` on the columns ``refiners`` of that stage.
+    Ledger tonnes are ``[batch, stage]``.
     """
 
-    rows: np.ndarray
-    production: np.ndarray
-    adjust: np.ndarray
+    production0: np.ndarray
+    prepared: list[mk.PassThrough]
+    s_ref: int | None
+    row_factors: list[np.ndarray]
+    refiners: np.ndarray
+    lost: np.ndarray
+    cut_adjust: np.ndarray
     withheld: np.ndarray
     passed_on: np.ndarray
     propagated_loss: np.ndarray
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row factors ``[batch, stage, exporter]``."""
+        return np.stack(self.row_factors, axis=1)
+
+    @property
+    def production(self) -> np.ndarray:
+        """Output after the shocks, ``[batch, stage, country]``."""
+        k = len(self.withheld)
+        out = np.broadcast_to(self.production0, (k, *self.production0.shape)).copy()
+        if self.s_ref is not None:
+            c = self.refiners
+            out[:, self.s_ref, c] = np.maximum(out[:, self.s_ref, c] - self.lost, 0.0)
+        return out
+
+    @property
+    def adjust(self) -> np.ndarray:
+        """Correction of ``dP + dM - dX`` ``[batch, stage, country]`` (:func:`cut_output`)."""
+        out = np.zeros((len(self.withheld), *self.production0.shape))
+        if self.s_ref is not None:
+            out[:, self.s_ref, self.refiners] = self.cut_adjust
+        return out
+
+    def supply_change(self, s: int, columns: np.ndarray) -> np.ndarray:
+        """Change ``dA = dP + dM - dX`` (+ the cut's correction) at ``s``, ``[columns, batch]``.
+
+        The change of what stays in each country (:meth:`Simulation.supply_change`),
+        from the row factors ``r``: ``dM = F0^T (r - 1)`` and ``dX = (r - 1) X0``.
+        """
+        pt = self.prepared[s]
+        deficit_t = np.ascontiguousarray((1.0 - self.row_factors[s]).T)  # [exporter, batch]
+        change = np.asarray(pt.base[:, columns].T @ deficit_t)
+        np.negative(change, out=change)
+        change += deficit_t[columns] * pt.exports0[columns, None]
+        if s == self.s_ref and len(self.refiners):
+            at = np.flatnonzero(np.isin(columns, self.refiners))
+            where = np.searchsorted(self.refiners, columns[at])
+            change[at] -= self.lost[:, where].T
+            change[at] += self.cut_adjust[:, where].T
+        return change
 
 
 def respond_rows(
@@ -500,9 +547,10 @@ def respond_rows(
     :func:`simulate`: at the refining stage the feed lost upstream is
     propagated first (:func:`feed_loss`, :func:`cut_output`), then the
     stage's own shocks, then pass-through
-    (:meth:`~riskengine.scenarios.market.PassThrough.rows`). Every step keeps
+    (:meth:`~riskengine.scenarios.market.PassThrough.cut`). Every step keeps
     the flows of each stage of the form ``diag(rows) F0``, so a member of the
-    batch costs vectors, not matrices.
+    batch costs vectors, not matrices, and only the columns a step can
+    change are computed: refiners for propagation, passers for pass-through.
 
     Parameters
     ----------
@@ -512,7 +560,7 @@ def respond_rows(
         Per stage, ``F0[e, i]`` (dense or scipy sparse).
     scale
         ``[batch, stage, exporter]``: the factor each shock leaves on an
-        exporter's row (1: not shocked).
+        exporter's row (1: not shocked); a broadcast view is fine.
     feed, s_mine, s_ref
         Positions of the feed stages, the mining stage and the refining
         stage (None when absent).
@@ -524,53 +572,63 @@ def respond_rows(
     -------
     RowResponse
     """
-    from scipy import sparse as sp
-
-    k, n_s, n = scale.shape
-    csr = [sp.csr_array(f) for f in flows0]
+    k, n_s, _ = scale.shape
     if prepared is None:
-        prepared = [mk.PassThrough.prepare(csr[s], production0[s]) for s in range(n_s)]
-    exports0 = np.stack([np.asarray(f.sum(axis=1)).ravel() for f in csr])  # [S, n]
-    imports0 = np.stack([np.asarray(f.sum(axis=0)).ravel() for f in csr])
-    rows = np.ones((k, n_s, n))
-    production = np.broadcast_to(production0, (k, n_s, n)).copy()
-    adjust = np.zeros((k, n_s, n))
+        prepared = [mk.PassThrough.prepare(flows0[s], production0[s]) for s in range(n_s)]
+    factors: list[np.ndarray] = []
+    refiners = np.zeros(0, dtype=np.intp)
+    lost = np.zeros((k, 0))
+    cut_adjust = np.zeros((k, 0))
     withheld = np.zeros((k, n_s))
     passed = np.zeros((k, n_s))
     propagated = np.zeros((k, n_s))
     for s in range(n_s):
-        h = scale[:, s].copy()
+        pt = prepared[s]
+        total = scale[:, s]
         if s == s_ref and feed:
-            mine = production0[s_mine] if s_mine is not None else np.zeros(n)
-            before = feed_totals(
-                mine, sum(exports0[f] for f in feed), sum(imports0[f] for f in feed)
-            )
-            # after the upstream shocks the feed flows are diag(rows) F0: X = rows X0
-            x1, m1 = np.zeros((k, n)), np.zeros((k, n))
+            # refiners: output or exports at the stage; their feed after the
+            # upstream shocks, whose flows are diag(rows) F0 (X = rows X0)
+            refiners = np.flatnonzero((production0[s] > 0) | (pt.exports0 > 0))
+            mine = production0[s_mine, refiners] if s_mine is not None else np.zeros(len(refiners))
+            x0 = np.sum([prepared[f].exports0[refiners] for f in feed], axis=0)
+            m0 = np.sum([prepared[f].imports0[refiners] for f in feed], axis=0)
+            x1, m1 = np.zeros((k, len(refiners))), np.zeros((k, len(refiners)))
             for f in feed:
-                x1 += rows[:, f] * exports0[f]
-                m1 += np.asarray(csr[f].T @ rows[:, f].T).T
-            after = feed_totals(mine, x1, m1)
-            phi = feed_loss(before, after)
-            refiners = (production0[s] > 0) | (exports0[s] > 0)
-            phi = np.where(refiners, phi, 0.0)
-            lost = production0[s] * phi
-            adjust[:, s] = -np.maximum(exports0[s] * phi - lost, 0.0)
-            production[:, s] -= lost
+                if prepared[f].exports0.any():  # a stage without trade adds nothing
+                    x1 += factors[f][:, refiners] * prepared[f].exports0[refiners]
+                    m1 += np.asarray(factors[f] @ prepared[f].base[:, refiners])
+            phi = feed_loss(feed_totals(mine, x0, m0), feed_totals(mine, x1, m1))
+            lost = production0[s, refiners] * phi
+            cut_adjust = -np.maximum(pt.exports0[refiners] * phi - lost, 0.0)
             propagated[:, s] = lost.sum(axis=1)
-            h_cut = 1.0 - phi
-        else:
-            h_cut = np.ones((k, n))
-        total = h * h_cut
-        if not exports0[s].any():  # no trade at the stage: nothing withheld or passed on
-            rows[:, s] = total
+            total = total.copy()
+            total[:, refiners] *= 1.0 - phi
+        traded = np.flatnonzero(pt.exports0 > 0)
+        if not len(traded):  # no trade at the stage: nothing withheld or passed on
+            factors.append(total)
             continue
-        withheld[:, s] = ((1.0 - h) * h_cut * exports0[s]).sum(axis=1)
-        g, by_country = prepared[s].rows(total)
-        rows[:, s] = total * g
-        passed[:, s] = by_country.sum(axis=1)
-    np.maximum(production, 0.0, out=production)
-    return RowResponse(rows, production, adjust, withheld, passed, propagated)
+        # withheld by the stage's own shocks, from what propagation left
+        withheld[:, s] = (1.0 - scale[:, s, traded]) @ pt.exports0[traded]
+        if s == s_ref and feed:
+            withheld[:, s] -= ((1.0 - scale[:, s, refiners]) * phi) @ pt.exports0[refiners]
+        moved, cut = pt.cut(total)
+        rows_s = np.array(total, copy=True)
+        if len(moved) and cut.size:
+            rows_s[np.ix_(moved, pt.passers)] -= cut / pt.exports0[pt.passers]
+            passed[moved, s] = cut.sum(axis=1)
+        factors.append(rows_s)
+    return RowResponse(
+        production0,
+        prepared,
+        s_ref,
+        factors,
+        refiners,
+        lost,
+        cut_adjust,
+        withheld,
+        passed,
+        propagated,
+    )
 
 
 class _Engine:

@@ -312,6 +312,7 @@ def _fixed_point(
     lost: np.ndarray,
     share: np.ndarray,
     k_inv: np.ndarray | None = None,
+    tol: float | None = None,
 ) -> np.ndarray:
     r"""Tonnes each country passes on: the fixed point of the pass-through (:func:`pass_through`).
 
@@ -329,11 +330,13 @@ def _fixed_point(
     = x \circ L`, solved directly; the countries at a bound are found by
     an active set. ``start``/``lost`` are ``[k, n]``; ``dest`` is ``[n, n]``
     (shared by the batch: one factorisation, ``k_inv`` if already made) or
-    ``[k, n, n]``.
+    ``[k, n, n]``. Bounds are tested to ``tol`` tonnes (default ``1e-12`` of a
+    member's mean exports, at least ``1e-12``).
     """
     k, n = start.shape
     x = np.minimum(share, 1.0 - 1e-9)  # a closed ring of pure re-exporters stays solvable
-    tol = 1e-12 * max(float(np.abs(start).sum() / max(k, 1)), 1.0)
+    if tol is None:
+        tol = 1e-12 * max(float(np.abs(start).sum() / max(k, 1)), 1.0)
     passed = np.zeros((k, n))
     todo = np.arange(k)
     if dest.ndim == 2:
@@ -488,12 +491,21 @@ class PassThrough:
     shares, the destination shares and :math:`K^{-1}` of :func:`_fixed_point`
     - is computed once, so that a Monte Carlo run or a sweep pays only the
     solves of each batch (:meth:`rows`).
+
+    Only countries with a positive re-export share can pass a loss on
+    (``passers``): for any other country :math:`x_c = 0` and
+    :math:`P_c = 0`, so the fixed point is solved on the passers alone, with
+    the destination shares and :math:`K^{-1}` of their block (:math:`K` is
+    block triangular, and its inverse's block on the passers is the inverse
+    of its block).
     """
 
     base: sparse.csr_array
     exports0: np.ndarray
     imports0: np.ndarray
     share: np.ndarray
+    passers: np.ndarray
+    into: sparse.csr_array
     dest: np.ndarray
     k_inv: np.ndarray
 
@@ -504,19 +516,23 @@ class PassThrough:
 
         base = sp.csr_array(flows0)
         exports0 = np.asarray(base.sum(axis=1)).ravel()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inverse = np.where(exports0 > 0, 1.0 / exports0, 0.0)
-        dest = (sp.diags_array(inverse) @ base).toarray()
         share = reexport_share(base, production0)
-        x = np.minimum(share, 1.0 - 1e-9)
-        n = len(exports0)
+        passers = np.flatnonzero(share > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inverse = np.where(exports0[passers] > 0, 1.0 / exports0[passers], 0.0)
+        # destination shares among the passers, and the flows into them
+        among = base[passers][:, passers]
+        dest = (sp.diags_array(inverse) @ among).toarray().reshape(len(passers), len(passers))
+        x = np.minimum(share[passers], 1.0 - 1e-9)
         return cls(
             base=base,
             exports0=exports0,
             imports0=np.asarray(base.sum(axis=0)).ravel(),
             share=share,
+            passers=passers,
+            into=sp.csr_array(base[:, passers].T),
             dest=dest,
-            k_inv=np.linalg.inv(np.eye(n) - x[:, None] * dest.T),
+            k_inv=np.linalg.inv(np.eye(len(passers)) - x[:, None] * dest.T),
         )
 
     def rows(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -540,16 +556,33 @@ class PassThrough:
         passed : ndarray
             ``[b, e]``: tonnes each exporter cut by passing its loss on.
         """
-        moved = np.flatnonzero((scale != 1.0).any(axis=1))
-        h = scale[moved]
         g = np.ones_like(scale)
         passed = np.zeros_like(scale)
-        start = h * self.exports0
-        lost = self.imports0 - np.asarray(self.base.T @ h.T).T
-        passed[moved] = _fixed_point(start, self.dest, lost, self.share, self.k_inv)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g[moved] = np.where(start > 0, 1.0 - passed[moved] / start, 1.0)
+        moved, cut = self.cut(scale)
+        if len(moved) and len(self.passers):
+            r = self.passers
+            passed[np.ix_(moved, r)] = cut
+            start = scale[np.ix_(moved, r)] * self.exports0[r]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g[np.ix_(moved, r)] = np.where(start > 0, 1.0 - cut / start, 1.0)
         return g, passed
+
+    def cut(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tonnes the passers cut, for the members a shock moved: what :meth:`rows` solves.
+
+        Returns the members whose ``scale`` is not all 1 (``moved``) and
+        ``[moved, passers]`` tonnes; after pass-through a passer's row factor
+        is ``scale - cut / X0`` (every other country keeps ``scale``).
+        """
+        r = self.passers
+        moved = np.flatnonzero((scale != 1.0).any(axis=1))
+        if not len(r) or not len(moved):
+            return moved, np.zeros((len(moved), len(r)))
+        h = scale[moved] if len(moved) < len(scale) else scale
+        start = h[:, r] * self.exports0[r]
+        lost = self.imports0[r] - np.asarray(self.into @ h.T).T
+        tol = 1e-12 * max(float((h @ self.exports0).sum() / len(moved)), 1.0)
+        return moved, _fixed_point(start, self.dest, lost, self.share[r], self.k_inv, tol)
 
 
 # ------------------------------------------------------- two-region market

@@ -117,13 +117,14 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
 
-from riskengine.cluster import resolve_client
+from riskengine.cluster import local_threads, resolve_client
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import (
@@ -867,20 +868,13 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
         return
     sev = sev_all[moved]
     k = len(moved)
-    scale = np.ones((k, n_s, n))
-    scale[:, :, r.exporters] = (1.0 - sev)[:, None, :]
+    factor = np.ones((k, n))
+    factor[:, r.exporters] = 1.0 - sev
+    scale = np.broadcast_to(factor[:, None, :], (k, n_s, n))  # every stage of the mineral
     res = respond_rows(r.production, r.flows, scale, r.feed, r.s_mine, r.s_ref, r.prepared)
     for s, rows, first in r.tracked:
-        pt = r.prepared[s]
-        rows_s = res.rows[:, s]
-        imports = np.asarray(pt.base.T @ rows_s.T).T
-        change = (
-            res.production[:, s] - r.production[s]
-            + imports - pt.imports0
-            - (rows_s - 1.0) * pt.exports0
-            + res.adjust[:, s]
-        )  # fmt: skip
-        out[first : first + len(rows), moved] = _clip(-change[:, rows].T.copy())
+        change = res.supply_change(s, rows)
+        out[first : first + len(rows), moved] = _clip(np.negative(change, out=change))
     hit = sev > 0
     for s, j, c0 in r.priced:
         inside = (hit * c0[r.exporters]).sum(axis=1)
@@ -1000,19 +994,23 @@ class _Accumulator:
             d = values - central
             self.effect[0] += d.sum(axis=1)
             self.effect[1] += np.einsum("sd,sd->s", d, d)
+        counts = np.count_nonzero(values, axis=1)
+        self.positive += counts
+        for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
+            self.above[t] += np.count_nonzero(values > limit[:, None], axis=1)
         flat_values = values.ravel()
-        where = np.flatnonzero(flat_values)
-        if not len(where):
+        x = flat_values[np.flatnonzero(flat_values)]  # series by series, as counted
+        if not len(x):
             return
-        x = flat_values[where]
-        s_idx = where // n_draws
-        self.positive += np.bincount(s_idx, minlength=n_series)
-        for t, limit in enumerate(self.thresholds):
-            self.above[t] += np.bincount(s_idx[x > limit[s_idx]], minlength=n_series)
-        pos = (np.log10(x) - self._log_upper[s_idx] + DECADES) * (N_BINS / DECADES)
+        # bin of each positive draw on its series' logarithmic grid
+        pos = np.log10(x)
+        pos -= np.repeat(self._log_upper, counts)
+        pos += DECADES
+        pos *= N_BINS / DECADES
         np.floor(pos, out=pos)
         np.clip(pos, 0, N_BINS - 1, out=pos)
-        flat = s_idx * N_BINS + pos.astype(np.int64)
+        flat = pos.astype(np.int64)
+        flat += np.repeat(np.arange(0, n_series * N_BINS, N_BINS), counts)
         size = len(self.counts)
         self.counts += np.bincount(flat, minlength=size)
         self.sums += np.bincount(flat, weights=x, minlength=size)
@@ -1242,6 +1240,7 @@ def simulate(
     progress: Progress | None = None,
     client: Client | Literal[False] | None = None,
     market: bool = True,
+    threads: int | None = None,
 ) -> SimulationResult:
     r"""Simulate random export disruptions and summarise the shortfalls they cause.
 
@@ -1290,6 +1289,13 @@ def simulate(
         :data:`UNIT_BLOCKS` blocks on; None (default) uses the current client
         if the caller made one, else one process; False always one process
         (see :mod:`riskengine.cluster`). The result is the same, bit for bit.
+    market
+        Run the market response (pass-through, propagation, prices; default)
+        or first-order losses only.
+    threads
+        Threads that evaluate batches of draws in one process (default: one
+        per core the process may use); ignored on a cluster, whose workers
+        run one batch at a time. The result does not depend on it.
 
     Returns
     -------
@@ -1323,6 +1329,7 @@ def simulate(
         )
     check_int("simulate", "n", n)
     check_int("simulate", "seed", seed, minimum=0, optional=True)
+    check_int("simulate", "threads", threads, minimum=1, optional=True)
     check_int("simulate", "year", year, optional=True)
     for arg, value in (("minerals", minerals), ("stages", stages), ("importers", importers)):
         check_labels("simulate", arg, value)
@@ -1358,7 +1365,9 @@ def simulate(
         ).reshape(len(thr), plan.n_series)
     acc = _Accumulator(plan.bound, limits)
     started = time.perf_counter()
-    for part in _units(plan, entropy, n, batch, limits, progress, runner):
+    if threads is None:
+        threads = local_threads()
+    for part in _units(plan, entropy, n, batch, limits, progress, runner, threads):
         acc.merge(part)
     stats = _summary(plan, acc, thr)
     summary = stats.iloc[: len(plan.series)].reset_index(drop=True)
@@ -1411,6 +1420,7 @@ def unit_statistics(
     batch_size: int,
     limits: np.ndarray,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> _Accumulator:
     """Statistics of the draws of one unit of a run of ``n`` draws.
 
@@ -1418,16 +1428,21 @@ def unit_statistics(
     :data:`UNIT_BLOCKS`); they are evaluated ``batch_size`` draws at a time
     and added block by block in order. ``limits`` are the thresholds in
     tonnes ``[threshold, series]``; ``progress`` is called after each batch
-    with the draws of the run done so far.
+    with the draws of the run done so far. With ``threads > 1`` the batches
+    are evaluated on that many threads (:func:`riskengine.cluster.threaded`)
+    while this thread adds the finished ones, still in order.
     """
+    from riskengine.cluster import threaded
+
     n_blocks = -(-n // STREAM_BLOCK)
     first = unit * UNIT_BLOCKS
     stop = min(first + UNIT_BLOCKS, n_blocks)
     per_batch = min(max(1, batch_size // STREAM_BLOCK), UNIT_BLOCKS)
     acc = _Accumulator(plan.bound, limits)
-    for start in range(first, stop, per_batch):
-        end = min(start + per_batch, stop)
-        values, central = _evaluate(plan, entropy, n, range(start, end))
+    batches = [range(b, min(b + per_batch, stop)) for b in range(first, stop, per_batch)]
+    done = threaded(partial(_evaluate, plan, entropy, n), batches, threads)
+    for blocks, (values, central) in zip(batches, done, strict=True):
+        end = blocks.stop
         for j in range(0, values.shape[1], STREAM_BLOCK):
             # the same contiguous block whatever the batch: sums do not depend on it
             block = np.ascontiguousarray(values[:, j : j + STREAM_BLOCK])
@@ -1448,6 +1463,7 @@ def _units(
     limits: np.ndarray,
     progress: Progress | None,
     client: Client | None,
+    threads: int = 1,
 ) -> Iterator[_Accumulator]:
     """Yield the statistics of every unit in order: computed here, or on the cluster."""
     from riskengine.cluster import one_blas_thread, ordered, share
@@ -1456,7 +1472,9 @@ def _units(
     if client is None:
         for unit in range(n_units):
             with one_blas_thread():  # as on a worker: the same bits on any machine
-                part = unit_statistics(plan, entropy, n, unit, batch_size, limits, progress)
+                part = unit_statistics(
+                    plan, entropy, n, unit, batch_size, limits, progress, threads
+                )
             yield part
         return
 
