@@ -614,7 +614,10 @@ def respond_rows(
         moved, cut = pt.cut(total)
         rows_s = np.array(total, copy=True)
         if len(moved) and cut.size:
-            rows_s[np.ix_(moved, pt.passers)] -= cut / pt.exports0[pt.passers]
+            if len(moved) == k:  # most often every member moved
+                rows_s[:, pt.passers] -= cut / pt.exports0[pt.passers]
+            else:
+                rows_s[np.ix_(moved, pt.passers)] -= cut / pt.exports0[pt.passers]
             passed[moved, s] = cut.sum(axis=1)
         factors.append(rows_s)
     return RowResponse(

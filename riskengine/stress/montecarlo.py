@@ -179,6 +179,8 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
+#: Draws binned at a time by the accumulator (a few hundred series of a block).
+_CHUNK_VALUES = 1 << 18
 #: Blocks per unit: statistics are summed block by block within a unit, then unit by
 #: unit (the order that makes a result independent of batches and workers); one unit
 #: is one task on a Dask cluster.
@@ -994,29 +996,39 @@ class _Accumulator:
             d = values - central
             self.effect[0] += d.sum(axis=1)
             self.effect[1] += np.einsum("sd,sd->s", d, d)
-        counts = np.count_nonzero(values, axis=1)
-        self.positive += counts
+        self.positive += np.count_nonzero(values, axis=1)
         for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
             self.above[t] += np.count_nonzero(values > limit[:, None], axis=1)
+        # the histogram a few hundred series at a time: temporaries stay in cache
+        # (a bin's draws are added in the same order whatever the chunk)
+        step = max(1, _CHUNK_VALUES // max(n_draws, 1))
+        for first in range(0, n_series, step):
+            self._bin(values[first : first + step], first)
+
+    def _bin(self, values: np.ndarray, first: int) -> None:
+        """Add the positive draws of series ``first, first + 1, ...`` to their histograms."""
+        n_series = values.shape[0]
+        counts = np.count_nonzero(values, axis=1)
         flat_values = values.ravel()
         x = flat_values[np.flatnonzero(flat_values)]  # series by series, as counted
         if not len(x):
             return
         # bin of each positive draw on its series' logarithmic grid
         pos = np.log10(x)
-        pos -= np.repeat(self._log_upper, counts)
+        pos -= np.repeat(self._log_upper[first : first + n_series], counts)
         pos += DECADES
         pos *= N_BINS / DECADES
         np.floor(pos, out=pos)
         np.clip(pos, 0, N_BINS - 1, out=pos)
         flat = pos.astype(np.int64)
         flat += np.repeat(np.arange(0, n_series * N_BINS, N_BINS), counts)
-        size = len(self.counts)
-        self.counts += np.bincount(flat, minlength=size)
-        self.sums += np.bincount(flat, weights=x, minlength=size)
-        self.sumsq += np.bincount(flat, weights=x * x, minlength=size)
-        np.minimum.at(self.mins, flat, x)
-        np.maximum.at(self.maxs, flat, x)
+        size = n_series * N_BINS
+        part = slice(first * N_BINS, first * N_BINS + size)
+        self.counts[part] += np.bincount(flat, minlength=size)
+        self.sums[part] += np.bincount(flat, weights=x, minlength=size)
+        self.sumsq[part] += np.bincount(flat, weights=x * x, minlength=size)
+        np.minimum.at(self.mins[part], flat, x)
+        np.maximum.at(self.maxs[part], flat, x)
 
     def merge(self, later: _Accumulator) -> None:
         """Add the statistics of the draws that follow (the next unit's), in place."""
