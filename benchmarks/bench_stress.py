@@ -40,6 +40,7 @@ import pandas as pd
 
 import riskengine
 from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory
+from riskengine.cluster import local_threads
 from riskengine.scenarios.models import ExportBan, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,10 +161,13 @@ def bench_sweep(
 def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
     """Draws per second at each n, and the peak memory at the smallest and largest n."""
     out: list[dict[str, Any]] = []
+    first_market: pd.DataFrame | None = None
     for n, market in ((n, market) for n in DRAWS[mode] for market in (False, True)):
         started = time.perf_counter()
         result = riskengine.simulate(ds, n=n, seed=SEED, market=market)
         wall = time.perf_counter() - started
+        if market and first_market is None:
+            first_market = result.summary
         out.append(
             {
                 "name": f"simulate-{n}" + ("-market" if market else ""),
@@ -184,6 +188,17 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
         record["peak_memory_bytes"] = peak_memory(run)
     for first, second in zip(out[::2], out[1::2], strict=True):
         second["market_cost"] = first["draws_per_s"] / second["draws_per_s"]
+    # the same draws on one thread: what the threads of one process bring
+    threads = local_threads()
+    for record in out:
+        record["threads"] = threads
+    smallest = out[1]
+    started = time.perf_counter()
+    one = riskengine.simulate(ds, n=int(smallest["n"]), seed=SEED, market=True, threads=1)
+    smallest["one_thread_wall_s"] = time.perf_counter() - started
+    smallest["threads_speedup"] = smallest["one_thread_wall_s"] / smallest["wall_s"]
+    if first_market is None or not one.summary.equals(first_market):
+        raise AgreementError(f"simulate: one thread and {threads} threads disagree")
     return out
 
 
@@ -206,19 +221,25 @@ def markdown(doc: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| Monte Carlo | market response | series | cells | draws/s | wall s | peak memory "
-        "| cost of the market response |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Monte Carlo | market response | series | cells | threads | draws/s | wall s "
+        "| peak memory | cost of the market response |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in doc["simulate"]:
         peak = m.get("peak_memory_bytes")
         cost = m.get("market_cost")
         lines.append(
             f"| n = {m['n']:,} | {'yes' if m.get('market') else 'no'} | {m['series']:,} "
-            f"| {m['cells']:,} | {m['draws_per_s']:,.0f} | {m['wall_s']:.1f} "
-            f"| {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} "
+            f"| {m['cells']:,} | {m.get('threads', 1)} | {m['draws_per_s']:,.0f} "
+            f"| {m['wall_s']:.1f} | {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} "
             f"| {'-' if cost is None else f'{cost:.1f}x slower'} |"
         )
+        if "threads_speedup" in m:
+            lines.append(
+                f"| n = {m['n']:,}, one thread | yes | | | 1 | "
+                f"{m['n'] / m['one_thread_wall_s']:,.0f} | {m['one_thread_wall_s']:.1f} | | "
+                f"(threads: {m['threads_speedup']:.2f}x faster) |"
+            )
     return "\n".join(lines)
 
 
