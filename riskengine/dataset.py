@@ -37,7 +37,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
@@ -104,6 +104,12 @@ class Finding:
 
 
 def _empty_products() -> pd.DataFrame:
+    return _no_products().copy()
+
+
+@cache
+def _no_products() -> pd.DataFrame:
+    """Build the empty product table (once; every dataset gets a copy)."""
     return pd.DataFrame(
         {c: pd.Series(dtype=float if "content" in c else object) for c in PRODUCT_COLUMNS}
     )
@@ -227,6 +233,19 @@ class Dataset:
             cache[side] = self.pairs.key(("mineral", "stage", "year", side), self.shape)
         return cache[side]
 
+    def pair_key(self) -> np.ndarray:
+        """Flat ``[mineral, stage, year, exporter, importer]`` cell of every pair, computed once.
+
+        The key :attr:`pairs` are sorted by (cached on the instance).
+        """
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cell_keys", {})
+        if "pair" not in cache:
+            m, s, t, c = self.shape
+            cache["pair"] = self.pairs.key(
+                ("mineral", "stage", "year", "exporter", "importer"), (m, s, t, c, c)
+            )
+        return cache["pair"]
+
     # ------------------------------------------------------------------ labels
     @property
     def has_trade(self) -> bool:
@@ -248,7 +267,12 @@ class Dataset:
                 wanted = [int(w) for w in wanted]
             except (TypeError, ValueError) as exc:
                 raise UnknownLabelError("year", wanted, index) from exc
-        pos = index.get_indexer(pd.Index(wanted))
+        # a label -> position table per axis, built once (methods look stages up often)
+        tables: dict[int, dict[Any, int]] = self.__dict__.setdefault("_positions", {})
+        table = tables.get(id(index))
+        if table is None:
+            table = tables[id(index)] = {label: i for i, label in enumerate(index)}
+        pos = np.array([_lookup(table, w) for w in wanted], dtype=np.intp)
         if (pos < 0).any():
             raise UnknownLabelError(
                 dim, [w for w, p in zip(wanted, pos, strict=True) if p < 0], index
@@ -443,22 +467,7 @@ class Dataset:
             for label, arr in (("trade", quantity), ("trade_value", value)):
                 if arr is not None and arr.shape != shape:
                     raise DataError(f"{label} has shape {arr.shape}, expected {shape}")
-            # a cell is a flow when it has a quantity; with values, also when its
-            # quantity is unknown (NaN) or it has a value only
-            known = ~np.isnan(quantity)
-            present = known & (quantity != 0)
-            if value is not None:
-                present |= ~known | ((value != 0) & ~np.isnan(value))
-            cells = np.nonzero(present)
-            changes["trade"] = Flows.build(
-                mineral=cells[0],
-                stage=cells[1],
-                year=cells[2],
-                exporter=cells[3],
-                importer=cells[4],
-                content=quantity[cells],
-                value=None if value is None else value[cells],
-            )
+            changes["trade"] = Flows.from_dense(quantity, value)
         if governance is not None:
             changes["governance"] = governance
         return replace(self, **changes)
@@ -650,13 +659,13 @@ class Dataset:
         mineral_info, name
             Attributes and provenance.
         """
-        c_idx = pd.Index(list(countries), name="country")
+        c_idx = _axis(countries, "country")
         g_years = pd.Index(
             [int(y) for y in governance_years], name="governance_year", dtype="int64"
         )
         base = cls(
-            minerals=pd.Index(list(minerals), name="mineral"),
-            stages=pd.Index(list(stages), name="stage"),
+            minerals=_axis(minerals, "mineral"),
+            stages=_axis(stages, "stage"),
             years=pd.Index([int(y) for y in years], name="year", dtype="int64"),
             countries=c_idx,
             production=np.nan_to_num(np.asarray(production, dtype=float), nan=0.0),
@@ -829,6 +838,13 @@ class Dataset:
         )
 
 
+def _axis(labels: Sequence[str] | pd.Index, name: str) -> pd.Index:
+    """Coordinate index ``name`` of ``labels`` (an index of strings is kept as it is)."""
+    if isinstance(labels, pd.Index) and labels.dtype == "str":
+        return labels.rename(name)
+    return pd.Index(list(labels), name=name)
+
+
 def _select_flows(trade: Flows, maps: dict[str, np.ndarray], years: np.ndarray | None) -> Flows:
     """Recode flows to a selection.
 
@@ -846,8 +862,25 @@ def _select_flows(trade: Flows, maps: dict[str, np.ndarray], years: np.ndarray |
     return trade.recode(**maps)
 
 
+def _lookup(table: dict[Any, int], label: Any) -> int:
+    """Position of ``label`` in a label -> position table (-1: not there, or not a label)."""
+    try:
+        return table.get(label, -1)
+    except TypeError:  # unhashable
+        return -1
+
+
+def label_column(labels: pd.Index, codes: np.ndarray) -> Any:
+    """Return ``labels[codes]`` as a column of a frame.
+
+    A typed index (strings, integers) hands over its own array: no object per row.
+    """
+    taken = labels.take(np.asarray(codes, dtype=np.intp))
+    return taken.to_numpy() if taken.dtype == object else taken.array
+
+
 def label_frame(
-    coords: dict[str, tuple[pd.Index, np.ndarray]], columns: dict[str, np.ndarray]
+    coords: dict[str, tuple[pd.Index, np.ndarray]], columns: Mapping[str, np.ndarray | pd.Index]
 ) -> pd.DataFrame:
     """Tidy frame from integer codes and values: the one place kernel output gets labels.
 
@@ -856,7 +889,7 @@ def label_frame(
     coords
         ``{name: (labels, codes)}``: each output row's label is ``labels[codes]``.
     columns
-        ``{name: values}``, one value per row.
+        ``{name: values}``, one value per row (an array, or an index of labels).
 
     Examples
     --------
@@ -864,9 +897,7 @@ def label_frame(
     ...             {"score": np.array([0.5, 0.25])}).to_dict("list")
     {'country': ['JPN', 'CHN'], 'score': [0.5, 0.25]}
     """
-    data: dict[str, Any] = {}
-    for name, (index, codes) in coords.items():
-        data[name] = index.take(np.asarray(codes, dtype=np.intp)).to_numpy()
+    data: dict[str, Any] = {name: label_column(*coord) for name, coord in coords.items()}
     data.update(columns)
     return pd.DataFrame(data)
 

@@ -133,8 +133,8 @@ class Flows:
             value_arr = np.asarray(value, dtype=float)
             v_known = ~np.isnan(value_arr) if has_value is None else np.asarray(has_value)
         scr = np.zeros(n, dtype=bool) if screened is None else np.asarray(screened, dtype=bool)
-        content_c = np.where(q_known & ~scr, np.nan_to_num(content), 0.0)
-        value_c = np.where(v_known, np.nan_to_num(value_arr), 0.0)
+        content_c = _where_known(content, q_known & ~scr)
+        value_c = _where_known(value_arr, v_known)
         priced_mask = v_known & q_known & ~scr
         return cls(
             mineral=np.asarray(mineral, dtype=np.int32),
@@ -148,7 +148,7 @@ class Flows:
                 else np.asarray(product, dtype=np.int32)
             ),
             content=content_c,
-            gross=np.where(q_known, np.nan_to_num(gross_arr), 0.0),
+            gross=_where_known(gross_arr, q_known),
             value=value_c,
             priced=np.where(priced_mask, content_c, 0.0),
             priced_value=np.where(priced_mask, value_c, 0.0),
@@ -157,8 +157,38 @@ class Flows:
             screened=scr,
         )
 
+    @classmethod
+    def from_dense(cls, quantity: np.ndarray, value: np.ndarray | None = None) -> Flows:
+        """Flows of the cells of dense ``[mineral, stage, year, exporter, importer]`` arrays.
+
+        Parameters
+        ----------
+        quantity
+            Contained tonnes; a non-zero cell is a flow (one per pair, no
+            product named), NaN an unknown quantity.
+        value
+            US dollars (None: no values); with values a cell is also a flow
+            when its quantity is unknown (NaN) or it has a value only.
+        """
+        known = ~np.isnan(quantity)
+        present = known & (quantity != 0)
+        if value is not None:
+            present |= ~known | ((value != 0) & ~np.isnan(value))
+        cells = np.nonzero(present)
+        return cls.build(
+            mineral=cells[0],
+            stage=cells[1],
+            year=cells[2],
+            exporter=cells[3],
+            importer=cells[4],
+            content=quantity[cells],
+            value=None if value is None else value[cells],
+        )
+
     def take(self, index: np.ndarray | slice) -> Flows:
         """Flows at ``index`` (a boolean mask, integer positions or a slice: views)."""
+        if isinstance(index, np.ndarray) and index.dtype == bool and index.shape == (len(self),):
+            index = np.flatnonzero(index)  # one pass over the mask, not one per field
         return Flows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def recode(self, **maps: np.ndarray) -> Flows:
@@ -226,6 +256,14 @@ class Flows:
         size = int(np.prod(shape))
         key = self.key(("mineral", "stage", "year", "exporter", "importer"), shape)
         return np.bincount(key, weights=getattr(self, what), minlength=size).reshape(shape)
+
+
+def _where_known(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Return ``values`` where ``known``, else 0 (NaN, infinities as :func:`numpy.nan_to_num`)."""
+    out = np.where(known, values, 0.0)
+    if not np.isfinite(out).all():
+        np.nan_to_num(out, copy=False)
+    return out
 
 
 def segment_sum(key: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:

@@ -600,7 +600,7 @@ def segment_sum(key: ArrayLike, weights: ArrayLike, size: int) -> FloatArray:
     [1.0, 0.0, 5.0]
     """
     k = np.asarray(key, dtype=np.intp)
-    return np.bincount(k, weights=_asfloat(weights), minlength=size).astype(np.float64)
+    return np.bincount(k, weights=_asfloat(weights), minlength=size).astype(np.float64, copy=False)
 
 
 def segment_hhi(key: ArrayLike, flows: ArrayLike, size: int) -> FloatArray:
@@ -644,7 +644,9 @@ def segment_weighted_mean(
     f = _asfloat(flows)
     w = _asfloat(weights)
     unknown = np.isnan(w)
-    numerator = segment_sum(k, np.where(unknown, 0.0, w) * f, size)
+    weighted = np.where(unknown, 0.0, w)
+    weighted *= f
+    numerator = segment_sum(k, weighted, size)
     if unknown.any():
         # the cells a used unknown weight reaches
         numerator[k[unknown & (f != 0)]] = np.nan
@@ -785,16 +787,21 @@ def loss_weighted_mean(
     a = _asfloat(after)
     numerator, supplied = segment_weighted_mean(k, w, a, size)
     supply0 = segment_sum(k, b, size)
-    lost = np.maximum(b - a, 0.0)
-    gained = np.maximum(a - b, 0.0)
-    lost_w, lost_t = segment_weighted_mean(k, w, lost, size)
     hit = supplied < supply0 - np.maximum(atol, rtol * supply0)
     if not hit.any():
         return numerator, supplied
+    change = b - a
+    lost_w, lost_t = segment_weighted_mean(k, w, np.maximum(change, 0.0), size)
+    gained = np.maximum(np.negative(change, out=change), 0.0, out=change)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_lost = np.where(lost_t > 0, lost_w / lost_t, 0.0)
-    raise_to = np.where(gained > 0, np.maximum(w, mean_lost[k]) - w, 0.0)
-    uplift = segment_sum(k, raise_to * gained, size)
+    # (max(w, mean lost) - w) x gained where something was gained, in place
+    raise_to = mean_lost[k]
+    np.maximum(w, raise_to, out=raise_to)
+    raise_to -= w
+    raise_to[~(gained > 0)] = 0.0
+    raise_to *= gained
+    uplift = segment_sum(k, raise_to, size)
     numerator = np.where(hit, numerator + uplift + (supply0 - supplied), numerator)
     return numerator, np.where(hit, supply0, supplied)
 

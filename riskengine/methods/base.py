@@ -246,17 +246,26 @@ def trade_notes(ds: Dataset, notes: list[str]) -> None:
         )
 
 
-def mineral_basis(ds: Dataset) -> np.ndarray:
+def mineral_basis(ds: Dataset) -> pd.Index:
     """Return what each mineral's tonnes are counted in (``basis`` of ``minerals.csv``).
 
     Every ``*_t`` column of a result is contained content on this basis; a
-    mineral without a stated basis reads ``contained content``.
+    mineral without a stated basis reads ``contained content``. One label per
+    mineral, in dataset order (``mineral_basis(ds)[codes]`` labels rows).
     """
+    cached: pd.Index | None = ds.__dict__.get("_basis")
+    if cached is not None:
+        return cached
+    out = np.full(len(ds.minerals), "contained content", dtype=object)
     info = ds.mineral_info
-    if "basis" in info.columns:
-        stated = info["basis"].reindex(ds.minerals)
-        return np.asarray(stated.where(stated.notna() & (stated != ""), "contained content"))
-    return np.full(len(ds.minerals), "contained content", dtype=object)
+    if "basis" in info.columns and len(info):
+        pos = info.index.get_indexer(ds.minerals)
+        stated = info["basis"].to_numpy(dtype=object)[np.maximum(pos, 0)]
+        given = (pos >= 0) & pd.notna(stated)
+        given[given] = stated[given] != ""
+        out[given] = stated[given]
+    basis = ds.__dict__["_basis"] = pd.Index(out, dtype="str")  # a dataset never changes
+    return basis
 
 
 def cell_keys(ds: Dataset, side: str) -> tuple[np.ndarray, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from riskengine import indices as ix
 from riskengine.dataset import Dataset, label_frame
@@ -222,7 +223,7 @@ def composite(
         "export_concentration": export_conc,
     }
     applicable = {name: np.ones(n_s, dtype=bool) for name in FACTORS}
-    applicable["upstream_exposure"] = np.asarray(ds.stages == Stage.REFINING.value)
+    applicable["upstream_exposure"] = np.array([s == Stage.REFINING.value for s in ds.stages])
     total_w = sum(w[name] * applicable[name].astype(float) for name in FACTORS)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = {name: w[name] * applicable[name] / total_w for name in FACTORS}
@@ -240,7 +241,7 @@ def composite(
         mask[keep] = True
         active &= mask[None, :, None, None]
     cells = np.nonzero(active)
-    columns: dict[str, np.ndarray] = {
+    columns: dict[str, np.ndarray | pd.Index] = {
         "hhi": factors["concentration"][cells],
         "score": score[cells],
     }
@@ -386,19 +387,20 @@ def _upstream(
         # a refiner whose feed is unknown (no mine output, no feed imports in the data)
         # is taken as its own ore origin
         weighted = np.where(unknown_feed, g_own, weighted)
-        # per mineral: how many refiners, and the first few of them
+        # per mineral: how many refiners, and the first few of them (of the first 20)
         per_mineral = unknown_feed.any(axis=1)  # (M, C)
         names = ds.countries.to_numpy()
+        listed = np.flatnonzero(per_mineral.any(axis=1))
         who = [
             f"{ds.minerals[int(m)]} ({', '.join(names[np.flatnonzero(per_mineral[m])][:5])}"
             + (f" and {n - 5} more" if (n := int(per_mineral[m].sum())) > 5 else "")
             + ")"
-            for m in np.flatnonzero(per_mineral.any(axis=1))
+            for m in listed[:20]
         ]
         notes.append(
             "refiners with no known ore feed are taken as their own ore origin: "
-            + "; ".join(who[:20])
-            + (f"; ... ({len(who)} minerals)" if len(who) > 20 else "")
+            + "; ".join(who)
+            + (f"; ... ({len(listed)} minerals)" if len(listed) > 20 else "")
         )
     is_ref = pairs.stage == s_ref
     refined = pairs.take(is_ref)
@@ -450,15 +452,48 @@ def _joined_pairs(ds: Dataset, baseline: Dataset | None) -> tuple[Flows, np.ndar
     pairs = ds.pairs
     if baseline is None:
         return pairs, pairs.content
+    old = baseline.pairs
+    new_keys, old_keys = ds.pair_key(), baseline.pair_key()
+    n = len(old_keys)
+    # a shock that only lowers or removes flows keeps to the baseline's pairs: each
+    # shocked pair is looked up there (both sides sorted and unique, as Dataset.pairs)
+    at = np.searchsorted(old_keys, new_keys)
+    if (
+        n
+        and (at < n).all()
+        and (old_keys[np.minimum(at, n - 1)] == new_keys).all()
+        and bool(np.all(old_keys[1:] > old_keys[:-1]))
+        and bool(np.all(new_keys[1:] > new_keys[:-1]))
+    ):
+        shocked = np.zeros(n)
+        shocked[at] = pairs.content
+        return _with_content(old, shocked), old.content
+    keys = np.concatenate([new_keys, old_keys])
+    # both sides are sorted by the key (Dataset.pairs), so a stable sort only merges two
+    # runs; the union and each pair's place in it are then those of np.unique
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    union = ordered[first]
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    after = np.bincount(inverse[: len(pairs)], weights=pairs.content, minlength=len(union))
+    before = np.bincount(inverse[len(pairs) :], weights=old.content, minlength=len(union))
     m, s, t, c = ds.shape
     dims = ("mineral", "stage", "year", "exporter", "importer")
-    sizes = (m, s, t, c, c)
-    old = baseline.pairs
-    keys = np.concatenate([pairs.key(dims, sizes), old.key(dims, sizes)])
-    union, inverse = np.unique(keys, return_inverse=True)
-    n = len(union)
-    after = np.bincount(inverse[: len(pairs)], weights=pairs.content, minlength=n)
-    before = np.bincount(inverse[len(pairs) :], weights=old.content, minlength=n)
-    coords = np.unravel_index(union, sizes)
+    coords = np.unravel_index(union, (m, s, t, c, c))
     joined = Flows.build(**dict(zip(dims, coords, strict=True)), content=after)
     return joined, before
+
+
+def _with_content(pairs: Flows, content: np.ndarray) -> Flows:
+    """Return ``pairs`` with other tonnes, as ``Flows.build`` on their coordinates (no values)."""
+    n = len(content)
+    no = np.zeros(n, dtype=bool)
+    return Flows(
+        mineral=pairs.mineral, stage=pairs.stage, year=pairs.year, exporter=pairs.exporter,
+        importer=pairs.importer, product=np.full(n, -1, dtype=np.int32), content=content,
+        gross=content.copy(), value=np.zeros(n), priced=np.zeros(n), priced_value=np.zeros(n),
+        has_quantity=np.ones(n, dtype=bool), has_value=no, screened=no.copy(),
+    )  # fmt: skip

@@ -145,8 +145,14 @@ def displace(
     on_diag = flows[..., diag, diag].copy()
     out = np.maximum(flows - frac * wanted, 0.0)
     out[..., diag, diag] = on_diag
-    freed = np.einsum("...ej,...kj->...ek", arrivals, frac)  # freed at k on account of e
-    gained = np.einsum("...ek,...ei->...ki", freed, loss_weights)
+    # only the sources that gave anything free volume: a ban's own exporters, so the
+    # products run over those rows of each member (zero rows add nothing)
+    gives = (arrivals != 0).any(axis=-1)  # [..., e]
+    width = int(gives.sum(axis=-1).max(initial=0))
+    rows = np.argsort(~gives, axis=-1, kind="stable")[..., :width, None]
+    weights = np.broadcast_to(loss_weights, (*arrivals.shape[:-2], *loss_weights.shape[-2:]))
+    freed = np.take_along_axis(arrivals, rows, axis=-2) @ np.swapaxes(frac, -1, -2)  # [..., e, k]
+    gained = np.swapaxes(freed, -1, -2) @ np.take_along_axis(weights, rows, axis=-2)  # [..., k, i]
     gained[..., diag, diag] = 0.0
     out += gained
     return out, gained.sum(axis=(-2, -1))
@@ -306,13 +312,21 @@ def reexport_share(flows0: np.ndarray | sparse.csr_array, production0: np.ndarra
         return np.where(supply0 > 0, np.clip(exports0 / supply0, 0.0, 1.0), 0.0)
 
 
+def pass_tolerance(exports0: np.ndarray) -> float:
+    """Tonnes to which the pass-through's bounds are tested: ``1e-12`` of the baseline's exports.
+
+    At least ``1e-12`` t; the same for every member of a batch.
+    """
+    return 1e-12 * max(float(np.sum(exports0)), 1.0)
+
+
 def _fixed_point(
     start: np.ndarray,
     dest: np.ndarray,
     lost: np.ndarray,
     share: np.ndarray,
+    tol: float,
     k_inv: np.ndarray | None = None,
-    tol: float | None = None,
 ) -> np.ndarray:
     r"""Tonnes each country passes on: the fixed point of the pass-through (:func:`pass_through`).
 
@@ -330,13 +344,11 @@ def _fixed_point(
     = x \circ L`, solved directly; the countries at a bound are found by
     an active set. ``start``/``lost`` are ``[k, n]``; ``dest`` is ``[n, n]``
     (shared by the batch: one factorisation, ``k_inv`` if already made) or
-    ``[k, n, n]``. Bounds are tested to ``tol`` tonnes (default ``1e-12`` of a
-    member's mean exports, at least ``1e-12``).
+    ``[k, n, n]``. Bounds are tested to ``tol`` tonnes (:func:`pass_tolerance`
+    of the baseline, so that a member's result never depends on the batch).
     """
     k, n = start.shape
     x = np.minimum(share, 1.0 - 1e-9)  # a closed ring of pure re-exporters stays solvable
-    if tol is None:
-        tol = 1e-12 * max(float(np.abs(start).sum() / max(k, 1)), 1.0)
     passed = np.zeros((k, n))
     todo = np.arange(k)
     if dest.ndim == 2:
@@ -472,7 +484,11 @@ def pass_through(
     with np.errstate(divide="ignore", invalid="ignore"):
         dest = np.where(exports[:, :, None] > 0, sub / exports[:, :, None], 0.0)
     passed = _fixed_point(
-        exports, dest, flows0.sum(axis=0) - sub.sum(axis=1), reexport_share(flows0, production0)
+        exports,
+        dest,
+        flows0.sum(axis=0) - sub.sum(axis=1),
+        reexport_share(flows0, production0),
+        pass_tolerance(flows0.sum(axis=1)),
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(exports > 0, 1.0 - passed / exports, 1.0)
@@ -581,8 +597,8 @@ class PassThrough:
         h = scale[moved] if len(moved) < len(scale) else scale
         start = h[:, r] * self.exports0[r]
         lost = self.imports0[r] - np.asarray(self.into @ h.T).T
-        tol = 1e-12 * max(float((h @ self.exports0).sum() / len(moved)), 1.0)
-        return moved, _fixed_point(start, self.dest, lost, self.share[r], self.k_inv, tol)
+        tol = pass_tolerance(self.exports0)
+        return moved, _fixed_point(start, self.dest, lost, self.share[r], tol, self.k_inv)
 
 
 # ------------------------------------------------------- two-region market

@@ -169,6 +169,16 @@ def reemit(caught: Iterable[warnings.WarningMessage], seen: set[str]) -> None:
             warnings.warn(w.message, w.category, stacklevel=3)
 
 
+def label_positions(values: pd.Series, labels: pd.Index) -> np.ndarray:
+    """Return the position of each of ``values`` in ``labels`` (-1 where absent).
+
+    Each distinct value is looked up once.
+    """
+    codes, uniques = pd.factorize(values)
+    where = labels.get_indexer(pd.Index(uniques))
+    return np.where(codes >= 0, where[codes] if len(where) else -1, -1)
+
+
 def frame_or_empty(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     """Concatenate frames, or an empty frame with ``columns``."""
     parts = [p for p in parts if len(p)]

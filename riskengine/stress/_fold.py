@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskengine.dataset import Dataset
+from riskengine.flows import Flows
 from riskengine.methods import against_baseline, score
-from riskengine.stress._common import reemit
+from riskengine.stress._common import label_positions, reemit
 
 #: Separator between a mineral id and the copy number in folded datasets.
 SEP = "@"
@@ -60,29 +61,43 @@ def _fold(
     minerals: Sequence[str] | pd.Index,
     years: Sequence[int] | pd.Index,
     production: np.ndarray,
-    flows: np.ndarray,
+    flows: Flows,
     governance: np.ndarray,
     governance_years: Sequence[int] | pd.Index,
     mineral_info: pd.DataFrame,
 ) -> Dataset:
-    """Build a dataset on ``base``'s stages and countries from dense folded arrays.
+    """Build a dataset on ``base``'s stages and countries from folded production and flows.
 
-    Trade values equal the contained tonnes (a unit value of 1 USD/t): the
-    scores the stress tools report do not use values.
+    ``flows`` are on the folded coordinates (:func:`sparse_flows`).
     """
-    return Dataset.from_arrays(
+    folded = Dataset.from_arrays(
         minerals=minerals,
         years=years,
         countries=base.countries,
         stages=base.stages,
         production=production,
-        trade=flows,
-        trade_value=flows,
         governance=governance,
         governance_years=governance_years,
         mineral_info=mineral_info,
         name=base.name,
     )
+    return replace(folded, trade=flows)
+
+
+def sparse_flows(flows: np.ndarray) -> Flows:
+    """Flows of dense ``[mineral, stage, year, exporter, importer]`` tonnes (the non-zero cells).
+
+    Trade values equal the contained tonnes (a unit value of 1 USD/t): the
+    scores the stress tools report do not use values.
+    """
+    return Flows.from_dense(flows, flows)
+
+
+def _tile(flows: Flows, k: int) -> Flows:
+    """``k`` copies of one mineral's flows, copy ``j`` as mineral ``j`` (in key order)."""
+    out = {f.name: np.tile(getattr(flows, f.name), k) for f in fields(flows)}
+    out["mineral"] = np.repeat(np.arange(k, dtype=np.int32), len(flows))
+    return Flows(**out)
 
 
 def _params_for_copies(
@@ -107,7 +122,7 @@ def _params_for_copies(
 def score_copies(
     base: Dataset,
     production: np.ndarray,
-    flows: np.ndarray,
+    flows: np.ndarray | Flows,
     method: str,
     params: Mapping[str, Any],
     seen: set[str],
@@ -124,7 +139,9 @@ def score_copies(
     production
         ``[copy, stage, country]``.
     flows
-        ``[copy, stage, exporter, importer]``.
+        ``[copy, stage, exporter, importer]`` tonnes, or the same as
+        :class:`~riskengine.flows.Flows` whose ``mineral`` is the copy (one
+        year, values as :func:`sparse_flows` gives them).
     method, params
         Scoring method and its parameters.
     seen
@@ -147,7 +164,7 @@ def score_copies(
     names = [f"{mineral}{SEP}{i}" for i in range(k)]
     info = base.mineral_info
     if mineral in info.index:
-        folded_info = info.loc[[mineral] * k].copy()
+        folded_info = info.iloc[np.full(k, info.index.get_loc(mineral))]
     else:
         folded_info = info.reindex(pd.Index([mineral] * k, name=info.index.name))
     index_name = str(info.index.name) if info.index.name else "mineral"
@@ -157,7 +174,7 @@ def score_copies(
         minerals=names,
         years=base.years,
         production=production[:, :, None, :],
-        flows=flows[:, :, None],
+        flows=flows if isinstance(flows, Flows) else sparse_flows(flows[:, :, None]),
         governance=base.governance,
         governance_years=base.governance_years,
         mineral_info=folded_info,
@@ -174,7 +191,7 @@ def score_copies(
                 minerals=names,
                 years=base.years,
                 production=np.broadcast_to(p0[None, :, None, :], production[:, :, None, :].shape),
-                flows=np.broadcast_to(f0[None, :, None], flows[:, :, None].shape),
+                flows=_tile(sparse_flows(f0[None, :, None]), k),
                 governance=base.governance,
                 governance_years=base.governance_years,
                 mineral_info=folded_info,
@@ -191,18 +208,22 @@ def score_copies(
         raise UnknownLabelError(
             "measure", [measure], [c for c in frame.columns if c not in SCORE_KEYS]
         )
-    copy = pd.Index(names, dtype=object).get_indexer(pd.Index(frame["mineral"]))
     return pd.DataFrame(
         {
-            "copy": copy,
-            "stage": frame["stage"].to_numpy(),
-            "country": frame["country"].to_numpy(),
+            "copy": label_positions(frame["mineral"], pd.Index(names, dtype=object)),
+            "stage": _labels(frame["stage"]),
+            "country": _labels(frame["country"]),
             "value": frame[measure].to_numpy(dtype=float),
         }
     )
 
 
 SCORE_KEYS: tuple[str, ...] = ("mineral", "stage", "year", "country")
+
+
+def _labels(column: pd.Series) -> Any:
+    """Return a label column's values for a new frame (typed labels as they are)."""
+    return column.to_numpy() if column.dtype == object else column.array
 
 
 def score_years(
@@ -245,7 +266,7 @@ def score_years(
         minerals=base.minerals,
         years=years,
         production=np.moveaxis(production, 0, 1)[None],
-        flows=np.moveaxis(flows, 0, 1)[None],
+        flows=sparse_flows(np.moveaxis(flows, 0, 1)[None]),
         governance=governance,
         governance_years=years,
         mineral_info=base.mineral_info,
@@ -264,8 +285,8 @@ def score_years(
     return pd.DataFrame(
         {
             "copy": frame["year"].to_numpy(dtype=int) - 1,
-            "stage": frame["stage"].to_numpy(),
-            "country": frame["country"].to_numpy(),
+            "stage": _labels(frame["stage"]),
+            "country": _labels(frame["country"]),
             "value": frame[measure].to_numpy(dtype=float),
         }
     )

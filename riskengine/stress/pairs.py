@@ -3,10 +3,10 @@ r"""Two-exporter bans (N-2) for the sweep: every pair of exporters banning toget
 ``sweep(..., pairs=True)`` evaluates, for each mineral and stage, the ban of
 every two exporters ``a < b`` on all importers at once - the scenario with one
 :class:`~riskengine.scenarios.models.ExportBan` ``{exporters: [a, b]}`` - on
-the sweep's batched machinery: a ban row names both exporters
-(:func:`riskengine.stress.sweeps.ban_pairs`), and blocking, deflection (none:
-a ban on all importers deflects nothing), pass-through, propagation to
-refiners, prices and scores are the engine's, on the ban axis. A mineral with
+the sweep's batched machinery: a ban scales the rows of both exporters, and
+blocking, deflection (none: a ban on all importers deflects nothing),
+pass-through, propagation to refiners, prices and scores are the engine's, on
+the ban axis. A mineral with
 ``N`` exporters at a stage has ``N (N - 1) / 2`` pairs there, evaluated in
 chunks like single bans, so memory is bounded by the sweep's ``chunk_size``.
 

@@ -32,15 +32,20 @@ the given ``market`` parameters, and the sweep reproduces what
 
 How it is vectorized
 --------------------
-Bans are grouped by mineral and stage and evaluated in chunks: one chunk is
-an array ``F[ban, exporter, importer]`` of shocked flows, and every mechanism
-runs on the ban axis at once (the engine's own functions, which take a
-leading batch axis). Only the countries that
-produce or trade the mineral are kept on the country axes (the others hold
-zeros that no mechanism changes), so a chunk of ``k`` bans of a mineral with
-``n`` active countries holds ``k n^2`` numbers per array; memory is bounded by
-``chunk_size``. Prices are one scalar per ban, solved with the engine's own
-function.
+Bans are grouped by mineral and stage and evaluated in batches, every
+mechanism on the ban axis at once (the engine's own functions, which take a
+leading batch axis). Only the countries that produce or trade the mineral are
+kept on the country axes (the others hold zeros that no mechanism changes).
+A ban on all importers scales its exporters' rows of the flows, and so do
+pass-through and the propagation to refiners: the shocked flows of a stage
+are ``diag(r) F0``, one factor per ban and exporter, and the whole response
+is the engine's :func:`~riskengine.scenarios.engine.respond_rows`. A targeted
+ban moves flows between pairs (deflection): its stage is an array
+``F[ban, exporter, importer]`` of ``k n^2`` numbers for ``k`` bans and ``n``
+countries, the refining stage it reaches keeps row factors. Memory is bounded
+by ``chunk_size``. The method scores the shocked copies of a chunk of such
+batches, sparse, and the baseline in one call. Prices are one scalar per ban,
+solved with the engine's own function.
 """
 
 from __future__ import annotations
@@ -55,18 +60,21 @@ import numpy as np
 import pandas as pd
 
 from riskengine.cluster import resolve_client
-from riskengine.dataset import Dataset
+from riskengine.dataset import Dataset, label_column
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import RiskEngineError, bad_argument, check_int, check_labels, check_number
+from riskengine.flows import Flows
 from riskengine.methods import DEFAULT_METHOD
 from riskengine.results import Result
 from riskengine.scenarios import market as mk
 from riskengine.scenarios.engine import (
     TINY,
+    RowResponse,
     balance,
     cut_output,
     feed_loss,
     refinery_feed,
+    respond_rows,
 )
 from riskengine.scenarios.models import Market
 from riskengine.stress._common import (
@@ -75,6 +83,7 @@ from riskengine.stress._common import (
     check_method,
     check_params,
     frame_or_empty,
+    label_positions,
     resolve_minerals,
     resolve_stages,
     resolve_year,
@@ -88,12 +97,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Memory a chunk of bans may take, in bytes: a chunk of ``k`` bans of a
-#: mineral traded by ``n`` countries over ``S`` stages holds about
-#: ``CHUNK_ARRAYS * k * S n^2`` float64 numbers at its peak (the shocked flows
-#: of every stage and the scoring method's temporaries).
+#: Memory a chunk of bans may take, in bytes: a batch of ``k`` bans of a
+#: mineral traded by ``n`` countries over ``S`` stages holds at most
+#: ``CHUNK_ARRAYS * k * S n^2`` float64 numbers at its peak (a targeted ban's
+#: ``[ban, e, i]`` flows and the market response's temporaries); the method
+#: scores the copies of a chunk of such batches, ``PAIR_ARRAYS`` numbers per
+#: flow of a copy (:func:`_batches_per_chunk`).
 CHUNK_BYTES = 512 * 2**20
 CHUNK_ARRAYS = 12
+PAIR_ARRAYS = 80
 
 
 #: Price columns of the sweep, as in :func:`riskengine.scenarios.engine.market_table`.
@@ -436,20 +448,56 @@ def apply_bans(
 
 
 # ------------------------------------------------------------ one mineral
+#: Ledger entries of a ban, per stage (:class:`riskengine.scenarios.engine.PairLedger`).
+LEDGER: tuple[str, ...] = ("blocked", "deflected", "withheld", "passed_on", "propagated_loss")
+
+
 @dataclass
 class _Chunk:
-    """What a chunk of bans of one mineral and stage did (``k`` bans)."""
+    """What a chunk of bans of one mineral and stage did (``k`` bans).
+
+    The shocked flows of ban ``b`` at stage ``s`` are ``diag(rows[b, s]) F0[s]``,
+    except at the ban's stage when ``flows`` is given (a targeted ban: deflection
+    moves flows between pairs), where they are ``flows[b]``.
+    """
 
     stage: int
     exporters: np.ndarray  # local positions [k], or [k, 2] for pairs
     production: np.ndarray  # [k, S, n]
-    flows: np.ndarray  # [k, S, n, n]
-    adjust: np.ndarray  # [k, S, n]
+    rows: np.ndarray  # [k, S, n] row factors of the flows
+    flows: np.ndarray | None  # [k, n, n] at the ban's stage, or None (row factors)
+    change: np.ndarray  # [k, S, n] supply change dA (0 at stages a ban leaves alone)
     touched: np.ndarray  # [k, S] bool: stage is one of the engine's pairs
     blocked: np.ndarray  # [k, n] blocked tonnes per importer
     ledger: dict[str, np.ndarray]  # [k, S] each
-    unrecorded: np.ndarray  # [k, S] export cuts of countries without output
     withheld: np.ndarray  # [k] tonnes the exporter keeps (ban stage)
+
+    @classmethod
+    def join(cls, parts: list[_Chunk], flows0: np.ndarray) -> _Chunk:
+        """One chunk of the bans of ``parts`` (chunks of one stage), in order.
+
+        ``flows0`` are the baseline flows of the stage, for a part whose flows
+        there are row factors when another's are not.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        stage = parts[0].stage
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        flows = None
+        if any(part.flows is not None for part in parts):
+            flows = np.concatenate([
+                part.rows[:, stage, :, None] * flows0 if part.flows is None else part.flows
+                for part in parts
+            ])  # fmt: skip
+        return cls(
+            stage=stage, exporters=cat("exporters"), production=cat("production"),
+            rows=cat("rows"), flows=flows, change=cat("change"), touched=cat("touched"),
+            blocked=cat("blocked"), withheld=cat("withheld"),
+            ledger={key: np.concatenate([part.ledger[key] for part in parts]) for key in LEDGER},
+        )  # fmt: skip
 
 
 class _Mineral:
@@ -462,11 +510,26 @@ class _Mineral:
         self.countries = block.countries
         self.p0 = block.production
         self.f0 = block.flows
+        self.exports0 = self.f0.sum(axis=2)  # [S, n]
+        self.pairs = [np.nonzero(f) for f in self.f0]  # per stage: (exporters, importers)
         self.s_mine = yt.s_mine
         self.s_ref = yt.s_ref
         self.feed = yt.feed
         self.base = restrict(yt.dataset, mineral, self.idx)
         self.stage_names = [str(s) for s in yt.dataset.stages]
+        self.stage_index = pd.Index(self.stage_names)
+        self.consumption0 = np.maximum(balance(self.p0, self.f0), 0.0)  # [S, n]
+        self.named = np.asarray(self.countries != OTHER_COUNTRIES)  # not the residual row
+        self._prepared: list[mk.PassThrough] | None = None
+
+    @property
+    def prepared(self) -> list[mk.PassThrough]:
+        """Pass-through of every stage, prepared once on the baseline."""
+        if self._prepared is None:
+            self._prepared = [
+                mk.PassThrough.prepare(f, p) for f, p in zip(self.f0, self.p0, strict=True)
+            ]
+        return self._prepared
 
     def run(
         self,
@@ -476,72 +539,175 @@ class _Mineral:
         severity: float,
         delta: float,
     ) -> _Chunk:
-        """Run the engine's mechanics on a chunk of bans of one stage (a batch)."""
+        """Run the engine's mechanics on a chunk of bans of one stage (a batch).
+
+        A ban on all importers scales its exporters' rows by ``1 - severity``
+        and deflects nothing: the whole response is the engine's
+        :func:`~riskengine.scenarios.engine.respond_rows`. A targeted ban is
+        blocked and deflected on the ``[ban, e, i]`` flows of its stage.
+        """
         n_stages, n = self.p0.shape
         k = len(exporters)
-        production = np.repeat(self.p0[None], k, axis=0)
-        flows = np.repeat(self.f0[None], k, axis=0)
-        adjust = np.zeros((k, n_stages, n))
+        banned = np.asarray(exporters, dtype=int).reshape(k, -1)
         touched = np.zeros((k, n_stages), dtype=bool)
         touched[:, stage] = True
-        names = ("blocked", "deflected", "withheld", "passed_on", "propagated_loss")
-        ledger = {key: np.zeros((k, n_stages)) for key in names}
-        unrecorded = np.zeros((k, n_stages))
-
-        pairs = ban_pairs(n, exporters, target)
-        f = flows[:, stage]
-        blocked_pairs = mk.block(f, pairs, severity)
-        blocked = blocked_pairs.sum(axis=1)
-        ledger["blocked"][:, stage] = blocked.sum(axis=1)
-        if target is None:
+        ledger = {key: np.zeros((k, n_stages)) for key in LEDGER}
+        if target is None and not np.diagonal(self.f0[stage])[banned].any():
+            # (a flow of an exporter to itself would stay: not a row scaling)
+            blocked = (self.f0[stage][banned] * severity).sum(axis=1)
+            scale = np.ones((k, n_stages, n))
+            scale[np.arange(k)[:, None], stage, banned] = 1.0 - severity
+            res = respond_rows(
+                self.p0, list(self.f0), scale, list(self.feed), self.s_mine, self.s_ref,
+                self.prepared,
+            )  # fmt: skip
+            rows, production, adjust = res.rows, res.production, res.adjust
+            ledger["passed_on"] = res.passed_on
+            ledger["propagated_loss"] = res.propagated_loss
+            if self.s_ref is not None:  # refiners short of feed: output or exports cut
+                touched[:, self.s_ref] |= (production[:, self.s_ref] != self.p0[self.s_ref]).any(
+                    axis=1
+                ) | (rows[:, self.s_ref] != 1.0).any(axis=1)
+            flows = None
             withheld = blocked.sum(axis=1)  # a ban on all importers deflects nothing
         else:
-            restricting = np.asarray(pairs.any(axis=2))
-            f[...], led = mk.deflect(f, self.p0[stage], blocked_pairs, pairs, restricting, delta)
-            ledger["deflected"][:, stage] = led.deflected
-            withheld = led.withheld
+            res = None
+            pairs = ban_pairs(n, exporters, target)
+            flows = np.repeat(self.f0[stage][None], k, axis=0)
+            blocked_pairs = mk.block(flows, pairs, severity)
+            blocked = blocked_pairs.sum(axis=1)
+            if target is None:
+                withheld = blocked.sum(axis=1)
+            else:
+                restricting = np.asarray(pairs.any(axis=2))
+                flows, led = mk.deflect(
+                    flows, self.p0[stage], blocked_pairs, pairs, restricting, delta
+                )
+                ledger["deflected"][:, stage] = led.deflected
+                withheld = led.withheld
+            ledger["passed_on"][:, stage] = mk.pass_through(flows, self.f0[stage], self.p0[stage])
+            rows = np.ones((k, n_stages, n))
+            production = np.repeat(self.p0[None], k, axis=0)
+            adjust = np.zeros((k, n_stages, n))
+            if stage in self.feed and self.s_ref is not None:
+                self._propagate(stage, flows, production, rows, adjust, touched, ledger)
+        ledger["blocked"][:, stage] = blocked.sum(axis=1)
         ledger["withheld"][:, stage] = withheld
-        ledger["passed_on"][:, stage] = mk.pass_through(f, self.f0[stage], self.p0[stage])
-        if stage in self.feed and self.s_ref is not None:
-            self._propagate(flows, production, adjust, touched, ledger, unrecorded)
+        change = self.supply_change(stage, production, rows, flows, adjust, touched, res)
         return _Chunk(
-            stage, exporters, production, flows, adjust, touched, blocked, ledger, unrecorded,
-            withheld,
-        )  # fmt: skip
+            stage, exporters, production, rows, flows, change, touched, blocked, ledger, withheld
+        )
 
     def _propagate(
         self,
+        stage: int,
         flows: np.ndarray,
         production: np.ndarray,
+        rows: np.ndarray,
         adjust: np.ndarray,
         touched: np.ndarray,
         ledger: dict[str, np.ndarray],
-        unrecorded: np.ndarray,
     ) -> None:
-        """Cut refined output and exports where less feed reaches refiners (the engine's rule)."""
+        """Cut refined output and exports where less feed reaches refiners (the engine's rule).
+
+        ``flows`` are the shocked flows ``[ban, e, i]`` of the feed stage
+        ``stage``. The cut scales refiners' rows, so the refining stage keeps
+        row factors: :func:`~riskengine.scenarios.engine.cut_output` works on
+        its export totals (a one-column flow matrix), and pass-through is
+        :meth:`~riskengine.scenarios.market.PassThrough.rows`.
+        """
         sr = self.s_ref
         assert sr is not None
         feed = list(self.feed)
         mine = np.zeros(self.p0.shape[1]) if self.s_mine is None else self.p0[self.s_mine]
+        after = np.zeros_like(flows)  # the feed flows after the bans
+        for s in feed:
+            after += flows if s == stage else self.f0[s]
         loss = feed_loss(
-            refinery_feed(mine, self.f0[feed].sum(axis=0)),
-            refinery_feed(mine[None], flows[:, feed].sum(axis=1)),
+            refinery_feed(mine, self.f0[feed].sum(axis=0)), refinery_feed(mine[None], after)
         )
-        refiners = (self.p0[sr] > 0) | (self.f0[sr].sum(axis=1) > 0)
+        refiners = (self.p0[sr] > 0) | (self.exports0[sr] > 0)
         hit = (loss > 0) & refiners[None]
-        rows = np.flatnonzero(hit.any(axis=1))
-        if not len(rows):
+        cut = np.flatnonzero(hit.any(axis=1))
+        if not len(cut):
             return
-        p = production[rows, sr]
-        f = flows[rows, sr]
-        lost, adjust[rows, sr], unrecorded[rows, sr] = cut_output(
-            p, f, np.where(hit[rows], loss[rows], 0.0)
+        p = production[cut, sr]
+        totals = np.repeat(self.exports0[sr][None, :, None], len(cut), axis=0)
+        frac = np.where(hit[cut], loss[cut], 0.0)
+        lost, adjust[cut, sr], _ = cut_output(p, totals, frac)
+        g, by_country = self.prepared[sr].rows(1.0 - frac)
+        rows[cut, sr] = (1.0 - frac) * g
+        ledger["propagated_loss"][cut, sr] = lost
+        ledger["passed_on"][cut, sr] = by_country.sum(axis=1)
+        production[cut, sr] = p
+        touched[cut, sr] = True
+
+    def copies(self, chunk: _Chunk) -> Flows:
+        """Return the flows of every ban of a chunk and, last, the baseline's: ``k + 1`` copies.
+
+        Sparse, ``mineral`` the copy: the non-zero cells, in key order, as
+        :meth:`Flows.from_dense` would give them from the dense
+        ``[copy, stage, 1, e, i]`` flows; a stage of row factors only visits
+        the pairs of its baseline flows.
+        """
+        k, n_stages, n = chunk.production.shape
+        values, stages, exporter, importer = [], [], [], []
+        for s in range(n_stages):
+            if s == chunk.stage and chunk.flows is not None:
+                e, i = np.divmod(np.arange(n * n), n)
+                values.append(np.concatenate([chunk.flows, self.f0[s][None]]).reshape(k + 1, n * n))
+            else:
+                e, i = self.pairs[s]
+                factors = np.concatenate([chunk.rows[:, s, e], np.ones((1, len(e)))])
+                values.append(factors * self.f0[s, e, i])
+            stages.append(np.full(len(e), s))
+            exporter.append(e)
+            importer.append(i)
+        table = np.concatenate(values, axis=1)  # [ban, cell]
+        cells = np.flatnonzero(table)
+        ban, j = np.divmod(cells, table.shape[1])
+        tonnes = table.ravel()[cells]
+        return Flows.build(
+            mineral=ban,
+            stage=np.concatenate(stages)[j],
+            year=np.zeros(len(cells), dtype=np.int32),
+            exporter=np.concatenate(exporter)[j],
+            importer=np.concatenate(importer)[j],
+            content=tonnes,
+            value=tonnes,
         )
-        ledger["propagated_loss"][rows, sr] = lost
-        ledger["passed_on"][rows, sr] = mk.pass_through(f, self.f0[sr], self.p0[sr])
-        production[rows, sr] = p
-        flows[rows, sr] = f
-        touched[rows, sr] = True
+
+    def supply_change(
+        self,
+        stage: int,
+        production: np.ndarray,
+        rows: np.ndarray,
+        flows: np.ndarray | None,
+        adjust: np.ndarray,
+        touched: np.ndarray,
+        response: RowResponse | None,
+    ) -> np.ndarray:
+        """Change ``dA = dP + dM - dX`` (+ the cuts' correction) of every ban, ``[k, S, n]``.
+
+        As :func:`riskengine.scenarios.engine.importer_table` measures it; 0 at
+        the stages a ban leaves alone. Bans that only scale rows take it from the
+        engine's response (:meth:`~riskengine.scenarios.engine.RowResponse.supply_change`);
+        the others from their flows (:func:`~riskengine.scenarios.engine.balance`):
+        ``flows`` at the ban's ``stage``, ``diag(rows) F0`` elsewhere.
+        """
+        n = production.shape[-1]
+        change = np.zeros_like(production)
+        for s in np.flatnonzero(touched.any(axis=0)):
+            if response is not None:
+                change[:, s] = response.supply_change(int(s), np.arange(n)).T
+                continue
+            if s == stage and flows is not None:
+                shocked = flows
+            else:
+                shocked = rows[:, s, :, None] * self.f0[s]
+            change[:, s] = balance(production[:, s], shocked) - balance(self.p0[s], self.f0[s])
+            change[:, s] += adjust[:, s]
+        return change
 
 
 # ---------------------------------------------------------------- pricing
@@ -561,7 +727,7 @@ def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict
     out = {col: np.full((k, n_stages), np.nan) for col in PRICE_COLUMNS}
     override = market.elasticities.get(md.name)
     params = mk.market_parameters(md.name, None if override is None else override.eta)
-    c0 = np.maximum(balance(md.p0, md.f0), 0.0)  # [S, n]
+    c0 = md.consumption0  # [S, n]
     n = c0.shape[1]
     for s in range(n_stages):
         bans = np.flatnonzero(chunk.touched[:, s])
@@ -591,9 +757,24 @@ def _prices(md: _Mineral, chunk: _Chunk, market: Market, targeted: bool) -> dict
 
 # ----------------------------------------------------------------- sweep
 def _chunk_for(n_countries: int, n_stages: int) -> int:
-    """Bans per chunk that keep a chunk within :data:`CHUNK_BYTES`."""
+    """Bans per batch that keep a batch within :data:`CHUNK_BYTES`."""
     per_ban = CHUNK_ARRAYS * n_stages * max(n_countries, 1) ** 2 * 8
     return max(1, min(1024, CHUNK_BYTES // per_ban))
+
+
+def _batches_per_chunk(md: _Mineral, batch: int) -> int:
+    """Batches of ``batch`` bans whose copies the method scores in one call.
+
+    The market response runs batch by batch (a batch is what the engine's
+    mechanics see at once); the copies of up to ``S`` batches are scored
+    together as long as the method's temporaries (:data:`PAIR_ARRAYS` numbers
+    per flow of a copy) and the batches' ``[ban, e, i]`` flows of one stage
+    stay within :data:`CHUNK_BYTES`. Fewer, larger calls of the method.
+    """
+    n_stages, n = md.p0.shape
+    flows = sum(len(e) for e, _ in md.pairs)
+    per_ban = 8 * (PAIR_ARRAYS * max(flows, 1) + CHUNK_ARRAYS * n * n)
+    return max(1, min(n_stages, CHUNK_BYTES // (per_ban * batch)))
 
 
 def _candidates(f0: np.ndarray, target: int | None, allowed: np.ndarray | None) -> np.ndarray:
@@ -654,9 +835,11 @@ def sweep(
         Market parameters (:class:`riskengine.scenarios.models.Market` or a
         mapping of its fields): deflection, elasticities.
     chunk_size
-        Bans evaluated together. None (default) sizes each mineral's chunks
-        to stay within :data:`CHUNK_BYTES` (about ``CHUNK_ARRAYS * k * S n^2 * 8``
-        bytes for ``k`` bans of a mineral traded by ``n`` countries over ``S`` stages).
+        Bans evaluated together. None (default) sizes each mineral's batches
+        to stay within :data:`CHUNK_BYTES` (at most ``CHUNK_ARRAYS * k * S n^2 * 8``
+        bytes for ``k`` bans of a mineral traded by ``n`` countries over ``S``
+        stages), and the method scores a few batches at once where its memory
+        allows (:func:`_batches_per_chunk`).
     progress
         Called with ``(bans done, bans in all)`` after each chunk.
     pairs
@@ -746,7 +929,7 @@ def sweep(
 
     notes: list[str] = []
     seen: set[str] = set()
-    plans: list[tuple[_Mineral, int, np.ndarray, int | None]] = []
+    plans: list[tuple[_Mineral, int, list[np.ndarray], int | None]] = []
     for mineral in mineral_list:
         md = _Mineral(yt, mineral)
         t_local: int | None = None
@@ -764,9 +947,11 @@ def sweep(
                 else _candidates(md.f0[s], t_local, allowed)
             )
             size = chunk_size or _chunk_for(len(md.countries), len(md.stage_names))
-            for start in range(0, len(cands), size):
-                plans.append((md, int(s), cands[start : start + size], t_local))
-    total = sum(len(p[2]) for p in plans)
+            batches = [cands[start : start + size] for start in range(0, len(cands), size)]
+            group = 1 if chunk_size else _batches_per_chunk(md, size)
+            for start in range(0, len(batches), group):
+                plans.append((md, int(s), batches[start : start + group], t_local))
+    total = sum(len(b) for p in plans for b in p[2])
     logger.info("sweep %s: %d bans in %d chunks", year_, total, len(plans))
 
     ban_parts: list[pd.DataFrame] = []
@@ -804,15 +989,10 @@ def sweep(
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
 
-def _baseline(md: _Mineral, method: str, params: dict[str, Any], seen: set[str]) -> pd.DataFrame:
-    """Score one mineral before any ban."""
-    return score_copies(md.base, md.p0[None], md.f0[None], method, params, seen)
-
-
 def _chunk_tables(
     md: _Mineral,
     stage: int,
-    exporters: np.ndarray,
+    batches: list[np.ndarray],
     t_local: int | None,
     ids: np.ndarray,
     target: str | None,
@@ -820,20 +1000,26 @@ def _chunk_tables(
     market: Market,
     method: str,
     params: dict[str, Any],
-    baseline: pd.DataFrame,
     seen: set[str],
 ) -> Tables:
-    """Evaluate one chunk of bans and label it (a task on a cluster)."""
-    chunk = md.run(stage, exporters, t_local, severity, market.deflection)
+    """Evaluate one chunk of bans and label it (a task on a cluster).
+
+    The market response runs batch by batch; the method scores the copies of
+    every ban of the chunk and the baseline in one call (the last copy is the
+    baseline).
+    """
+    parts = [md.run(stage, b, t_local, severity, market.deflection) for b in batches]
+    chunk = _Chunk.join(parts, md.f0[stage])
     prices = _prices(md, chunk, market, t_local is not None)
+    production = np.concatenate([chunk.production, md.p0[None]])
     scores = score_copies(
-        md.base, chunk.production, chunk.flows, method, params, seen, baseline=(md.p0, md.f0)
+        md.base, production, md.copies(chunk), method, params, seen, baseline=(md.p0, md.f0)
     )
-    return _tables(md, chunk, ids, target, severity, prices, baseline, scores)
+    return _tables(md, chunk, ids, target, severity, prices, scores)
 
 
 def _run_chunks(
-    plans: list[tuple[_Mineral, int, np.ndarray, int | None]],
+    plans: list[tuple[_Mineral, int, list[np.ndarray], int | None]],
     target: str | None,
     severity: float,
     market: Market,
@@ -844,23 +1030,20 @@ def _run_chunks(
 ) -> Iterator[Tables]:
     """Tables of every chunk in plan order, computed here or chunk by chunk on the cluster.
 
-    Ban ids follow the plan. The baseline scores of every mineral come first;
-    on a cluster each mineral is sent to the workers once.
+    Ban ids follow the plan. On a cluster each mineral is sent to the workers once.
     """
     from riskengine.cluster import ordered, share
 
     minerals = list({md.name: md for md, *_ in plans}.values())
     shipped = share(client, minerals)
-    first = ((md, method, params, seen) for md in minerals)
-    scores = ordered(client, _baseline, first, name="sweep-baseline", shared=shipped, seen=seen)
-    baseline = dict(zip([md.name for md in minerals], scores, strict=True))
     tasks: list[tuple[Any, ...]] = []
     next_id = 0
-    for md, s, exporters, t_local in plans:
-        ids = np.arange(next_id, next_id + len(exporters))
-        next_id += len(exporters)
-        tasks.append((md, s, exporters, t_local, ids, target, severity, market, method, params,
-                      baseline[md.name], seen))  # fmt: skip
+    for md, s, batches, t_local in plans:
+        bans = sum(len(b) for b in batches)
+        ids = np.arange(next_id, next_id + bans)
+        next_id += bans
+        tasks.append((md, s, batches, t_local, ids, target, severity, market, method, params,
+                      seen))  # fmt: skip
     yield from ordered(client, _chunk_tables, tasks, name="sweep", shared=shipped, seen=seen)
 
 
@@ -871,21 +1054,31 @@ def _tables(
     target: str | None,
     severity: float,
     prices: dict[str, np.ndarray],
-    baseline: pd.DataFrame,
     scores: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Labelled tables of one chunk."""
+    """Labelled tables of one chunk; ``scores`` of copy ``k`` are the baseline's."""
     k, n_stages, n = chunk.production.shape
-    stage_names = np.asarray(md.stage_names, dtype=object)
+    stage_index = md.stage_index
     exporter = md.countries.to_numpy()[chunk.exporters]
     if exporter.ndim == 2:  # pairs: both exporters in one label
         exporter = np.array([PAIR_SEP.join(map(str, p)) for p in exporter], dtype=object)
+    exporters = pd.Index(exporter)
     ban_stage = md.stage_names[chunk.stage]
-    target_label = target or "all"
+
+    def ban_columns(b: np.ndarray) -> dict[str, Any]:
+        """Columns that name the ban of each row."""
+        return {
+            "ban": ids[b],
+            "mineral": md.name,
+            "stage": ban_stage,
+            "exporter": label_column(exporters, b),
+            "target": target or "all",
+            "severity": severity,
+        }
 
     # ---- per (ban, stage, country): shortfalls as importer_table computes them
-    c0 = np.maximum(balance(md.p0, md.f0), 0.0)  # [S, n]
-    change = balance(chunk.production, chunk.flows) - balance(md.p0, md.f0)[None] + chunk.adjust
+    c0 = md.consumption0  # [S, n]
+    change = chunk.change.copy()
     gross = np.maximum(-change, 0.0)
     gross = np.where(gross > TINY, gross, 0.0)
     short = np.maximum(gross - 0.0, 0.0)
@@ -897,10 +1090,11 @@ def _tables(
     short = np.where(touched, short, 0.0)
     change = np.where(touched, change, 0.0)
     keep_engine = touched & ((short > 0) | (change != 0) | (blocked > 0))
-    keep_engine &= np.asarray(md.countries != OTHER_COUNTRIES)[None, None, :]
+    keep_engine &= md.named[None, None, :]
 
     # ---- one label axis: the countries, then regions the method scores, sorted
-    labels = pd.Index(sorted({*map(str, md.countries), *baseline["country"], *scores["country"]}))
+    codes, scored = pd.factorize(scores["country"])
+    labels = pd.Index(sorted({*map(str, md.countries), *scored}))
     cpos = labels.get_indexer(md.countries)
     n_labels = len(labels)
 
@@ -909,20 +1103,14 @@ def _tables(
         out[..., cpos] = values
         return out
 
-    stage_index = pd.Index(md.stage_names)
-
-    def dense(frame: pd.DataFrame, copies: int) -> np.ndarray:
-        out = np.full((copies, n_stages, n_labels), np.nan)
-        out[
-            frame["copy"].to_numpy(dtype=int),
-            stage_index.get_indexer(pd.Index(frame["stage"])),
-            labels.get_indexer(pd.Index(frame["country"])),
-        ] = frame["value"].to_numpy(dtype=float)
-        return out
-
     # score changes: shocked copies against the baseline (rows on either side, as compare())
-    before = dense(baseline, 1)
-    after = dense(scores, k)
+    values = np.full((k + 1, n_stages, n_labels), np.nan)
+    values[
+        scores["copy"].to_numpy(dtype=int),
+        label_positions(scores["stage"], stage_index),
+        labels.get_indexer(pd.Index(scored))[codes],
+    ] = scores["value"].to_numpy(dtype=float)
+    before, after = values[k:], values[:k]
     delta = after - before
     nan_b, nan_a = np.isnan(before), np.isnan(after)
     with np.errstate(invalid="ignore"):
@@ -934,24 +1122,22 @@ def _tables(
         pct = np.where(
             consumption[None] > 0, 100.0 * spread(short, 0.0) / consumption[None], np.nan
         )
+    shortfall = spread(short, 0.0)[b_i, s_i, c_i]
+    shortfall_pct = pct[b_i, s_i, c_i]
+    score_change = delta[b_i, s_i, c_i]
     impacts = pd.DataFrame(
         {
-            "ban": ids[b_i],
-            "mineral": md.name,
-            "stage": ban_stage,
-            "exporter": exporter[b_i],
-            "target": target_label,
-            "severity": severity,
-            "affected_stage": stage_names[s_i],
-            "country": labels.to_numpy()[c_i],
+            **ban_columns(b_i),
+            "affected_stage": label_column(stage_index, s_i),
+            "country": label_column(labels, c_i),
             "consumption_t": consumption[s_i, c_i],
             "blocked_t": spread(blocked, 0.0)[b_i, s_i, c_i],
             "supply_change_t": spread(change, 0.0)[b_i, s_i, c_i],
-            "shortfall_t": spread(short, 0.0)[b_i, s_i, c_i],
-            "shortfall_pct": pct[b_i, s_i, c_i],
+            "shortfall_t": shortfall,
+            "shortfall_pct": shortfall_pct,
             "score_baseline": before[0, s_i, c_i],
             "score_shocked": after[b_i, s_i, c_i],
-            "score_change": delta[b_i, s_i, c_i],
+            "score_change": score_change,
         }
     )
 
@@ -961,29 +1147,22 @@ def _tables(
     b_m, s_m = np.nonzero(chunk.touched)
     markets = pd.DataFrame(
         {
-            "ban": ids[b_m],
-            "mineral": md.name,
-            "stage": ban_stage,
-            "exporter": exporter[b_m],
-            "target": target_label,
-            "severity": severity,
-            "affected_stage": stage_names[s_m],
+            **ban_columns(b_m),
+            "affected_stage": label_column(stage_index, s_m),
             "world_production_t": wp[s_m],
             "world_trade_t": wt[s_m],
-            **{
-                f"{key}_t": chunk.ledger[key][b_m, s_m]
-                for key in ("blocked", "deflected", "withheld", "passed_on", "propagated_loss")
-            },
+            **{f"{key}_t": chunk.ledger[key][b_m, s_m] for key in LEDGER},
             **{col: prices[col][b_m, s_m] for col in PRICE_COLUMNS},
         }
     )
 
-    # ---- one row per ban
+    # ---- one row per ban: its impacts summed up (rows of bans that moved nothing: none)
     s_ban = chunk.stage
-    per_ban = impacts.groupby("ban")
-    n_short = (impacts["shortfall_t"] > 0).groupby(impacts["ban"]).sum()
-    max_pct = per_ban["shortfall_pct"].max()
-    max_score = per_ban["score_change"].max()
+    importers_short = np.bincount(b_i[shortfall > 0], minlength=k).astype(np.int64)
+    max_pct = np.full(k, np.nan)
+    np.fmax.at(max_pct, b_i, shortfall_pct)
+    max_score = np.full(k, np.nan)
+    np.fmax.at(max_score, b_i, score_change)
     refining = np.full(k, np.nan)
     if md.s_ref is not None and md.s_ref != s_ban:
         refining = np.where(
@@ -991,12 +1170,7 @@ def _tables(
         )
     bans = pd.DataFrame(
         {
-            "ban": ids,
-            "mineral": md.name,
-            "stage": ban_stage,
-            "exporter": exporter,
-            "target": target_label,
-            "severity": severity,
+            **ban_columns(np.arange(k)),
             "blocked_t": chunk.ledger["blocked"][:, s_ban],
             "deflected_t": chunk.ledger["deflected"][:, s_ban],
             "withheld_t": chunk.ledger["withheld"][:, s_ban],
@@ -1004,9 +1178,9 @@ def _tables(
             "propagated_loss_t": chunk.ledger["propagated_loss"].sum(axis=1),
             **{col: prices[col][:, s_ban] for col in PRICE_COLUMNS},
             "refining_price_change_pct": refining,
-            "importers_short": n_short.reindex(ids, fill_value=0).to_numpy(),
-            "max_shortfall_pct": max_pct.reindex(ids).to_numpy(dtype=float),
-            "max_score_change": max_score.reindex(ids).to_numpy(dtype=float),
+            "importers_short": importers_short,
+            "max_shortfall_pct": max_pct,
+            "max_score_change": max_score,
         }
     )
-    return bans, markets, impacts.reset_index(drop=True)
+    return bans, markets, impacts
