@@ -3,10 +3,11 @@
 The Monte Carlo, the ban sweeps, the sensitivity analysis, the backtest and
 the BACI import split their work into the engine's own partitions (units of
 draws with their own seed streams, chunks of bans, minerals, events, yearly
-files). On one process they run one after the other; given a Dask client,
-each partition is a task on the cluster, and the partial results come back
-to the client, which reduces them **in partition order** with the code the
-single process uses. A result therefore does not depend on the number of
+files). In one process they run one after the other (the Monte Carlo
+evaluates the batches of a unit on local threads, :func:`threaded`); given a
+Dask client, each partition is a task on the cluster, and the partial
+results come back to the client, which reduces them **in partition order**
+with the code the single process uses. A result therefore does not depend on the number of
 workers, on where a task ran or on a task that was run twice because its
 worker was lost: it is the single-process result, bit for bit.
 
@@ -41,9 +42,10 @@ differently with another number of threads: the last bits of a result then
 depend on the machine's cores, and Dask's workers run BLAS on one thread.
 Every partition therefore runs with BLAS on one thread
 (:func:`one_blas_thread`), in one process as on a worker, so that a result
-is the same on any machine and any cluster. The engine's products are small
-and run faster so (the sweep of every ban of the default data: 9 s instead
-of 19 s with two BLAS threads, on two cores).
+is the same on any machine and any cluster. The engine's products are small,
+so nothing is lost (the sweep of every ban of the default data takes 1.9 s
+either way on two cores), and the threads of one process (Monte Carlo's
+``threads=``, :func:`threaded`) do not share their cores with BLAS's.
 
 Workers' memory allocator
 -------------------------
