@@ -185,6 +185,32 @@ class Flows:
             value=None if value is None else value[cells],
         )
 
+    def with_content(self, content: np.ndarray) -> Flows:
+        """Return the same pairs with other contained tonnes and no values.
+
+        What :meth:`build` makes of these coordinates and ``content`` (known,
+        finite tonnes), without re-deriving the flags: every quantity known,
+        no value, nothing screened.
+        """
+        n = len(content)
+        no = np.zeros(n, dtype=bool)
+        return Flows(
+            mineral=self.mineral,
+            stage=self.stage,
+            year=self.year,
+            exporter=self.exporter,
+            importer=self.importer,
+            product=np.full(n, -1, dtype=np.int32),
+            content=content,
+            gross=content.copy(),
+            value=np.zeros(n),
+            priced=np.zeros(n),
+            priced_value=np.zeros(n),
+            has_quantity=np.ones(n, dtype=bool),
+            has_value=no,
+            screened=no.copy(),
+        )
+
     def take(self, index: np.ndarray | slice) -> Flows:
         """Flows at ``index`` (a boolean mask, integer positions or a slice: views)."""
         if isinstance(index, np.ndarray) and index.dtype == bool and index.shape == (len(self),):

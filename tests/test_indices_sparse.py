@@ -281,3 +281,19 @@ def test_loss_weighted_mean_matches_the_loop_and_never_lowers_a_cell_short_of_su
     fell = ix.segment_sum(cells, after, 4) < ix.segment_sum(cells, before, 4)
     assert (risk[fell] >= risk0[fell] - 1e-12).all()
     assert ((risk[fell] >= 0) & (risk[fell] <= 1 + 1e-12)).all()
+
+
+@SETTINGS
+@given(arrays(np.float64, (2, 3, 4, 4), elements=quantity), st.floats(0.0, 2.0))
+def test_flows_with_content_is_build_on_the_same_pairs(dense: np.ndarray, factor: float) -> None:
+    flows = Flows.from_dense(dense[:, :, None])  # [mineral, stage, year, exporter, importer]
+    content = flows.content * factor
+    fast = flows.with_content(content)
+    built = Flows.build(
+        mineral=flows.mineral, stage=flows.stage, year=flows.year,
+        exporter=flows.exporter, importer=flows.importer, content=content,
+    )  # fmt: skip
+    for name in Flows.__dataclass_fields__:
+        got, want = getattr(fast, name), getattr(built, name)
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want, err_msg=name)

@@ -467,7 +467,7 @@ def _joined_pairs(ds: Dataset, baseline: Dataset | None) -> tuple[Flows, np.ndar
     ):
         shocked = np.zeros(n)
         shocked[at] = pairs.content
-        return _with_content(old, shocked), old.content
+        return old.with_content(shocked), old.content
     keys = np.concatenate([new_keys, old_keys])
     # both sides are sorted by the key (Dataset.pairs), so a stable sort only merges two
     # runs; the union and each pair's place in it are then those of np.unique
@@ -485,15 +485,3 @@ def _joined_pairs(ds: Dataset, baseline: Dataset | None) -> tuple[Flows, np.ndar
     coords = np.unravel_index(union, (m, s, t, c, c))
     joined = Flows.build(**dict(zip(dims, coords, strict=True)), content=after)
     return joined, before
-
-
-def _with_content(pairs: Flows, content: np.ndarray) -> Flows:
-    """Return ``pairs`` with other tonnes, as ``Flows.build`` on their coordinates (no values)."""
-    n = len(content)
-    no = np.zeros(n, dtype=bool)
-    return Flows(
-        mineral=pairs.mineral, stage=pairs.stage, year=pairs.year, exporter=pairs.exporter,
-        importer=pairs.importer, product=np.full(n, -1, dtype=np.int32), content=content,
-        gross=content.copy(), value=np.zeros(n), priced=np.zeros(n), priced_value=np.zeros(n),
-        has_quantity=np.ones(n, dtype=bool), has_value=no, screened=no.copy(),
-    )  # fmt: skip
