@@ -107,6 +107,10 @@ CHUNK_BYTES = 512 * 2**20
 CHUNK_ARRAYS = 12
 PAIR_ARRAYS = 80
 
+#: A score change up to this is rounding (scores lie in [0, 1]): alone it makes no
+#: impact row, so the rows of a ban do not depend on how its copy was batched.
+SCORE_TINY = 1e-12
+
 
 #: Price columns of the sweep, as in :func:`riskengine.scenarios.engine.market_table`.
 PRICE_COLUMNS: tuple[str, ...] = (
@@ -215,7 +219,8 @@ class SweepResult(Result):
         :attr:`riskengine.ScenarioResult.importers`), ``score_baseline``,
         ``score_shocked`` and ``score_change`` (as in
         :meth:`riskengine.ScenarioResult.score_changes`). Regions have scores
-        only.
+        only. A score change up to :data:`SCORE_TINY` and tonnes up to a gram
+        are rounding and make no row on their own.
     elapsed_s : float
         Wall time of the sweep.
     pairs : bool
@@ -1114,7 +1119,7 @@ def _tables(
     delta = after - before
     nan_b, nan_a = np.isnan(before), np.isnan(after)
     with np.errstate(invalid="ignore"):
-        keep_score = ~(nan_b & nan_a) & ((nan_b != nan_a) | (delta != 0))
+        keep_score = ~(nan_b & nan_a) & ((nan_b != nan_a) | (np.abs(delta) > SCORE_TINY))
     keep = spread(keep_engine, False) | keep_score
     b_i, s_i, c_i = np.nonzero(keep)
     consumption = spread(c0, np.nan)
