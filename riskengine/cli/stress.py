@@ -277,8 +277,8 @@ def simulate_command(
         typer.Option(
             "--threads",
             min=1,
-            help="Threads evaluating draws in this process (default: one per core); the "
-            "result does not depend on it.",
+            help="Threads evaluating draws in this process (default: one per core, at most "
+            "4); the result does not depend on it.",
         ),
     ] = None,
     grades: Annotated[

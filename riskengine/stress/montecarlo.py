@@ -85,7 +85,8 @@ when the rank falls on a bin whose draws are all equal (the atoms of
 discrete disruption patterns), otherwise interpolated between the bin's
 smallest and largest draw (the bins are 5.5 % wide, so the error is below
 that and, at ``n >= 10,000``, well below the Monte Carlo error). Memory is
-``O(series x N_BINS + batch_size x (cells + series))`` whatever ``n``.
+``O(series x N_BINS + (threads + 1) x batch_size x (cells + series))``
+whatever ``n`` (``threads`` batches under way while one is added).
 
 Reproducibility
 ---------------
@@ -179,6 +180,9 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
+#: Default ceiling of ``threads``: the engine's array work shares the interpreter
+#: between its calls, so more threads than this add memory, not speed.
+MAX_THREADS = 4
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
 #: Blocks per unit: statistics are summed block by block within a unit, then unit by
@@ -1306,8 +1310,9 @@ def simulate(
         or first-order losses only.
     threads
         Threads that evaluate batches of draws in one process (default: one
-        per core the process may use); ignored on a cluster, whose workers
-        run one batch at a time. The result does not depend on it.
+        per core the process may use, at most :data:`MAX_THREADS`); ignored on
+        a cluster, whose workers run one batch at a time. The result does not
+        depend on it.
 
     Returns
     -------
@@ -1378,7 +1383,7 @@ def simulate(
     acc = _Accumulator(plan.bound, limits)
     started = time.perf_counter()
     if threads is None:
-        threads = local_threads()
+        threads = min(local_threads(), MAX_THREADS)
     for part in _units(plan, entropy, n, batch, limits, progress, runner, threads):
         acc.merge(part)
     stats = _summary(plan, acc, thr)
