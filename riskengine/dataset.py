@@ -268,10 +268,10 @@ class Dataset:
             except (TypeError, ValueError) as exc:
                 raise UnknownLabelError("year", wanted, index) from exc
         # a label -> position table per axis, built once (methods look stages up often)
-        tables: dict[int, dict[Any, int]] = self.__dict__.setdefault("_positions", {})
-        table = tables.get(id(index))
+        tables: dict[str, dict[Any, int]] = self.__dict__.setdefault("_positions", {})
+        table = tables.get(dim)
         if table is None:
-            table = tables[id(index)] = {label: i for i, label in enumerate(index)}
+            table = tables[dim] = {label: i for i, label in enumerate(index)}
         pos = np.array([_lookup(table, w) for w in wanted], dtype=np.intp)
         if (pos < 0).any():
             raise UnknownLabelError(
