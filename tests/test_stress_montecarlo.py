@@ -590,3 +590,25 @@ def test_pass_through_and_propagation_in_a_draw_are_the_engines():
     assert short[("refining", "CHN")] == pytest.approx(20.0)
     assert short[("refining", "JPN")] == pytest.approx(10.0)
     assert short[("refining", "USA")] == pytest.approx(10.0)
+
+
+def test_a_draw_without_an_outside_market_is_said_not_hidden() -> None:
+    # two refiners that consume and trade with each other, both always disrupted:
+    # no country is left outside to price the loss
+    c_idx = pd.Index(["AUS", "CHN"], name="country")
+    s = STAGES.index("refining")
+    prod = np.zeros((1, len(STAGES), 1, 2))
+    prod[0, s, 0] = [100.0, 80.0]
+    tq = np.zeros((1, len(STAGES), 1, 2, 2))
+    tq[0, s, 0, 0, 1], tq[0, s, 0, 1, 0] = 30.0, 10.0
+    gov = np.full((len(WGI_INDICATORS), 1, 2), np.nan)
+    gov[WGI_INDICATORS.index("PV"), 0] = [0.5, -0.5]
+    ds = Dataset.from_arrays(
+        minerals=["cobalt"], years=[2024], countries=c_idx, production=prod, trade=tq,
+        trade_value=tq * 1000.0, governance=gov, governance_years=[2022], name="closed",
+    )  # fmt: skip
+    with pytest.warns(RiskEngineWarning, match="cobalt/refining: in some draws every country"):
+        result = riskengine.simulate(
+            ds, n=1000, seed=1, probability={"AUS": 1.0, "CHN": 1.0}, severity=1.0
+        )
+    assert (result.prices["mean_price_change_pct"] == 0).all()

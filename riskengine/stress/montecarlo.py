@@ -889,12 +889,20 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
             res.withheld[:, s], outside, inside, PRICE_HORIZON_MONTHS, r.params,
             demand_change=res.propagated_loss[:, s],
         )  # fmt: skip
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             change = 100.0 * np.expm1(np.minimum(x_out, 700.0))
-        # no outside market (everyone who consumes is disrupted): no outside price
-        out[len(plan.series) + j, moved] = np.where(
-            np.isfinite(change), np.maximum(change, 0.0), 0.0
-        )
+        undefined = ~np.isfinite(change)
+        if undefined.any():
+            # everyone who consumes is disrupted: there is no outside market to price
+            row = plan.prices.iloc[j]
+            warnings.warn(
+                f"{row['mineral']}/{row['stage']}: in some draws every country that "
+                "consumes is disrupted, so there is no outside market; those draws count "
+                "as no outside price change in the prices table",
+                RiskEngineWarning,
+                stacklevel=2,
+            )
+        out[len(plan.series) + j, moved] = np.where(undefined, 0.0, np.maximum(change, 0.0))
 
 
 def shortfalls(
