@@ -379,16 +379,14 @@ class Simulation:
     def consumption0(self, m: int, s: int) -> np.ndarray:
         """Baseline apparent consumption ``max(P + M - X, 0)`` of a pair."""
         f0 = None if self.flows0 is None else self.flows0[m, s]
-        return np.maximum(balance(self.production0[m, s], f0), 0.0)
+        return consumption(self.production0[m, s], f0)
 
     def supply_change(self, m: int, s: int) -> np.ndarray:
         """Change ``dA`` in what stays in each country."""
         f0 = None if self.flows0 is None else self.flows0[m, s]
         f1 = None if self.flows is None else self.flows[m, s]
-        return (
-            balance(self.production[m, s], f1)
-            - balance(self.production0[m, s], f0)
-            + self.adjust[m, s]
+        return supply_change(
+            self.production0[m, s], f0, self.production[m, s], f1, self.adjust[m, s]
         )
 
 
@@ -464,6 +462,26 @@ def balance(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
     if flows is None:
         return production.copy()
     return production + flows.sum(axis=-2) - flows.sum(axis=-1)
+
+
+def consumption(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
+    """Apparent consumption ``max(P + M - X, 0)`` per country, over any leading axes."""
+    return np.maximum(balance(production, flows), 0.0)
+
+
+def supply_change(
+    production0: np.ndarray,
+    flows0: np.ndarray | None,
+    production: np.ndarray,
+    flows: np.ndarray | None,
+    adjust: np.ndarray,
+) -> np.ndarray:
+    """Change ``dA = (P' + M' - X') - (P + M - X) + adj`` of what stays in each country.
+
+    ``adj`` corrects countries whose export cut exceeds their output cut
+    (:func:`cut_output`); any leading axes.
+    """
+    return balance(production, flows) - balance(production0, flows0) + adjust
 
 
 @dataclass
@@ -685,15 +703,13 @@ class _Engine:
 
     def consumption0(self, m: int, s: int) -> np.ndarray:
         f0 = None if self.f0 is None else self.f0[m, s]
-        return np.maximum(balance(self.p0[m, s], f0), 0.0)
+        return consumption(self.p0[m, s], f0)
 
     def shortfall(self, m: int, s: int) -> np.ndarray:
         """Return the shortfall before stockpile draws, ``[c]``."""
         f0 = None if self.f0 is None else self.f0[m, s]
-        change = (
-            balance(self.p[m, s], self.flows_of(m, s))
-            - balance(self.p0[m, s], f0)
-            + self.adjust[m, s]
+        change = supply_change(
+            self.p0[m, s], f0, self.p[m, s], self.flows_of(m, s), self.adjust[m, s]
         )
         need = self.consumption0(m, s) * (self.demand[m, s] - 1.0)
         return np.maximum(need - change, 0.0)

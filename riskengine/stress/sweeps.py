@@ -70,11 +70,12 @@ from riskengine.scenarios import market as mk
 from riskengine.scenarios.engine import (
     TINY,
     RowResponse,
-    balance,
+    consumption,
     cut_output,
     feed_loss,
     refinery_feed,
     respond_rows,
+    supply_change,
 )
 from riskengine.scenarios.models import Market
 from riskengine.stress._common import (
@@ -523,7 +524,7 @@ class _Mineral:
         self.base = restrict(yt.dataset, mineral, self.idx)
         self.stage_names = [str(s) for s in yt.dataset.stages]
         self.stage_index = pd.Index(self.stage_names)
-        self.consumption0 = np.maximum(balance(self.p0, self.f0), 0.0)  # [S, n]
+        self.consumption0 = consumption(self.p0, self.f0)  # [S, n]
         self.named = np.asarray(self.countries != OTHER_COUNTRIES)  # not the residual row
         self._prepared: list[mk.PassThrough] | None = None
 
@@ -697,7 +698,7 @@ class _Mineral:
         As :func:`riskengine.scenarios.engine.importer_table` measures it; 0 at
         the stages a ban leaves alone. Bans that only scale rows take it from the
         engine's response (:meth:`~riskengine.scenarios.engine.RowResponse.supply_change`);
-        the others from their flows (:func:`~riskengine.scenarios.engine.balance`):
+        the others from their flows (:func:`~riskengine.scenarios.engine.supply_change`):
         ``flows`` at the ban's ``stage``, ``diag(rows) F0`` elsewhere.
         """
         n = production.shape[-1]
@@ -710,8 +711,9 @@ class _Mineral:
                 shocked = flows
             else:
                 shocked = rows[:, s, :, None] * self.f0[s]
-            change[:, s] = balance(production[:, s], shocked) - balance(self.p0[s], self.f0[s])
-            change[:, s] += adjust[:, s]
+            change[:, s] = supply_change(
+                self.p0[s], self.f0[s], production[:, s], shocked, adjust[:, s]
+            )
         return change
 
 
