@@ -1008,21 +1008,25 @@ class _Accumulator:
             d = values - central
             self.effect[0] += d.sum(axis=1)
             self.effect[1] += np.einsum("sd,sd->s", d, d)
-        self.positive += np.count_nonzero(values, axis=1)
+        counts = np.count_nonzero(values, axis=1)
+        self.positive += counts
         for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
             self.above[t] += np.count_nonzero(values > limit[:, None], axis=1)
         # the histogram a few hundred series at a time: temporaries stay in cache
         # (a bin's draws are added in the same order whatever the chunk)
         step = max(1, _CHUNK_VALUES // max(n_draws, 1))
         for first in range(0, n_series, step):
-            self._bin(values[first : first + step], first)
+            part = slice(first, first + step)
+            self._bin(values[part], counts[part], first)
 
-    def _bin(self, values: np.ndarray, first: int) -> None:
-        """Add the positive draws of series ``first, first + 1, ...`` to their histograms."""
+    def _bin(self, values: np.ndarray, counts: np.ndarray, first: int) -> None:
+        """Add the positive draws of series ``first, first + 1, ...`` to their histograms.
+
+        ``counts`` are the positive draws of each of these series.
+        """
         n_series = values.shape[0]
-        counts = np.count_nonzero(values, axis=1)
         flat_values = values.ravel()
-        x = flat_values[np.flatnonzero(flat_values)]  # series by series, as counted
+        x = flat_values[flat_values != 0]  # series by series, as counted
         if not len(x):
             return
         # bin of each positive draw on its series' logarithmic grid
