@@ -999,25 +999,33 @@ class _Accumulator:
             self._log_upper = np.log10(np.where(self.upper > 0, self.upper, 1.0))
 
     def add(self, values: np.ndarray, central: np.ndarray | None = None) -> None:
-        """Add one block of draws ``[series, draws]`` (and the same draws at central grades)."""
+        """Add one block of draws ``[series, draws]`` (and the same draws at central grades).
+
+        A few hundred series at a time, so that a block is read from memory
+        once and every statistic works on data in cache; each statistic is a
+        per-series reduction (a bin's draws are added in the same order), so
+        the result does not depend on the chunking.
+        """
         n_series, n_draws = values.shape
         self.n += n_draws
-        self.total += values.sum(axis=1)
-        self.total_sq += np.einsum("sd,sd->s", values, values)
-        if central is not None:
-            d = values - central
-            self.effect[0] += d.sum(axis=1)
-            self.effect[1] += np.einsum("sd,sd->s", d, d)
-        counts = np.count_nonzero(values, axis=1)
-        self.positive += counts
-        for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
-            self.above[t] += np.count_nonzero(values > limit[:, None], axis=1)
-        # the histogram a few hundred series at a time: temporaries stay in cache
-        # (a bin's draws are added in the same order whatever the chunk)
         step = max(1, _CHUNK_VALUES // max(n_draws, 1))
         for first in range(0, n_series, step):
             part = slice(first, first + step)
-            self._bin(values[part], counts[part], first)
+            self._add_series(values[part], None if central is None else central[part], part)
+
+    def _add_series(self, values: np.ndarray, central: np.ndarray | None, part: slice) -> None:
+        """Add the draws of the series ``part`` (rows of ``values``) to their statistics."""
+        self.total[part] += values.sum(axis=1)
+        self.total_sq[part] += np.einsum("sd,sd->s", values, values)
+        if central is not None:
+            d = values - central
+            self.effect[0, part] += d.sum(axis=1)
+            self.effect[1, part] += np.einsum("sd,sd->s", d, d)
+        counts = np.count_nonzero(values, axis=1)
+        self.positive[part] += counts
+        for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
+            self.above[t, part] += np.count_nonzero(values > limit[part, None], axis=1)
+        self._bin(values, counts, int(part.start))
 
     def _bin(self, values: np.ndarray, counts: np.ndarray, first: int) -> None:
         """Add the positive draws of series ``first, first + 1, ...`` to their histograms.
