@@ -874,13 +874,14 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
         return
     sev = sev_all[moved]
     k = len(moved)
+    draws = slice(None) if k == len(sev_all) else moved  # most often every draw moved
     factor = np.ones((k, n))
     factor[:, r.exporters] = 1.0 - sev
     scale = np.broadcast_to(factor[:, None, :], (k, n_s, n))  # every stage of the mineral
     res = respond_rows(r.production, r.flows, scale, r.feed, r.s_mine, r.s_ref, r.prepared)
     for s, rows, first in r.tracked:
         change = res.supply_change(s, rows)
-        out[first : first + len(rows), moved] = _clip(np.negative(change, out=change))
+        out[first : first + len(rows), draws] = _clip(np.negative(change, out=change))
     hit = sev > 0
     for s, j, c0 in r.priced:
         inside = (hit * c0[r.exporters]).sum(axis=1)
@@ -902,7 +903,7 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarr
                 RiskEngineWarning,
                 stacklevel=2,
             )
-        out[len(plan.series) + j, moved] = np.where(undefined, 0.0, np.maximum(change, 0.0))
+        out[len(plan.series) + j, draws] = np.where(undefined, 0.0, np.maximum(change, 0.0))
 
 
 def shortfalls(
