@@ -183,20 +183,29 @@ def score_copies(
     if baseline is not None:
         p0, f0 = baseline
         # the same k copies of the baseline serve every chunk of that size: folded once
-        cache: dict[tuple[int, int, int], Dataset] = base.__dict__.setdefault("_unshocked", {})
-        key = (k, id(p0), id(f0))
-        if key not in cache:
-            cache[key] = _fold(
-                base,
-                minerals=names,
-                years=base.years,
-                production=np.broadcast_to(p0[None, :, None, :], production[:, :, None, :].shape),
-                flows=_tile(sparse_flows(f0[None, :, None]), k),
-                governance=base.governance,
-                governance_years=base.governance_years,
-                mineral_info=folded_info,
+        # (the entry holds the baseline arrays it was folded from, and is used for them only)
+        cache: dict[int, tuple[np.ndarray, np.ndarray, Dataset]] = base.__dict__.setdefault(
+            "_unshocked", {}
+        )
+        entry = cache.get(k)
+        if entry is None or entry[0] is not p0 or entry[1] is not f0:
+            entry = cache[k] = (
+                p0,
+                f0,
+                _fold(
+                    base,
+                    minerals=names,
+                    years=base.years,
+                    production=np.broadcast_to(
+                        p0[None, :, None, :], production[:, :, None, :].shape
+                    ),
+                    flows=_tile(sparse_flows(f0[None, :, None]), k),
+                    governance=base.governance,
+                    governance_years=base.governance_years,
+                    mineral_info=folded_info,
+                ),
             )
-        kwargs.update(against_baseline(method, cache[key]))
+        kwargs.update(against_baseline(method, entry[2]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = score(folded, method=method, **kwargs)
