@@ -810,15 +810,50 @@ def _clip(loss: np.ndarray) -> np.ndarray:
     return loss
 
 
+class _Buffers:
+    """Arrays of shortfalls handed back once added, for the next batches to fill.
+
+    A fresh array of a batch's shortfalls (tens of MB) costs a page fault per
+    page on its first writes, and the faults of threads wait on each other;
+    reusing the arrays of added batches costs one pass of zeros instead.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, int]) -> np.ndarray:
+        """Return an array of zeros of ``shape``: a handed-back one if there is one."""
+        with self._lock:
+            at = next((i for i, a in enumerate(self._free) if a.shape == shape), None)
+            buffer = None if at is None else self._free.pop(at)
+        if buffer is None:
+            return np.zeros(shape)
+        buffer.fill(0.0)
+        return buffer
+
+    def give(self, buffer: np.ndarray) -> None:
+        """Hand an array back (its values are no longer needed)."""
+        with self._lock:
+            self._free.append(buffer)
+
+
 def _shortfalls(
-    plan: Plan, severities: np.ndarray, fractions: np.ndarray | None
+    plan: Plan,
+    severities: np.ndarray,
+    fractions: np.ndarray | None,
+    buffers: _Buffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Shortfalls ``[series, draw]`` with ``fractions``, and at the central fractions.
 
-    The second array is None without ``fractions``.
+    The second array is None without ``fractions``. The first is taken from
+    ``buffers`` when given.
     """
     n_draws = severities.shape[0]
-    out = np.zeros((plan.n_series, n_draws))
+    shape = (plan.n_series, n_draws)
+    out = np.zeros(shape) if buffers is None else buffers.take(shape)
     if plan.market:
         # one stream block at a time: a draw's numbers never depend on the batch
         for first in range(0, n_draws, STREAM_BLOCK):
@@ -933,11 +968,12 @@ def _iter_blocks(
 
 
 def _evaluate(
-    plan: Plan, entropy: int, n: int, blocks: range
+    plan: Plan, entropy: int, n: int, blocks: range, buffers: _Buffers | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Shortfalls ``[series, draws]`` of consecutive blocks of a run of ``n``.
 
-    And the same draws at central grades (None without grades).
+    And the same draws at central grades (None without grades); the
+    shortfalls' array is taken from ``buffers`` when given.
     """
     parts = []
     fractions = []
@@ -950,6 +986,7 @@ def _evaluate(
         plan,
         np.concatenate(parts, axis=0),
         np.concatenate(fractions, axis=0) if fractions else None,
+        buffers,
     )
 
 
@@ -1478,7 +1515,8 @@ def unit_statistics(
     per_batch = min(max(1, batch_size // STREAM_BLOCK), UNIT_BLOCKS)
     acc = _Accumulator(plan.bound, limits)
     batches = [range(b, min(b + per_batch, stop)) for b in range(first, stop, per_batch)]
-    done = threaded(partial(_evaluate, plan, entropy, n), batches, threads)
+    buffers = _Buffers()
+    done = threaded(partial(_evaluate, plan, entropy, n, buffers=buffers), batches, threads)
     for blocks, (values, central) in zip(batches, done, strict=True):
         end = blocks.stop
         for j in range(0, values.shape[1], STREAM_BLOCK):
@@ -1488,6 +1526,7 @@ def unit_statistics(
                 block,
                 None if central is None else np.ascontiguousarray(central[:, j : j + STREAM_BLOCK]),
             )
+        buffers.give(values)  # added: the next batches may fill it
         if progress is not None:
             progress(min(end * STREAM_BLOCK, n), n)
     return acc
