@@ -38,7 +38,6 @@ in quick mode).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import resource
 import statistics
@@ -49,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import load_average, machine, max_rss_bytes
+from benchmarks.measure import load_average, machine, max_rss_bytes, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -339,10 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine_parallelism": capacity,
         "cases": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "cluster" if mode == "full" else "cluster-quick"
-    (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(markdown(doc) + "\n", encoding="utf-8")
+    write_results(args.out, stem, doc, markdown(doc))
     print(markdown(doc))
     print(f"\nwrote {args.out / stem}.json and .md", file=sys.stderr)
     return 0

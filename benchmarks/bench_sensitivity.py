@@ -32,7 +32,6 @@ mismatch stops the run with :class:`AgreementError`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from benchmarks.measure import (
     time_call,
     time_pair,
     time_process_pair,
+    write_results,
 )
 from riskengine.dataset import Dataset
 from riskengine.methods.composite import DEFAULT_WEIGHTS
@@ -318,9 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         doc["command"] = bench_command(mode)
     doc["load_average_at_end"] = load_average()
     doc["max_rss_bytes"] = max_rss_bytes()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / ("sensitivity.json" if mode == "full" else "sensitivity-quick.json")
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    stem = "sensitivity" if mode == "full" else "sensitivity-quick"
+    path = write_results(args.out, stem, doc, None)
     print(markdown(doc))
     print(f"\nwrote {path}", file=sys.stderr)
     return 0

@@ -26,7 +26,6 @@ array kernels; these end-to-end measurements run on their own.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -39,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 import riskengine
-from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory
+from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory, write_results
 from riskengine.cluster import local_threads
 from riskengine.scenarios.models import ExportBan, Scenario
 
@@ -272,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": sweeps,
         "simulate": sims,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / ("stress.json" if mode == "full" else "stress-quick.json")
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    path = write_results(args.out, "stress" if mode == "full" else "stress-quick", doc, None)
     print(markdown(doc))
     print(f"\nwrote {path}", file=sys.stderr)
     return 0

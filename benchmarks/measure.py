@@ -270,3 +270,21 @@ def machine() -> dict[str, Any]:
         },
         "load_average_at_start": load_average(),
     }
+
+
+def write_results(directory: Path, stem: str, doc: Mapping[str, Any], text: str | None) -> Path:
+    """Write ``<stem>.json`` (and ``<stem>.md`` with ``text``) to ``directory``, atomically.
+
+    A run killed while writing leaves the previous results as they were.
+    Returns the JSON file's path.
+    """
+    import json
+
+    from riskengine.io.atomic import write_text
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}.json"
+    write_text(path, json.dumps(doc, indent=1) + "\n")
+    if text is not None:
+        write_text(directory / f"{stem}.md", text + "\n")
+    return path

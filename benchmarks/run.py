@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import re
@@ -66,6 +65,7 @@ from benchmarks.measure import (
     time_pair,
     time_process,
     time_process_pair,
+    write_results,
 )
 from benchmarks.report import markdown
 from riskengine.methods.base import cell_keys
@@ -977,11 +977,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["machine"]["load_average_at_end"] = load_average()
     results["machine"]["max_rss_bytes"] = max_rss_bytes()
     results["elapsed_s"] = time.perf_counter() - started
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    json_path = cfg.out / f"{cfg.mode}.json"
-    json_path.write_text(json.dumps(results, indent=1) + "\n")
     md = markdown(results)
-    (cfg.out / f"{cfg.mode}.md").write_text(md)
+    json_path = write_results(cfg.out, cfg.mode, results, md)
     print(md)
     print(f"wrote {json_path} and {cfg.out / f'{cfg.mode}.md'} in {results['elapsed_s']:.1f} s")
     return 0
