@@ -444,17 +444,31 @@ def cut_output(
     unrecorded : ndarray
         Exports lost by countries without recorded output, per member.
     """
-    lost = production * frac
-    adjust = np.zeros_like(lost)
+    exports = None if flows is None else flows.sum(axis=-1)
+    lost, adjust = output_cut(production, exports, frac)
     unrecorded = np.zeros(lost.shape[:-1])
     if flows is not None:
-        cut = flows.sum(axis=-1) * frac
-        adjust = -np.maximum(cut - lost, 0.0)
-        unrecorded = np.where(production <= 0, cut, 0.0).sum(axis=-1)
+        unrecorded = np.where(production <= 0, exports * frac, 0.0).sum(axis=-1)
         flows *= (1.0 - frac)[..., :, None]
     production -= lost
     np.maximum(production, 0.0, out=production)
     return lost.sum(axis=-1), adjust, unrecorded
+
+
+def output_cut(
+    production: np.ndarray, exports: np.ndarray | None, frac: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Output lost, ``P frac``, and the correction of ``dA`` when exports fall by more.
+
+    The rule of :func:`cut_output` on totals ``[..., c]``: exports fall by
+    ``X frac``; where that exceeds the output lost (exports from stocks or
+    re-exports) the excess, ``-max(X frac - P frac, 0)``, is the correction
+    of ``dP + dM - dX`` (``exports`` None: no correction).
+    """
+    lost = production * frac
+    if exports is None:
+        return lost, np.zeros_like(lost)
+    return lost, -np.maximum(exports * frac - lost, 0.0)
 
 
 def balance(production: np.ndarray, flows: np.ndarray | None) -> np.ndarray:
@@ -616,8 +630,7 @@ def respond_rows(
                     x1 += factors[f][:, refiners] * prepared[f].exports0[refiners]
                     m1 += np.asarray(factors[f] @ prepared[f].base[:, refiners])
             phi = feed_loss(feed_totals(mine, x0, m0), feed_totals(mine, x1, m1))
-            lost = production0[s, refiners] * phi
-            cut_adjust = -np.maximum(pt.exports0[refiners] * phi - lost, 0.0)
+            lost, cut_adjust = output_cut(production0[s, refiners], pt.exports0[refiners], phi)
             propagated[:, s] = lost.sum(axis=1)
             total = total.copy()
             total[:, refiners] *= 1.0 - phi

@@ -71,8 +71,8 @@ from riskengine.scenarios.engine import (
     TINY,
     RowResponse,
     consumption,
-    cut_output,
     feed_loss,
+    output_cut,
     refinery_feed,
     respond_rows,
     supply_change,
@@ -618,8 +618,8 @@ class _Mineral:
 
         ``flows`` are the shocked flows ``[ban, e, i]`` of the feed stage
         ``stage``. The cut scales refiners' rows, so the refining stage keeps
-        row factors: :func:`~riskengine.scenarios.engine.cut_output` works on
-        its export totals (a one-column flow matrix), and pass-through is
+        row factors: the cut is :func:`~riskengine.scenarios.engine.output_cut`
+        on its export totals, and pass-through is
         :meth:`~riskengine.scenarios.market.PassThrough.rows`.
         """
         sr = self.s_ref
@@ -638,14 +638,13 @@ class _Mineral:
         if not len(cut):
             return
         p = production[cut, sr]
-        totals = np.repeat(self.exports0[sr][None, :, None], len(cut), axis=0)
         frac = np.where(hit[cut], loss[cut], 0.0)
-        lost, adjust[cut, sr], _ = cut_output(p, totals, frac)
+        lost, adjust[cut, sr] = output_cut(p, self.exports0[sr], frac)
         g, by_country = self.prepared[sr].rows(1.0 - frac)
         rows[cut, sr] = (1.0 - frac) * g
-        ledger["propagated_loss"][cut, sr] = lost
+        ledger["propagated_loss"][cut, sr] = lost.sum(axis=1)
         ledger["passed_on"][cut, sr] = by_country.sum(axis=1)
-        production[cut, sr] = p
+        production[cut, sr] = np.maximum(p - lost, 0.0)
         touched[cut, sr] = True
 
     def copies(self, chunk: _Chunk) -> Flows:
