@@ -28,6 +28,7 @@ REQUIRED = {
     "cn-ga-ge-sb-ban-us-2024": "3 December 2024",
     "cn-graphite-licences-2023": "1 December 2023",
     "cn-seven-rare-earths-licences-2025": "4 April 2025",
+    "cn-five-metals-licences-2025": "4 February 2025",
     "cn-antimony-controls-2024": "15 September 2024",
     "id-nickel-ore-ban-2020": "1 January 2020",
     "cd-cobalt-export-suspension-2025": "22 February 2025",
@@ -174,3 +175,11 @@ def test_joint_stockpile_covers_part_of_the_shortfall(results):
     assert 0 < japan["stockpile_draw_t"] <= japan["shortfall_gross_t"]
     assert japan["shortfall_t"] < japan["shortfall_gross_t"]
     assert japan["stockpile_cover_days"] > 0
+
+
+def test_five_metals_licences_withhold_half_of_chinas_2024_bismuth_exports(results):
+    row = market_row(results["cn-five-metals-licences-2025"], "bismuth", "refining")
+    # BACI HS92 2024 (the extract's 2024 rows), China's exports of 810600 (bismuth, content
+    # 1): 3,490.81 t over 52 flows, all with a quantity; severity 0.5
+    assert row["withheld_t"] == pytest.approx(0.5 * 3_490.81, abs=0.01)
+    assert row["price_change_pct"] > 0 > row["price_change_inside_pct"]

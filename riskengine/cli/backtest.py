@@ -35,7 +35,9 @@ def backtest_command(
     """Run the library's historical events on the year before each and compare prices.
 
     Reports e = log10(ln r_model / ln r_observed) per observed move, its sign,
-    the model's low-high band, the median |e| and the count of wrong signs.
+    the model's low-high band, and the median |e| and the count of wrong signs
+    for the in-sample (calibration) moves, the out-of-sample (validation)
+    moves and all of them.
     """
     from riskengine.cli._load import load_whole
     from riskengine.cli._output import emit, gathered
@@ -61,7 +63,7 @@ def backtest_command(
 
 
 def _text(result: Backtest) -> str:
-    """Render the table view: one row per observed move, the median |e|, the notes."""
+    """Render the table view: one row per observed move, the median |e| per sample, the notes."""
     from riskengine.report import text_table
 
     table = result.table
@@ -69,6 +71,7 @@ def _text(result: Backtest) -> str:
         table,
         {
             "event": "event",
+            "sample": "sample",
             "mineral": "mineral",
             "stage": "stage",
             "market": "market",
@@ -91,10 +94,11 @@ def _text(result: Backtest) -> str:
         title="Price ratio after / before the event: observed and modelled "
         "(e = log10(ln r_model / ln r_observed))",
     )
-    lines = [
-        body,
-        f"median |e| = {result.median_abs_e:.2f} over {int(table['e'].notna().sum())} "
-        f"of {len(table)} moves; wrong sign or no move: {result.wrong_sign}",
-        *(f"note: {note}" for note in result.notes),
-    ]
+    lines = [body]
+    for row in result.summary().itertuples():
+        lines.append(
+            f"{row.sample}: median |e| = {row.median_abs_e:.2f} over {row.scored} of "
+            f"{row.moves} moves; wrong sign or no move: {row.wrong_sign}"
+        )
+    lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

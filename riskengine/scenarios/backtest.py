@@ -14,14 +14,21 @@ for the outside market (``price_change_pct``) or the restricting country's own
 market (``price_change_inside_pct``). ``|e| <= 0.3`` is within a factor of two
 in log change. ``e`` is NaN when the model moves the price the wrong way, not
 at all, or gives no price (``sign_ok`` and ``note`` say which).
+
+An optional ``sample`` column says whether a move is in-sample
+(``calibration``: the market parameters were chosen with it in view) or
+out-of-sample (``validation``: added after the parameters were fixed, never
+used to choose them); :meth:`Backtest.summary` reports each sample apart. A
+table without the column reports its rows as ``unspecified``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,11 +54,17 @@ OBSERVED_COLUMNS: tuple[str, ...] = (
     "source",
 )
 
+#: Values of the optional ``sample`` column (see the module notes).
+SAMPLES: tuple[str, ...] = ("calibration", "validation")
+#: Sample of the rows of a table without a ``sample`` column.
+NO_SAMPLE = "unspecified"
+
 #: Market of an observed move -> column of the model's two-region table.
 MARKETS: dict[str, str] = {"outside": "price_change_pct", "inside": "price_change_inside_pct"}
 
 BACKTEST_COLUMNS: tuple[str, ...] = (
     "event",
+    "sample",
     "mineral",
     "stage",
     "market",
@@ -101,6 +114,15 @@ def read_observed(path: Path | None = None) -> pd.DataFrame:
     for i, source in enumerate(table["source"]):
         if not isinstance(source, str) or not source.strip():
             problems.append(f"row {i + 2}, column source: every observed move must cite its source")
+    if "sample" in table.columns:
+        for i, sample in enumerate(table["sample"]):
+            if sample not in SAMPLES:
+                problems.append(
+                    f"row {i + 2}, column sample: expected one of {', '.join(SAMPLES)}, "
+                    f"got {sample!r}"
+                )
+    else:
+        table["sample"] = NO_SAMPLE
     if problems:
         raise DataError(f"{path}: bad rows", problems)
     table["ratio"] = ratio
@@ -112,6 +134,7 @@ class _Observed:
     """One observed move (a row of the table)."""
 
     event: str
+    sample: str
     scenario: str
     baseline_year: int
     mineral: str
@@ -144,8 +167,38 @@ class Backtest:
     @property
     def wrong_sign(self) -> int:
         """Rows the model gives a price for that move the wrong way or not at all."""
-        scored = self.table["sign_ok"].notna()
-        return int((scored & (self.table["sign_ok"] == False)).sum())  # noqa: E712
+        return _wrong_sign(self.table)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per sample (in order of appearance) and one for all moves.
+
+        Columns ``sample``, ``moves``, ``scored`` (rows with a finite ``e``),
+        ``median_abs_e`` (over the scored rows; NaN when there are none) and
+        ``wrong_sign`` (priced the wrong way or not moved).
+        """
+        groups = [(str(name), part) for name, part in self.table.groupby("sample", sort=False)]
+        if len(groups) != 1:
+            groups.append(("all", self.table))
+        rows = []
+        for name, part in groups:
+            e = part["e"].to_numpy(dtype=float)
+            e = e[np.isfinite(e)]
+            rows.append(
+                {
+                    "sample": name,
+                    "moves": len(part),
+                    "scored": len(e),
+                    "median_abs_e": float(np.median(np.abs(e))) if len(e) else math.nan,
+                    "wrong_sign": _wrong_sign(part),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _wrong_sign(table: pd.DataFrame) -> int:
+    """Rows of ``table`` priced the wrong way or not moved."""
+    scored = table["sign_ok"].notna()
+    return int((scored & (table["sign_ok"] == False)).sum())  # noqa: E712
 
 
 def log_error(model_ratio: float, observed_ratio: float) -> float:
@@ -187,7 +240,7 @@ def backtest(
     notes: list[str] = []
     events: dict[tuple[str, int], Scenario] = {}
     for rec in table.to_dict("records"):
-        obs = _Observed(**{k: rec[k] for k in OBSERVED_COLUMNS})
+        obs = _observed(rec)
         key = (obs.scenario, obs.baseline_year)
         if key not in events:
             sc = load_scenario(library / f"{obs.scenario}.yaml")
@@ -203,7 +256,7 @@ def backtest(
     runs = dict(zip(events, prices_of, strict=True))
     rows = []
     for rec in table.to_dict("records"):
-        obs = _Observed(**{k: rec[k] for k in OBSERVED_COLUMNS})
+        obs = _observed(rec)
         key = (obs.scenario, obs.baseline_year)
         prices = runs[key]
         hit = prices[(prices["mineral"] == obs.mineral) & (prices["stage"] == obs.stage)]
@@ -230,6 +283,7 @@ def backtest(
         rows.append(
             {
                 "event": obs.event,
+                "sample": obs.sample,
                 "mineral": obs.mineral,
                 "stage": obs.stage,
                 "market": obs.market,
@@ -245,6 +299,11 @@ def backtest(
             }
         )
     return Backtest(pd.DataFrame.from_records(rows, columns=list(BACKTEST_COLUMNS)), notes)
+
+
+def _observed(record: Mapping[Hashable, Any]) -> _Observed:
+    """One row of a table checked by :func:`read_observed`."""
+    return _Observed(**{str(k): record[k] for k in (*OBSERVED_COLUMNS, "sample")})
 
 
 def _prices(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
