@@ -61,9 +61,14 @@ def _noop() -> None:
 
 
 def _cpu() -> float:
-    """CPU seconds (user and system) this process has used."""
+    """CPU seconds (user and system) this process and its finished children have used.
+
+    The children are the worker processes a run without Dask forks
+    (``simulate``'s ``jobs``); they have ended when the run returns.
+    """
     use = resource.getrusage(resource.RUSAGE_SELF)
-    return use.ru_utime + use.ru_stime
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _dataset() -> Any:
@@ -103,6 +108,9 @@ def _one_process(case: dict[str, Any], out: Any) -> None:
             "cpu_s": _cpu() - cpu,
             "units": units,
             "peak_rss_bytes": max_rss_bytes(),
+            # the largest of the run's local worker processes, if it forked any
+            "local_worker_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            * 1024,
             "result": result,
         }
     )
@@ -243,6 +251,7 @@ def bench(case: dict[str, Any], workers: int, repeats: int) -> dict[str, Any]:
         "speedup_runs": ratios,
         "efficiency": speedup / workers,
         "one_process_peak_rss_bytes": max(b["peak_rss_bytes"] for b in base),
+        "local_worker_peak_rss_bytes": max(b["local_worker_peak_rss_bytes"] for b in base),
         "worker_peak_rss_bytes": max(max(c["worker_peak_rss_bytes"]) for c in cluster),
         "client_peak_rss_bytes": max(c["client_peak_rss_bytes"] for c in cluster),
         "tasks": cluster[0]["tasks"],
@@ -262,8 +271,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"load average {doc['machine']['load_average_at_start']} at start, "
         f"{doc['load_average_at_end']} at end",
         "",
-        "| case | units | 1 process s | cluster s | per s (1 / cluster) | speed-up | efficiency "
-        "| CPU s (1 / cluster) | peak RSS 1 process | per worker | client | empty task "
+        "| case | units | no Dask s | cluster s | per s (no Dask / cluster) | speed-up "
+        "| efficiency | CPU s (no Dask / cluster) | peak RSS no Dask (+ local worker) "
+        "| per Dask worker | client | empty task "
         "| idle per task |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -272,8 +282,13 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {c['name']} | {c['units']:,} | {c['one_process_s']:.1f} | {c['cluster_s']:.1f} "
             f"| {c['one_process_per_s']:,.0f} / {c['cluster_per_s']:,.0f} | {c['speedup']:.2f}x "
             f"| {c['efficiency']:.0%} | {c['one_process_cpu_s']:.0f} / {c['cluster_cpu_s']:.0f} "
-            f"({c['cpu_overhead']:+.0%}) | {c['one_process_peak_rss_bytes'] / mib:,.0f} MiB "
-            f"| {c['worker_peak_rss_bytes'] / mib:,.0f} MiB "
+            f"({c['cpu_overhead']:+.0%}) | {c['one_process_peak_rss_bytes'] / mib:,.0f} MiB"
+            + (
+                f" (+ {c['local_worker_peak_rss_bytes'] / mib:,.0f} MiB) "
+                if c.get("local_worker_peak_rss_bytes")
+                else " "
+            )
+            + f"| {c['worker_peak_rss_bytes'] / mib:,.0f} MiB "
             f"| {c['client_peak_rss_bytes'] / mib:,.0f} MiB "
             f"| {1000 * c['empty_task_s']:.1f} ms | {1000 * c['idle_per_task_s']:.0f} ms |"
         )
@@ -285,11 +300,13 @@ def markdown(doc: dict[str, Any]) -> str:
         f"here (other load, shared cores).",
         "",
         f"Cluster: {doc['cases'][0]['workers']} worker processes, one thread each "
-        "(riskengine.cluster.local_cluster), client in its own process; results equal to one "
-        "process bit for bit (checked). Units: draws (Monte Carlo), bans (sweep). CPU: "
-        "user and system seconds of the one process, and of the workers and the client "
-        "(which hosts the scheduler) together; the difference is what distribution costs "
-        "whatever else runs on the machine.",
+        "(riskengine.cluster.local_cluster), client in its own process. No Dask: riskengine's "
+        "default on one machine (client=False, jobs = the cores: local worker processes for "
+        "runs of at least two units per job, else threads); results equal bit for bit "
+        "(checked). Units: draws (Monte Carlo), bans (sweep). CPU: user and system seconds "
+        "of the run without Dask (its local workers included), and of the Dask workers and "
+        "the client (which hosts the scheduler) together; the difference is what distribution "
+        "costs whatever else runs on the machine.",
     ]
     return "\n".join(lines)
 

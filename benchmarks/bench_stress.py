@@ -41,6 +41,8 @@ import riskengine
 from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory, write_results
 from riskengine.cluster import local_threads
 from riskengine.scenarios.models import ExportBan, Scenario
+from riskengine.stress import montecarlo as mc
+from riskengine.stress.montecarlo import MAX_JOBS, local_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -161,12 +163,15 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
     """Draws per second at each n, and the peak memory at the smallest and largest n."""
     out: list[dict[str, Any]] = []
     first_market: pd.DataFrame | None = None
+    last_market: pd.DataFrame | None = None
     for n, market in ((n, market) for n in DRAWS[mode] for market in (False, True)):
         started = time.perf_counter()
         result = riskengine.simulate(ds, n=n, seed=SEED, market=market)
         wall = time.perf_counter() - started
         if market and first_market is None:
             first_market = result.summary
+        if market:
+            last_market = result.summary
         out.append(
             {
                 "name": f"simulate-{n}" + ("-market" if market else ""),
@@ -181,23 +186,33 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
                 "draws_per_s_wall": n / wall,
             }
         )
+    jobs = min(local_threads(), MAX_JOBS)
+    for record in out:
+        record["jobs"] = jobs
+        record["parallel"] = local_mode(int(record["n"]), jobs)
     for record in (out[0], out[1], out[-2], out[-1]):
-        draws = int(record["n"])
-        run = partial(riskengine.simulate, ds, n=draws, seed=1, market=bool(record["market"]))
-        record["peak_memory_bytes"] = peak_memory(run)
+        draws, market = int(record["n"]), bool(record["market"])
+        run = partial(riskengine.simulate, ds, n=draws, seed=1, market=market)
+        record["peak_memory_bytes"] = peak_memory(run)  # this process's
+        if record["parallel"] == "processes":
+            # what each worker holds: one unit of draws, computed here the same way
+            plan = mc.plan_simulation(ds, market=market)
+            limits = mc.threshold_tonnes(plan, mc.THRESHOLDS)
+            unit = partial(mc.unit_statistics, plan, 1, draws, 0, mc.DEFAULT_BATCH, limits)
+            record["worker_peak_memory_bytes"] = peak_memory(unit)
     for first, second in zip(out[::2], out[1::2], strict=True):
         second["market_cost"] = first["draws_per_s"] / second["draws_per_s"]
-    # the same draws on one thread: what the threads of one process bring
-    threads = local_threads()
-    for record in out:
-        record["threads"] = threads
-    smallest = out[1]
-    started = time.perf_counter()
-    one = riskengine.simulate(ds, n=int(smallest["n"]), seed=SEED, market=True, threads=1)
-    smallest["one_thread_wall_s"] = time.perf_counter() - started
-    smallest["threads_speedup"] = smallest["one_thread_wall_s"] / smallest["wall_s"]
-    if first_market is None or not one.summary.equals(first_market):
-        raise AgreementError(f"simulate: one thread and {threads} threads disagree")
+    # the same draws with one job: what the threads (smallest n) and the worker
+    # processes (largest n) bring, and that they change nothing
+    for record, reference in ((out[1], first_market), (out[-1], last_market)):
+        started = time.perf_counter()
+        one = riskengine.simulate(ds, n=int(record["n"]), seed=SEED, market=True, jobs=1)
+        record["one_job_wall_s"] = time.perf_counter() - started
+        record["jobs_speedup"] = record["one_job_wall_s"] / record["wall_s"]
+        if reference is None or not one.summary.equals(reference):
+            raise AgreementError(
+                f"simulate n={record['n']}: one job and {jobs} jobs ({record['parallel']}) disagree"
+            )
     return out
 
 
@@ -220,24 +235,28 @@ def markdown(doc: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| Monte Carlo | market response | series | cells | threads | draws/s | wall s "
-        "| peak memory | cost of the market response |",
+        "| Monte Carlo | market response | series | cells | jobs | draws/s | wall s "
+        "| peak memory (process + workers) | cost of the market response |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in doc["simulate"]:
         peak = m.get("peak_memory_bytes")
+        memory = "-" if peak is None else f"{peak / 2**20:,.0f} MiB"
+        if peak is not None and "worker_peak_memory_bytes" in m:
+            memory += f" + {m['jobs']} x {m['worker_peak_memory_bytes'] / 2**20:,.0f} MiB"
         cost = m.get("market_cost")
         lines.append(
             f"| n = {m['n']:,} | {'yes' if m.get('market') else 'no'} | {m['series']:,} "
-            f"| {m['cells']:,} | {m.get('threads', 1)} | {m['draws_per_s']:,.0f} "
-            f"| {m['wall_s']:.1f} | {'-' if peak is None else f'{peak / 2**20:,.0f} MiB'} "
+            f"| {m['cells']:,} | {m.get('jobs', 1)} ({m.get('parallel', '-')}) "
+            f"| {m['draws_per_s']:,.0f} "
+            f"| {m['wall_s']:.1f} | {memory} "
             f"| {'-' if cost is None else f'{cost:.1f}x slower'} |"
         )
-        if "threads_speedup" in m:
+        if "jobs_speedup" in m:
             lines.append(
-                f"| n = {m['n']:,}, one thread | yes | | | 1 | "
-                f"{m['n'] / m['one_thread_wall_s']:,.0f} | {m['one_thread_wall_s']:.1f} | | "
-                f"(threads: {m['threads_speedup']:.2f}x faster) |"
+                f"| n = {m['n']:,}, one job | yes | | | 1 | "
+                f"{m['n'] / m['one_job_wall_s']:,.0f} | {m['one_job_wall_s']:.1f} | | "
+                f"({m['parallel']}: {m['jobs_speedup']:.2f}x faster) |"
             )
     return "\n".join(lines)
 

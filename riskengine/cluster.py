@@ -3,8 +3,10 @@
 The Monte Carlo, the ban sweeps, the sensitivity analysis, the backtest and
 the BACI import split their work into the engine's own partitions (units of
 draws with their own seed streams, chunks of bans, minerals, events, yearly
-files). In one process they run one after the other (the Monte Carlo
-evaluates the batches of a unit on local threads, :func:`threaded`); given a
+files). Without a cluster they run one after the other (the Monte Carlo
+evaluates the batches of a unit on local threads, :func:`threaded`, or, for
+a run of many units, computes the units in local worker processes forked
+from this one, :func:`pooled`); given a
 Dask client, each partition is a task on the cluster, and the partial
 results come back to the client, which reduces them **in partition order**
 with the code the single process uses. A result therefore does not depend on the number of
@@ -45,7 +47,7 @@ Every partition therefore runs with BLAS on one thread
 is the same on any machine and any cluster. The engine's products are small,
 so nothing is lost (the sweep of every ban of the default data takes 1.9 s
 either way on two cores), and the threads of one process (Monte Carlo's
-``threads=``, :func:`threaded`) do not share their cores with BLAS's.
+``jobs=``, :func:`threaded`) do not share their cores with BLAS's.
 
 Workers' memory allocator
 -------------------------
@@ -152,6 +154,164 @@ def threaded(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Iterat
 
 
 _END: Any = object()
+
+_SHARED: list[Any] = []  # in a worker process: the objects its pool shares
+
+
+class _Shared:
+    """Stands for the ``index``-th shared object in a task's arguments (:func:`pooled`)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _start_worker(shared: list[Any]) -> None:
+    """Set a local worker process up: keep the shared objects; leave Ctrl-C to the parent."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool
+    _SHARED[:] = shared
+
+
+def _run_shared(fn: Callable[..., T], *args: Any) -> tuple[T, list[tuple[type[Warning], str]]]:
+    """Call ``fn`` in a local worker process, its shared arguments resolved (:func:`_run`)."""
+    return _run(fn, *(_SHARED[a.index] if isinstance(a, _Shared) else a for a in args))
+
+
+def can_fork_workers() -> bool:
+    """Whether :func:`pooled` may run here: Linux, and no other Python thread running.
+
+    Workers are forked: they start at once, share the caller's memory until
+    they write to it, and import nothing (the caller's main script is not run
+    again, so it needs no ``if __name__ == "__main__":`` guard). Forking a
+    process while another of its threads holds a lock can leave the child
+    stuck, so the caller's Python threads must be idle: only the main one runs.
+    The threads BLAS keeps are native and fork-safe (OpenBLAS stops and
+    restarts them around a fork). Elsewhere (macOS, whose system libraries
+    are not fork-safe, and Windows, which cannot fork) the callers use
+    threads instead, as they do in a daemonic process (a worker of a
+    :class:`multiprocessing.pool.Pool`), which may not have children.
+    """
+    import multiprocessing
+    import threading
+
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def pooled(
+    fn: Callable[..., T],
+    args: Iterable[Sequence[Any]],
+    *,
+    workers: int,
+    shared: Sequence[Any] = (),
+    what: str,
+    seen: set[str] | None = None,
+) -> Iterator[T]:
+    """Yield ``fn(*a)`` for every ``a`` of ``args`` in order, computed in local worker processes.
+
+    The same contract as :func:`map_ordered` on a cluster, on this machine:
+    each call runs with BLAS on one thread, warnings ``fn`` issues are issued
+    again here (each distinct text once), an exception raised by ``fn`` is
+    raised here with its type, and the calls not yet done are stopped when the
+    caller stops early, raises or is interrupted (the workers ignore Ctrl-C;
+    the caller ends them).
+
+    Parameters
+    ----------
+    fn
+        A module-level function (workers import it by name).
+    args
+        Arguments of each call. An argument that is one of ``shared`` (the
+        same object) is sent to each worker once, when it starts, not with
+        every call.
+    workers
+        Worker processes; at most ``workers + 1`` calls are under way or
+        done and waiting, so memory stays bounded.
+    shared
+        Objects many calls take (a simulation plan).
+    what
+        The calling function, for error messages.
+    seen
+        Warning texts already issued by the caller; updated.
+
+    Raises
+    ------
+    RiskEngineError
+        When a worker process dies (killed, out of memory), or when
+        :func:`can_fork_workers` is false.
+
+    Notes
+    -----
+    Processes, not threads, because the engine's Python-level work holds the
+    interpreter lock: on two cores two threads reach about 1.4 times one
+    thread, two processes twice. The workers are forked from the caller
+    (:func:`can_fork_workers` says when that is safe; callers check it first),
+    so shared objects cost no copy, only the pages a worker writes.
+    """
+    import multiprocessing
+    from concurrent.futures import Future as ProcessFuture
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if not can_fork_workers():
+        raise RiskEngineError(
+            f"{what}: worker processes are forked, which needs Linux, no other Python "
+            "thread running and a process that may have children; use threads here"
+        )
+    refs = {id(obj): _Shared(i) for i, obj in enumerate(shared)}
+    issued: set[str] = set() if seen is None else seen
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(list(shared),),
+    )
+    pending: deque[ProcessFuture[Any]] = deque()
+    todo = iter(args)
+    finished = False
+
+    def submit() -> bool:
+        a = next(todo, _END)
+        if a is _END:
+            return False
+        pending.append(pool.submit(_run_shared, fn, *(refs.get(id(x), x) for x in a)))
+        return True
+
+    try:
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns that this process has threads when it forks; the
+            # only ones running are BLAS's (can_fork_workers), which are fork-safe
+            warnings.filterwarnings(
+                "ignore", "This process .* is multi-threaded", DeprecationWarning
+            )
+            while len(pending) <= workers and submit():  # the workers start at the first
+                pass
+        while pending:
+            value, caught = pending.popleft().result()
+            submit()
+            _reissue(caught, issued)
+            yield value
+        finished = True
+    except BrokenProcessPool as exc:  # from a result, or from submitting to a broken pool
+        raise RiskEngineError(
+            f"{what}: a worker process died ({exc}); it may have run out of memory: "
+            "use fewer jobs, or jobs=1 for one process"
+        ) from exc
+    finally:
+        if not finished:
+            for future in pending:
+                future.cancel()
+            # end the calls under way (Python 3.14 has terminate_workers() for this)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _missing_dask(what: str) -> RiskEngineError:
@@ -365,6 +525,14 @@ def ordered(
     yield from map_ordered(client, fn, tasks, name=name, seen=seen)
 
 
+def _reissue(caught: list[tuple[type[Warning], str]], issued: set[str]) -> None:
+    """Issue again the warnings a task issued elsewhere, each distinct text once."""
+    for category, message in caught:
+        if message not in issued:
+            issued.add(message)
+            warnings.warn(message, category, stacklevel=4)  # the caller of the iterator
+
+
 def _run(fn: Callable[..., T], *args: Any) -> tuple[T, list[tuple[type[Warning], str]]]:
     """Call ``fn`` on a worker; return its result and the warnings it issued."""
     with warnings.catch_warnings(record=True) as caught, one_blas_thread():
@@ -439,10 +607,7 @@ def map_ordered(
             value, caught = future.result()
             future.release()
             submit()
-            for category, message in caught:
-                if message not in issued:
-                    issued.add(message)
-                    warnings.warn(message, category, stacklevel=2)
+            _reissue(caught, issued)
             yield value
     finally:
         if pending:

@@ -9,6 +9,7 @@ import pytest
 
 import riskengine
 from benchmarks import bench_stress
+from riskengine.stress.montecarlo import local_mode
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "stress" / "data"
 
@@ -30,11 +31,14 @@ def test_bench_stress_checks_agreement_and_reports(monkeypatch: pytest.MonkeyPat
     assert all(s["draws_per_s"] > 0 for s in sims)
     assert all("peak_memory_bytes" in s for s in sims)
     assert all(s["market_cost"] > 0 for s in sims[1::2])
-    assert sims[1]["threads_speedup"] > 0  # the one-thread run agreed with the threaded one
+    # the one-job runs agreed with the parallel ones (smallest and largest n)
+    assert sims[1]["jobs_speedup"] > 0
+    assert sims[-1]["jobs_speedup"] > 0
+    assert sims[1]["parallel"] == local_mode(1000, sims[1]["jobs"])
     text = bench_stress.markdown(
         {"mode": "quick", "machine": {"cpu": "cpu", "cores": 2}, "dataset": "fixture",
          "sweep": [record], "simulate": sims}
     )  # fmt: skip
     assert "| sweep-all | 11 |" in text
     assert "| n = 1,000 | yes |" in text
-    assert "| n = 1,000, one thread | yes |" in text
+    assert "| n = 1,000, one job | yes |" in text

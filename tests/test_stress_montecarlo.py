@@ -195,18 +195,18 @@ def test_batching_gives_the_same_answer_as_one_batch(default):
     kw = {"minerals": ["cobalt", "lithium", "rare_earths"], "seed": 9, "n": 4500}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RiskEngineWarning)
-        one = riskengine.simulate(default, batch_size=4500, threads=1, **kw)
-        small = riskengine.simulate(default, batch_size=1000, threads=2, **kw)
-        odd = riskengine.simulate(default, batch_size=2500, threads=3, **kw)
+        one = riskengine.simulate(default, batch_size=4500, jobs=1, **kw)
+        small = riskengine.simulate(default, batch_size=1000, jobs=2, **kw)
+        odd = riskengine.simulate(default, batch_size=2500, jobs=3, **kw)
     assert (small.batch_size, one.batch_size, odd.batch_size) == (1000, 5000, 3000)
     pd.testing.assert_frame_equal(one.summary, small.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.summary, odd.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.prices, small.prices, check_exact=True)
 
 
-def test_threads_are_checked(tiny):
-    with pytest.raises(RiskEngineError, match="threads"):
-        run(tiny, n=10, threads=0)
+def test_jobs_are_checked(tiny):
+    with pytest.raises(RiskEngineError, match="jobs"):
+        run(tiny, n=10, jobs=0)
 
 
 def test_draws_do_not_depend_on_batch_or_run_length(tiny):

@@ -272,13 +272,15 @@ def simulate_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Draws evaluated together (memory).")
     ] = 1000,
-    threads: Annotated[
+    jobs: Annotated[
         int | None,
         typer.Option(
-            "--threads",
+            "--jobs",
+            "-j",
             min=1,
-            help="Threads evaluating draws in this process (default: one per core, at most "
-            "4); the result does not depend on it.",
+            help="Cores to use (default: one per core, at most 4): worker processes for runs "
+            "of 32,000 draws per job or more (Linux), threads otherwise; the result does not "
+            "depend on it.",
         ),
     ] = None,
     grades: Annotated[
@@ -363,7 +365,7 @@ def simulate_command(
                 progress=progress,
                 client=client if client is not None else False,
                 market=market,
-                threads=threads,
+                jobs=jobs,
             )
         names = needed(
             fmt,

@@ -85,8 +85,10 @@ when the rank falls on a bin whose draws are all equal (the atoms of
 discrete disruption patterns), otherwise interpolated between the bin's
 smallest and largest draw (the bins are 5.5 % wide, so the error is below
 that and, at ``n >= 10,000``, well below the Monte Carlo error). Memory is
-``O(series x N_BINS + (threads + 1) x batch_size x (cells + series))``
-whatever ``n`` (``threads`` batches under way while one is added).
+``O(series x N_BINS + (jobs + 1) x batch_size x (cells + series))`` in
+one process whatever ``n`` (``jobs`` batches under way while one is added),
+and ``O(series x N_BINS + batch_size x (cells + series))`` in each of
+``jobs`` worker processes.
 
 Reproducibility
 ---------------
@@ -180,9 +182,9 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
-#: Default ceiling of ``threads``: the engine's array work shares the interpreter
-#: between its calls, so more threads than this add memory, not speed.
-MAX_THREADS = 4
+#: Default ceiling of ``jobs`` (worker processes or threads): each adds its
+#: buffers to the memory a run holds.
+MAX_JOBS = 4
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
 #: Blocks per unit: statistics are summed block by block within a unit, then unit by
@@ -1314,7 +1316,7 @@ def simulate(
     progress: Progress | None = None,
     client: Client | Literal[False] | None = None,
     market: bool = True,
-    threads: int | None = None,
+    jobs: int | None = None,
 ) -> SimulationResult:
     r"""Simulate random export disruptions and summarise the shortfalls they cause.
 
@@ -1361,16 +1363,25 @@ def simulate(
     client
         A Dask ``distributed.Client`` to compute the units of
         :data:`UNIT_BLOCKS` blocks on; None (default) uses the current client
-        if the caller made one, else one process; False always one process
-        (see :mod:`riskengine.cluster`). The result is the same, bit for bit.
+        if the caller made one, else this machine (``jobs``); False always
+        this machine (see :mod:`riskengine.cluster`). The result is the same,
+        bit for bit.
     market
         Run the market response (pass-through, propagation, prices; default)
         or first-order losses only.
-    threads
-        Threads that evaluate batches of draws in one process (default: one
-        per core the process may use, at most :data:`MAX_THREADS`); ignored on
-        a cluster, whose workers run one batch at a time. The result does not
-        depend on it.
+    jobs
+        Cores to use on this machine (default: one per core the process may
+        use, at most :data:`MAX_JOBS`; ignored on a cluster). A run of at
+        least ``2 x jobs`` units (:data:`UNIT_BLOCKS` x :data:`STREAM_BLOCK`
+        draws each: 32,000 draws per job) computes its units in ``jobs``
+        worker processes, a unit per call, as on a cluster; a shorter run
+        evaluates its batches on ``jobs`` threads.
+        Processes because the engine's Python-level work holds the
+        interpreter lock: two threads reach about 1.4 times one, two
+        processes twice. They are forked from this process, on Linux and
+        when no other Python thread runs (:func:`riskengine.cluster.can_fork_workers`);
+        otherwise the units run one after the other, their batches on
+        ``jobs`` threads. The result does not depend on it.
 
     Returns
     -------
@@ -1404,7 +1415,7 @@ def simulate(
         )
     check_int("simulate", "n", n)
     check_int("simulate", "seed", seed, minimum=0, optional=True)
-    check_int("simulate", "threads", threads, minimum=1, optional=True)
+    check_int("simulate", "jobs", jobs, minimum=1, optional=True)
     check_int("simulate", "year", year, optional=True)
     for arg, value in (("minerals", minerals), ("stages", stages), ("importers", importers)):
         check_labels("simulate", arg, value)
@@ -1434,15 +1445,12 @@ def simulate(
     )
     entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else int(seed)
     batch = min(max(1, -(-batch_size // STREAM_BLOCK)), UNIT_BLOCKS) * STREAM_BLOCK
-    with np.errstate(invalid="ignore"):
-        limits = np.array(
-            [np.where(plan.consumption > 0, t * plan.consumption, np.nan) for t in thr]
-        ).reshape(len(thr), plan.n_series)
+    limits = threshold_tonnes(plan, thr)
     acc = _Accumulator(plan.bound, limits)
     started = time.perf_counter()
-    if threads is None:
-        threads = min(local_threads(), MAX_THREADS)
-    for part in _units(plan, entropy, n, batch, limits, progress, runner, threads):
+    if jobs is None:
+        jobs = min(local_threads(), MAX_JOBS)
+    for part in _units(plan, entropy, n, batch, limits, progress, runner, jobs):
         acc.merge(part)
     stats = _summary(plan, acc, thr)
     summary = stats.iloc[: len(plan.series)].reset_index(drop=True)
@@ -1485,6 +1493,17 @@ def simulate(
         elapsed_s=elapsed,
         model=as_model(model, probability, severity),
     )
+
+
+def threshold_tonnes(plan: Plan, thresholds: Sequence[float]) -> np.ndarray:
+    """Thresholds in tonnes ``[threshold, series]``: fractions of baseline consumption.
+
+    NaN where a series has no consumption (it then counts no exceedance).
+    """
+    with np.errstate(invalid="ignore"):
+        return np.array(
+            [np.where(plan.consumption > 0, t * plan.consumption, np.nan) for t in thresholds]
+        ).reshape(len(thresholds), plan.n_series)
 
 
 def unit_statistics(
@@ -1532,6 +1551,22 @@ def unit_statistics(
     return acc
 
 
+def local_mode(n: int, jobs: int) -> Literal["processes", "threads", "one thread"]:
+    """How a run of ``n`` draws uses ``jobs`` cores on this machine (:func:`simulate`).
+
+    ``processes`` for at least two units per job where workers can be forked
+    (:func:`riskengine.cluster.can_fork_workers`): with fewer units, a worker
+    would wait for the others' whole units. Else ``threads`` (batches of one
+    unit at a time on ``jobs`` threads), or ``one thread``.
+    """
+    from riskengine.cluster import can_fork_workers
+
+    units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
+    if jobs > 1 and units >= 2 * jobs and can_fork_workers():
+        return "processes"
+    return "threads" if jobs > 1 else "one thread"
+
+
 def _units(
     plan: Plan,
     entropy: int,
@@ -1540,18 +1575,32 @@ def _units(
     limits: np.ndarray,
     progress: Progress | None,
     client: Client | None,
-    threads: int = 1,
+    jobs: int = 1,
 ) -> Iterator[_Accumulator]:
-    """Yield the statistics of every unit in order: computed here, or on the cluster."""
-    from riskengine.cluster import one_blas_thread, ordered, share
+    """Yield the statistics of every unit in order: computed here, or on the cluster.
+
+    On this machine (:func:`local_mode`) the units are computed in ``jobs``
+    worker processes (:func:`riskengine.cluster.pooled`, a unit per call as on
+    a cluster), or one after the other, their batches on ``jobs`` threads.
+    """
+    from riskengine.cluster import one_blas_thread, ordered, pooled, share
 
     n_units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
+    if client is None and local_mode(n, jobs) == "processes":
+        tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
+        parts = pooled(
+            unit_statistics, tasks, workers=min(jobs, n_units), shared=[plan, limits],
+            what="simulate",
+        )  # fmt: skip
+        for unit, part in enumerate(parts):
+            if progress is not None:
+                progress(min((unit + 1) * UNIT_BLOCKS * STREAM_BLOCK, n), n)
+            yield part
+        return
     if client is None:
         for unit in range(n_units):
             with one_blas_thread():  # as on a worker: the same bits on any machine
-                part = unit_statistics(
-                    plan, entropy, n, unit, batch_size, limits, progress, threads
-                )
+                part = unit_statistics(plan, entropy, n, unit, batch_size, limits, progress, jobs)
             yield part
         return
 

@@ -1,0 +1,223 @@
+"""Local worker processes (:func:`riskengine.cluster.pooled`) and the Monte Carlo on them.
+
+The workers are forked, so the functions they run are this module's, pickled by
+name; a test runs them only where forking is allowed (Linux, no other Python
+thread), and checks the fallback to threads where it is not.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.queues
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import riskengine
+from riskengine.cluster import can_fork_workers, pooled
+from riskengine.dataset import Dataset, RiskEngineWarning
+from riskengine.errors import RiskEngineError
+from riskengine.stress import montecarlo as mc
+
+UNIT = mc.UNIT_BLOCKS * mc.STREAM_BLOCK
+
+
+#: Set in the fresh interpreter :func:`test_in_a_fresh_interpreter` starts.
+FRESH = "RISKENGINE_TEST_POOL_FRESH"
+
+
+def forking() -> None:
+    """Skip unless this test may fork workers (checked when it runs, not when collected).
+
+    Where it may not only because a thread runs (Dask keeps one once it has been
+    used in a process), :func:`test_in_a_fresh_interpreter` runs the module again.
+    """
+    if not can_fork_workers():
+        running = ", ".join(t.name for t in threading.enumerate())
+        if os.environ.get(FRESH):
+            pytest.fail(f"a fresh interpreter cannot fork workers; threads: {running}")
+        pytest.skip(f"worker processes are forked: needs Linux and no other thread; {running}")
+
+
+def test_in_a_fresh_interpreter() -> None:
+    """Run this module's tests in a new interpreter when this one cannot fork workers."""
+    if os.environ.get(FRESH) or can_fork_workers():
+        pytest.skip("the tests of this module run in this interpreter")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("worker processes are forked on Linux only")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", __file__],
+        env={**os.environ, FRESH: "1"},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in last, last
+    assert "failed" not in last, last
+    assert last.count("skipped") == 0 or "1 skipped" in last, last  # this test itself
+
+
+# ------------------------------------------------------------- worker functions
+def square_plus(i: int, table: np.ndarray) -> tuple[int, int]:
+    if i == 2:
+        warnings.warn("item two is even", RiskEngineWarning, stacklevel=1)
+        warnings.warn("item two is even", RiskEngineWarning, stacklevel=1)
+    time.sleep(0.01 * ((7 * i) % 3))  # finish out of order
+    return i * i + int(table[0]), os.getpid()
+
+
+def fail_on_three(i: int) -> int:
+    if i == 3:
+        raise ValueError("bad item 3")
+    return i
+
+
+def die_on_one(i: int) -> int:
+    if i == 1:
+        os._exit(3)  # a worker killed mid-call (out of memory, kill -9)
+    return i
+
+
+def slow(i: int) -> int:
+    time.sleep(0.5 if i else 0.0)
+    return i
+
+
+def report_can_fork(queue: multiprocessing.queues.Queue[bool]) -> None:
+    queue.put(can_fork_workers())
+
+
+# -------------------------------------------------------------------- pooled
+def test_pooled_yields_in_order_and_issues_each_warning_once() -> None:
+    forking()
+    table = np.full(1_000_000, 7)  # shared: sent to each worker once, when it starts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = list(pooled(square_plus, ((i, table) for i in range(8)), workers=2,
+                          shared=[table], what="test"))  # fmt: skip
+    assert [v for v, _ in out] == [i * i + 7 for i in range(8)]
+    pids = {pid for _, pid in out}
+    assert os.getpid() not in pids
+    assert 1 <= len(pids) <= 2
+    assert [str(w.message) for w in caught] == ["item two is even"]
+    assert multiprocessing.active_children() == []  # the workers are gone
+
+
+def test_pooled_raises_the_workers_error_with_its_type() -> None:
+    forking()
+    with pytest.raises(ValueError, match="bad item 3"):
+        list(pooled(fail_on_three, ((i,) for i in range(20)), workers=2, what="test"))
+    assert multiprocessing.active_children() == []
+
+
+def test_a_dead_worker_is_one_clear_error() -> None:
+    forking()
+    with pytest.raises(RiskEngineError, match=r"^test: a worker process died .* use fewer jobs"):
+        list(pooled(die_on_one, ((i,) for i in range(4)), workers=2, what="test"))
+    assert multiprocessing.active_children() == []
+
+
+def test_pooled_stops_its_workers_when_the_caller_stops() -> None:
+    forking()
+    started = time.perf_counter()
+    results: Iterator[int] = pooled(slow, ((i,) for i in range(40)), workers=2, what="test")
+    assert next(results) == 0
+    results.close()  # the caller stops early: the calls under way are ended
+    assert time.perf_counter() - started < 5.0  # not 40 calls of 0.5 s on two workers
+    assert multiprocessing.active_children() == []
+
+
+def test_pooled_refuses_to_fork_while_another_thread_runs() -> None:
+    forking()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not can_fork_workers()
+        with pytest.raises(RiskEngineError, match="no other Python thread running"):
+            list(pooled(fail_on_three, [(0,)], workers=2, what="test"))
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_daemonic_process_does_not_fork_workers() -> None:
+    forking()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=report_can_fork, args=(queue,), daemon=True)
+    child.start()
+    try:
+        assert queue.get(timeout=60) is False  # a pool's worker may not have children
+    finally:
+        child.join(timeout=60)
+
+
+# ---------------------------------------------------------------- Monte Carlo
+@pytest.fixture(scope="module")
+def default() -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return riskengine.load_dataset()
+
+
+def test_local_mode() -> None:
+    forking()
+    assert mc.local_mode(4 * UNIT, 2) == "processes"  # two units per job
+    assert mc.local_mode(3 * UNIT, 2) == "threads"  # one worker would wait for a whole unit
+    assert mc.local_mode(100_000, 1) == "one thread"
+
+
+def test_simulate_on_worker_processes_is_the_one_process_result(
+    default: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forking()
+    import riskengine.cluster as cluster
+
+    calls: list[int] = []
+    real = cluster.pooled
+
+    def spy(*args: object, **kwargs: object) -> Iterator[object]:
+        calls.append(int(kwargs["workers"]))  # type: ignore[call-overload]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cluster, "pooled", spy)
+    n = 4 * UNIT + 2500  # five units, the last a short one
+    kw = {"minerals": ["cobalt", "lithium"], "seed": 17, "n": n}
+    seen: list[tuple[int, int]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        one = riskengine.simulate(default, jobs=1, **kw)
+        two = riskengine.simulate(
+            default, jobs=2, progress=lambda done, total: seen.append((done, total)), **kw
+        )
+    assert calls == [2]  # the second run used two worker processes, the first none
+    pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
+    pd.testing.assert_frame_equal(one.prices, two.prices, check_exact=True)
+    assert seen == [(min((u + 1) * UNIT, n), n) for u in range(5)]
+    # with another thread running, the same run falls back to threads, same result
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RiskEngineWarning)
+            threads = riskengine.simulate(default, jobs=2, **kw)
+    finally:
+        stop.set()
+        other.join()
+    assert calls == [2]
+    pd.testing.assert_frame_equal(one.summary, threads.summary, check_exact=True)
