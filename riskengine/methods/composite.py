@@ -202,34 +202,19 @@ def composite(
     with np.errstate(divide="ignore", invalid="ignore"):
         risk = (numerator / total).reshape(ds.shape)
     imports_used = np.where(hit, prod0 + imports0 - prod, imports)
-    import_exposure = np.where(imports_used > 0, risk, 0.0)
-    reliance = ix.net_import_reliance(prod, imports_used, exports_used)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        export_share = np.minimum(exports_used / supply, 1.0)
     dest = ix.segment_hhi(key_e, owed, size).reshape(ds.shape)
-    export_conc = np.where(exports_used > 0, dest * export_share, 0.0)
 
-    upstream = np.zeros_like(import_exposure)
+    upstream = np.zeros(ds.shape)
     if Stage.REFINING.value in ds.stages and Stage.MINING.value in ds.stages:
         upstream[:, ds.stages.get_loc(Stage.REFINING.value)] = _upstream(
             ds, pairs, f0, prod, prod0, np.maximum(exports, exports0), g, notes
         )
 
-    factors = {
-        "concentration": np.broadcast_to(concentration[..., None], import_exposure.shape),
-        "import_exposure": import_exposure,
-        "upstream_exposure": upstream,
-        "import_reliance": reliance,
-        "export_concentration": export_conc,
-    }
-    applicable = {name: np.ones(n_s, dtype=bool) for name in FACTORS}
-    applicable["upstream_exposure"] = np.array([s == Stage.REFINING.value for s in ds.stages])
-    total_w = sum(w[name] * applicable[name].astype(float) for name in FACTORS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = {name: w[name] * applicable[name] / total_w for name in FACTORS}
-    contributions = {name: factors[name] * scale[name][None, :, None, None] for name in FACTORS}
-    score = sum(contributions.values())
-    assert isinstance(score, np.ndarray)
+    factors = factor_values(
+        concentration, prod, imports_used, exports_used, supply, risk, dest, upstream
+    )
+    refining = np.array([s == Stage.REFINING.value for s in ds.stages])
+    contributions, score = weigh(factors, w, refining[None, :, None, None])
 
     # a country the shock hit stays scored even when it trades nothing any more
     active = (imports > 0) | (exports > 0) | (hit & ((imports0 > 0) | (exports0 > 0)))
@@ -276,6 +261,60 @@ def composite(
         dataset=ds.name,
         notes=tuple(notes),
     )
+
+
+def factor_values(
+    concentration: np.ndarray,
+    production: np.ndarray,
+    imports: np.ndarray,
+    exports: np.ndarray,
+    supply: np.ndarray,
+    risk: np.ndarray,
+    destination_hhi: np.ndarray,
+    upstream: np.ndarray,
+) -> dict[str, np.ndarray]:
+    r"""Return the composite's factors from the sums they are made of (:func:`composite`).
+
+    Arrays ``[..., country]`` (any leading axes), ``concentration`` without the
+    country axis: ``risk`` is the import-weighted governance
+    :math:`\sum_e g_e f_{ec} / (p_c + F_c)`, ``destination_hhi`` the
+    exports' destination HHI and ``upstream`` the upstream exposure (0 outside
+    refining). A country that imports nothing has import exposure 0; one that
+    exports nothing, export concentration 0. The sensitivity analysis builds
+    the same sums for perturbed copies and calls this too.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        export_share = np.minimum(exports / supply, 1.0)
+    return {
+        "concentration": np.broadcast_to(concentration[..., None], production.shape),
+        "import_exposure": np.where(imports > 0, risk, 0.0),
+        "upstream_exposure": upstream,
+        "import_reliance": ix.net_import_reliance(production, imports, exports),
+        "export_concentration": np.where(exports > 0, destination_hhi * export_share, 0.0),
+    }
+
+
+def weigh(
+    factors: Mapping[str, np.ndarray], weights: Mapping[str, float], refining: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    r"""Contributions :math:`x_j \tilde w_j` and the score :math:`\sum_j x_j \tilde w_j`.
+
+    :math:`\tilde w_j = w_j a_j / \sum_k w_k a_k`, with :math:`a_j` whether
+    factor :math:`j` applies: every factor everywhere but the upstream one,
+    which applies where ``refining`` is true (a boolean array broadcast
+    against the factors). ``weights`` has every factor of :data:`FACTORS`.
+    """
+    applies = {
+        name: refining if name == "upstream_exposure" else np.ones_like(refining)
+        for name in FACTORS
+    }
+    total = sum(weights[name] * applies[name].astype(float) for name in FACTORS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = {name: weights[name] * applies[name] / total for name in FACTORS}
+    contributions = {name: factors[name] * scale[name] for name in FACTORS}
+    score = sum(contributions.values())
+    assert isinstance(score, np.ndarray)
+    return contributions, score
 
 
 #: ``(atol, rtol)`` below which a fall of supply is rounding, not a loss: one gram,

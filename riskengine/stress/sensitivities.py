@@ -128,7 +128,7 @@ from riskengine.errors import (
 from riskengine.indices import WGI_MAX
 from riskengine.methods import DEFAULT_METHOD, score
 from riskengine.methods.base import MissingGovernance, handle_missing
-from riskengine.methods.composite import FACTORS, UPSTREAM_STAGE
+from riskengine.methods.composite import FACTORS, UPSTREAM_STAGE, factor_values, weigh
 from riskengine.results import Result
 from riskengine.stress._common import (
     MineralBlock,
@@ -680,29 +680,6 @@ def _composite_parts(
     return parts
 
 
-def _combine(
-    factors: Mapping[str, np.ndarray], weights: Mapping[str, float], refining: np.ndarray
-) -> np.ndarray:
-    r"""Return the composite's score from its factors: :math:`\sum_j x_j w_j a_j / \sum_k w_k a_k`.
-
-    ``refining`` marks where the upstream factor applies (:math:`a_j`),
-    broadcast against the factors. The operations are the composite's, in
-    its order, so the result is the composite's to the last bit.
-    """
-    applies = {
-        name: refining if name == "upstream_exposure" else np.ones_like(refining)
-        for name in FACTORS
-    }
-    total = np.zeros(refining.shape)
-    for name in FACTORS:
-        total = total + weights[name] * applies[name].astype(float)
-    out = np.zeros(np.broadcast_shapes(*(np.shape(factors[name]) for name in FACTORS)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for name in FACTORS:
-            out = out + factors[name] * (weights[name] * applies[name] / total)
-    return out
-
-
 def _weight_variants(
     v: _Variants,
     weights: Mapping[str, float],
@@ -713,15 +690,15 @@ def _weight_variants(
     r"""Scores ``[variant, cell]`` with each positive factor weight moved down and up.
 
     Closed form: the factors of the one run recombined with the moved weight
-    (:func:`_combine`); no copy is scored.
+    (:func:`~riskengine.methods.composite.weigh`); no copy is scored.
     """
     low: list[np.ndarray] = []
     high: list[np.ndarray] = []
     for name, w in weights.items():
         if w <= 0:
             continue
-        low.append(_combine(factors, {**weights, name: w * (1 - step)}, refining))
-        high.append(_combine(factors, {**weights, name: w * (1 + step)}, refining))
+        low.append(weigh(factors, {**weights, name: w * (1 - step)}, refining)[1])
+        high.append(weigh(factors, {**weights, name: w * (1 + step)}, refining)[1])
         v.add("parameter", [f"weight {name}"], "", [w], [w * (1 - step)], [w * (1 + step)],
               2 * step)  # fmt: skip
     shape = (len(low), len(refining))
@@ -855,24 +832,18 @@ class _CompositeBlock:
         )
         numerator = np.where(self.unknown[None][..., targets], np.nan, numerator)
 
+        supply = prod + imports
+        upstream = np.zeros(prod.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
-            supply = prod + imports
-            share = np.minimum(exports / supply, 1.0)
-            factors = {
-                "concentration": np.broadcast_to(conc[..., None], prod.shape),
-                "import_exposure": np.where(imports > 0, numerator / supply, 0.0),
-                "upstream_exposure": np.zeros(prod.shape),
-                "import_reliance": ix.net_import_reliance(prod, imports, exports),
-                "export_concentration": np.where(
-                    exports > 0, squares / (exports * exports) * share, 0.0
-                ),
-            }
+            risk = numerator / supply
+            destination = squares / (exports * exports)
             if self.s_mine is not None and self.s_ref is not None:
-                factors["upstream_exposure"][:, self.s_ref] = self._upstream(
+                upstream[:, self.s_ref] = self._upstream(
                     v, (start, stop), (self.s_mine, self.s_ref), targets, at,
                     (supply[:, self.s_ref], imports[:, self.s_ref]),
                 )  # fmt: skip
-        return _combine(factors, weights, self.refining[:, None])
+        factors = factor_values(conc, prod, imports, exports, supply, risk, destination, upstream)
+        return weigh(factors, weights, self.refining[:, None])[1]
 
     def _upstream(
         self,
