@@ -221,3 +221,14 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
         other.join()
     assert calls == [2]
     pd.testing.assert_frame_equal(one.summary, threads.summary, check_exact=True)
+
+
+def test_content_grades_on_worker_processes_are_the_one_process_result(default: Dataset) -> None:
+    forking()
+    kw = {"minerals": ["cobalt", "copper"], "seed": 5, "n": 4 * UNIT + 100}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        one = riskengine.simulate(default, jobs=1, grades=True, market=False, **kw)
+        two = riskengine.simulate(default, jobs=2, grades=True, market=False, **kw)
+    pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
+    assert one.summary["grade_sd_t"].gt(0).any()  # the grades were drawn
