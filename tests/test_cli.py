@@ -463,3 +463,20 @@ def test_a_year_without_production_is_refused(
     assert code == 1
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_is_one_line_and_exit_code_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import riskengine.scenarios.backtest as backtest
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backtest, "backtest", interrupted)
+    target = tmp_path / "moves.csv"
+    assert main(["backtest", "-f", "csv", "-o", str(target)]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in captured.err
+    assert not target.exists()  # nothing half-written

@@ -81,8 +81,12 @@ def _show_warning(
     print(f"warning: {message}", file=sys.stderr)
 
 
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, the shell's convention).
+INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 user error, 2 usage error."""
+    """Run the CLI and return its exit code: 0 ok, 1 user error, 2 usage error, 130 Ctrl-C."""
     warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
     # building a command from its signature costs start-up time: only the command
@@ -93,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         app(args=args, prog_name="riskengine")
     except SystemExit as exc:
         code = exc.code
+        if code == INTERRUPTED:  # Ctrl-C: outputs are written whole or not at all
+            print("interrupted", file=sys.stderr)
         return code if isinstance(code, int) else (0 if code is None else 1)
     except RiskEngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
