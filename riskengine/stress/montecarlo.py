@@ -99,11 +99,12 @@ has its own streams, seeded with ``SeedSequence(seed, spawn_key=(b,))``
 the disruptions of every draw as they were). A batch is a whole number of
 blocks. Sums are accumulated block by block in order within a *unit* of
 ``UNIT_BLOCKS`` blocks, and then unit by unit in order; a unit is also what
-one task computes on a Dask cluster (``client=``, :mod:`riskengine.cluster`),
-and the client adds the units' statistics in unit order. So the result does
-not depend on ``batch_size``, on the number of workers or on which worker
-computed which unit - not even in the last bit - and the first ``n`` draws of
-a longer run are the draws of a run of ``n``.
+one task computes on a Dask cluster (``client=``, :mod:`riskengine.cluster`)
+or one call of a local worker process (``jobs=``, :func:`local_mode`), and
+the caller adds the units' statistics in unit order. So the result does not
+depend on ``batch_size``, on ``jobs``, on the number of workers or on which
+worker computed which unit - not even in the last bit - and the first ``n``
+draws of a longer run are the draws of a run of ``n``.
 
 References
 ----------
