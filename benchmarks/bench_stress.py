@@ -39,10 +39,10 @@ import pandas as pd
 
 import riskengine
 from benchmarks.measure import load_average, machine, max_rss_bytes, peak_memory, write_results
-from riskengine.cluster import local_threads
+from riskengine.cluster import default_jobs
 from riskengine.scenarios.models import ExportBan, Scenario
 from riskengine.stress import montecarlo as mc
-from riskengine.stress.montecarlo import MAX_JOBS, local_mode
+from riskengine.stress.montecarlo import local_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -186,7 +186,7 @@ def bench_simulate(ds: riskengine.Dataset, mode: str) -> list[dict[str, Any]]:
                 "draws_per_s_wall": n / wall,
             }
         )
-    jobs = min(local_threads(), MAX_JOBS)
+    jobs = default_jobs(None)
     for record in out:
         record["jobs"] = jobs
         record["parallel"] = local_mode(int(record["n"]), jobs)

@@ -205,6 +205,29 @@ def can_fork_workers() -> bool:
     )
 
 
+#: Default ceiling of the ``jobs`` of the stress tools: each worker process (or
+#: thread) adds its buffers to the memory a run holds.
+MAX_JOBS = 4
+
+
+def default_jobs(jobs: int | None) -> int:
+    """``jobs``, or by default one per core this process may use, at most :data:`MAX_JOBS`."""
+    return min(local_threads(), MAX_JOBS) if jobs is None else jobs
+
+
+def local_mode(tasks: int, jobs: int) -> Literal["processes", "threads", "one thread"]:
+    """How ``tasks`` partitions use ``jobs`` cores on this machine, without a cluster.
+
+    ``processes`` (:func:`pooled`) for at least two partitions per job where
+    workers can be forked (:func:`can_fork_workers`): with fewer, a worker
+    would wait for the others' whole partitions. Else ``threads`` where the
+    caller has them (the Monte Carlo's batches), or ``one thread``.
+    """
+    if jobs > 1 and tasks >= 2 * jobs and can_fork_workers():
+        return "processes"
+    return "threads" if jobs > 1 else "one thread"
+
+
 def pooled(
     fn: Callable[..., T],
     args: Iterable[Sequence[Any]],

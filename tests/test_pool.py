@@ -174,17 +174,9 @@ def default() -> Dataset:
         return riskengine.load_dataset()
 
 
-def test_local_mode() -> None:
-    forking()
-    assert mc.local_mode(4 * UNIT, 2) == "processes"  # two units per job
-    assert mc.local_mode(3 * UNIT, 2) == "threads"  # one worker would wait for a whole unit
-    assert mc.local_mode(100_000, 1) == "one thread"
-
-
-def test_simulate_on_worker_processes_is_the_one_process_result(
-    default: Dataset, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    forking()
+@pytest.fixture
+def pool_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``workers`` of every call of :func:`riskengine.cluster.pooled` during a test."""
     import riskengine.cluster as cluster
 
     calls: list[int] = []
@@ -195,6 +187,21 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cluster, "pooled", spy)
+    return calls
+
+
+def test_local_mode() -> None:
+    forking()
+    assert mc.local_mode(4 * UNIT, 2) == "processes"  # two units per job
+    assert mc.local_mode(3 * UNIT, 2) == "threads"  # one worker would wait for a whole unit
+    assert mc.local_mode(100_000, 1) == "one thread"
+
+
+def test_simulate_on_worker_processes_is_the_one_process_result(
+    default: Dataset, pool_calls: list[int]
+) -> None:
+    forking()
+    calls = pool_calls
     n = 4 * UNIT + 2500  # five units, the last a short one
     kw = {"minerals": ["cobalt", "lithium"], "seed": 17, "n": n}
     seen: list[tuple[int, int]] = []
@@ -232,3 +239,24 @@ def test_content_grades_on_worker_processes_are_the_one_process_result(default: 
         two = riskengine.simulate(default, jobs=2, grades=True, market=False, **kw)
     pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
     assert one.summary["grade_sd_t"].gt(0).any()  # the grades were drawn
+
+
+@pytest.mark.parametrize("target", [None, "USA"])
+def test_sweep_on_worker_processes_is_the_one_process_result(
+    default: Dataset, pool_calls: list[int], target: str | None
+) -> None:
+    forking()
+    calls = pool_calls
+    kw = {"minerals": ["cobalt", "copper", "lithium", "rare_earths"], "target": target}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        one = riskengine.sweep(default, jobs=1, **kw)
+        two = riskengine.sweep(default, jobs=2, **kw)
+    assert calls == [2]
+    for table in ("bans", "market", "impacts"):
+        pd.testing.assert_frame_equal(one.to_frame(table), two.to_frame(table), check_exact=True)
+
+
+def test_jobs_of_a_sweep_are_checked(default: Dataset) -> None:
+    with pytest.raises(RiskEngineError, match="jobs"):
+        riskengine.sweep(default, minerals=["cobalt"], jobs=0)

@@ -1,7 +1,9 @@
-"""Options of the commands that can run on a Dask cluster: ``--scheduler`` and ``--workers``.
+"""Options for where a command runs: a Dask cluster, or this machine's cores.
 
-Without either a command runs in one process and Dask is not imported; see
-:mod:`riskengine.cluster` for what runs where and why the result is the same.
+``--scheduler`` and ``--workers`` choose a cluster; ``--jobs`` the cores used without one.
+
+Without a cluster option Dask is not imported; see :mod:`riskengine.cluster`
+for what runs where and why the result is the same.
 """
 
 from __future__ import annotations
@@ -24,5 +26,15 @@ WorkersOpt = Annotated[
         "--workers",
         help="Run on a local Dask cluster of N worker processes, closed at the end; needs "
         'pip install "riskengine[dask]".',
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Cores to use without a cluster (default: one per core, at most 4): worker "
+        "processes on Linux for long runs, else this process; the result does not depend on it.",
     ),
 ]

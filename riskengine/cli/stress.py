@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from riskengine.cli._cluster import SchedulerOpt, WorkersOpt
+from riskengine.cli._cluster import JobsOpt, SchedulerOpt, WorkersOpt
 from riskengine.cli._output import FORMAT_HELP, OUTPUT_HELP, DataOpt, VerboseOpt, YearOpt
 from riskengine.errors import RiskEngineError, UnknownLabelError
 
@@ -179,6 +179,7 @@ def sweep_command(
     ] = False,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Evaluate every single-exporter export ban at once and rank what hurts most.
 
@@ -220,6 +221,7 @@ def sweep_command(
                 progress=progress,
                 pairs=pairs,
                 client=client if client is not None else False,
+                jobs=jobs,
             )
         rank_by = cast("RankBy", by)
         frames = {}
@@ -272,17 +274,7 @@ def simulate_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Draws evaluated together (memory).")
     ] = 1000,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            help="Cores to use (default: one per core, at most 4): worker processes for runs "
-            "of 32,000 draws per job or more (Linux), threads otherwise; the result does not "
-            "depend on it.",
-        ),
-    ] = None,
+    jobs: JobsOpt = None,
     grades: Annotated[
         bool,
         typer.Option(

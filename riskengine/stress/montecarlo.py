@@ -128,7 +128,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 import numpy as np
 import pandas as pd
 
-from riskengine.cluster import local_threads, resolve_client
+from riskengine.cluster import default_jobs, resolve_client
 from riskengine.dataset import Dataset, RiskEngineWarning
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import (
@@ -183,9 +183,6 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 1000
-#: Default ceiling of ``jobs`` (worker processes or threads): each adds its
-#: buffers to the memory a run holds.
-MAX_JOBS = 4
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
 #: Blocks per unit: statistics are summed block by block within a unit, then unit by
@@ -1372,7 +1369,7 @@ def simulate(
         or first-order losses only.
     jobs
         Cores to use on this machine (default: one per core the process may
-        use, at most :data:`MAX_JOBS`; ignored on a cluster). A run of at
+        use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a cluster). A run of at
         least ``2 x jobs`` units (:data:`UNIT_BLOCKS` x :data:`STREAM_BLOCK`
         draws each: 32,000 draws per job) computes its units in ``jobs``
         worker processes, a unit per call, as on a cluster; a shorter run
@@ -1449,9 +1446,7 @@ def simulate(
     limits = threshold_tonnes(plan, thr)
     acc = _Accumulator(plan.bound, limits)
     started = time.perf_counter()
-    if jobs is None:
-        jobs = min(local_threads(), MAX_JOBS)
-    for part in _units(plan, entropy, n, batch, limits, progress, runner, jobs):
+    for part in _units(plan, entropy, n, batch, limits, progress, runner, default_jobs(jobs)):
         acc.merge(part)
     stats = _summary(plan, acc, thr)
     summary = stats.iloc[: len(plan.series)].reset_index(drop=True)
@@ -1555,17 +1550,13 @@ def unit_statistics(
 def local_mode(n: int, jobs: int) -> Literal["processes", "threads", "one thread"]:
     """How a run of ``n`` draws uses ``jobs`` cores on this machine (:func:`simulate`).
 
-    ``processes`` for at least two units per job where workers can be forked
-    (:func:`riskengine.cluster.can_fork_workers`): with fewer units, a worker
-    would wait for the others' whole units. Else ``threads`` (batches of one
-    unit at a time on ``jobs`` threads), or ``one thread``.
+    Its units are the partitions of :func:`riskengine.cluster.local_mode`:
+    ``processes`` compute the units, ``threads`` the batches of one unit at a
+    time.
     """
-    from riskengine.cluster import can_fork_workers
+    from riskengine.cluster import local_mode as mode
 
-    units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
-    if jobs > 1 and units >= 2 * jobs and can_fork_workers():
-        return "processes"
-    return "threads" if jobs > 1 else "one thread"
+    return mode(-(-n // (UNIT_BLOCKS * STREAM_BLOCK)), jobs)
 
 
 def _units(

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from riskengine.cluster import resolve_client
+from riskengine.cluster import default_jobs, resolve_client
 from riskengine.dataset import Dataset, label_column
 from riskengine.dims import OTHER_COUNTRIES
 from riskengine.errors import RiskEngineError, bad_argument, check_int, check_labels, check_number
@@ -812,6 +812,7 @@ def sweep(
     progress: Progress | None = None,
     pairs: bool = False,
     client: Client | Literal[False] | None = None,
+    jobs: int | None = None,
     **params: Any,
 ) -> SweepResult:
     r"""Evaluate every single-exporter export ban of one year in one vectorized pass.
@@ -854,9 +855,17 @@ def sweep(
         bans for ``N`` exporters, the ``exporter`` column holding both.
     client
         A Dask ``distributed.Client`` to evaluate the chunks on; None
-        (default) uses the current client if the caller made one, else one
-        process; False always one process (see :mod:`riskengine.cluster`).
-        The result is the same, bit for bit.
+        (default) uses the current client if the caller made one, else this
+        machine (``jobs``); False always this machine (see
+        :mod:`riskengine.cluster`). The result is the same, bit for bit.
+    jobs
+        Cores to use on this machine (default: one per core the process may
+        use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a
+        cluster). With at least two chunks per job the chunks are evaluated in
+        ``jobs`` worker processes forked from this one
+        (:func:`riskengine.cluster.pooled`; Linux, no other Python thread
+        running), and added in chunk order; otherwise one after the other. The
+        result does not depend on it.
     **params
         Parameters of the method (``regions``, ``weights``,
         ``missing_governance``...).
@@ -910,6 +919,7 @@ def sweep(
     for arg, value in (("minerals", minerals), ("stages", stages), ("exporters", exporters)):
         check_labels("sweep", arg, value)
     check_int("sweep", "year", year, optional=True)
+    check_int("sweep", "jobs", jobs, minimum=1, optional=True)
     check_number("sweep", "severity", severity)
     if not (0.0 < float(severity) <= 1.0):
         raise RiskEngineError(f"severity must be in (0, 1], got {severity}")
@@ -965,7 +975,7 @@ def sweep(
     impact_parts: list[pd.DataFrame] = []
     done = 0
     for bans, markets, impacts in _run_chunks(
-        plans, target_code, float(severity), mkt, method, params, seen, runner
+        plans, target_code, float(severity), mkt, method, params, seen, runner, default_jobs(jobs)
     ):
         ban_parts.append(bans)
         market_parts.append(markets)
@@ -1033,15 +1043,15 @@ def _run_chunks(
     params: dict[str, Any],
     seen: set[str],
     client: Client | None,
+    jobs: int = 1,
 ) -> Iterator[Tables]:
-    """Tables of every chunk in plan order, computed here or chunk by chunk on the cluster.
+    """Tables of every chunk in plan order: here, in local worker processes or on a cluster.
 
-    Ban ids follow the plan. On a cluster each mineral is sent to the workers once.
+    Ban ids follow the plan. Each mineral is sent to the workers once.
     """
-    from riskengine.cluster import ordered, share
+    from riskengine.cluster import local_mode, ordered, pooled, share
 
     minerals = list({md.name: md for md, *_ in plans}.values())
-    shipped = share(client, minerals)
     tasks: list[tuple[Any, ...]] = []
     next_id = 0
     for md, s, batches, t_local in plans:
@@ -1050,6 +1060,12 @@ def _run_chunks(
         next_id += bans
         tasks.append((md, s, batches, t_local, ids, target, severity, market, method, params,
                       seen))  # fmt: skip
+    if client is None and local_mode(len(tasks), jobs) == "processes":
+        yield from pooled(
+            _chunk_tables, tasks, workers=jobs, shared=minerals, what="sweep", seen=seen
+        )
+        return
+    shipped = share(client, minerals)
     yield from ordered(client, _chunk_tables, tasks, name="sweep", shared=shipped, seen=seen)
 
 
