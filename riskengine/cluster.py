@@ -3,10 +3,11 @@
 The Monte Carlo, the ban sweeps, the sensitivity analysis, the backtest and
 the BACI import split their work into the engine's own partitions (units of
 draws with their own seed streams, chunks of bans, minerals, events, yearly
-files). Without a cluster they run one after the other (the Monte Carlo
-evaluates the batches of a unit on local threads, :func:`threaded`, or, for
-a run of many units, computes the units in local worker processes forked
-from this one, :func:`pooled`); given a
+files). Without a cluster they run one after the other, except that the
+Monte Carlo's units and the sweep's chunks are computed in local worker
+processes forked from this one when there are at least two per job
+(:func:`local_mode`, :func:`pooled`), and the Monte Carlo otherwise evaluates
+the batches of a unit on local threads (:func:`threaded`); given a
 Dask client, each partition is a task on the cluster, and the partial
 results come back to the client, which reduces them **in partition order**
 with the code the single process uses. A result therefore does not depend on the number of
