@@ -3,11 +3,12 @@
 The Monte Carlo, the ban sweeps, the sensitivity analysis, the backtest and
 the BACI import split their work into the engine's own partitions (units of
 draws with their own seed streams, chunks of bans, minerals, events, yearly
-files). Without a cluster they run one after the other, except that the
-Monte Carlo's units and the sweep's chunks are computed in local worker
+files). Without a cluster, the Monte Carlo's units, the sweep's chunks and
+the minerals of a GeoPolRisk or EU sensitivity are computed in local worker
 processes forked from this one when there are at least two per job
-(:func:`local_mode`, :func:`pooled`), and the Monte Carlo otherwise evaluates
-the batches of a unit on local threads (:func:`threaded`); given a
+(:func:`map_partitions`, :func:`local_mode`, :func:`pooled`); otherwise the
+partitions run one after the other, the Monte Carlo evaluating the batches of
+a unit on local threads (:func:`threaded`); given a
 Dask client, each partition is a task on the cluster, and the partial
 results come back to the client, which reduces them **in partition order**
 with the code the single process uses. A result therefore does not depend on the number of
@@ -547,6 +548,33 @@ def ordered(
     swap = shared or {}
     tasks = (tuple(swap.get(id(x), x) for x in a) for a in args)
     yield from map_ordered(client, fn, tasks, name=name, seen=seen)
+
+
+def map_partitions(
+    client: Client | None,
+    fn: Callable[..., T],
+    args: Iterable[Sequence[Any]],
+    *,
+    name: str,
+    objects: Sequence[Any] = (),
+    seen: set[str] | None = None,
+    jobs: int = 1,
+) -> Iterator[T]:
+    """Yield ``fn(*a)`` for every partition ``a`` in order: on the cluster, or on this machine.
+
+    With a client, the partitions are tasks on it (:func:`ordered`, ``objects``
+    sent to the workers once). Without one, they are computed in ``jobs``
+    local worker processes when :func:`local_mode` says so (:func:`pooled`,
+    ``objects`` given to each worker when it starts), else here one after the
+    other. Either way the results come in partition order and the caller
+    reduces them with the code one process runs.
+    """
+    tasks = list(args)
+    if client is None and local_mode(len(tasks), jobs) == "processes":
+        yield from pooled(fn, tasks, workers=jobs, shared=objects, what=name, seen=seen)
+        return
+    shipped = share(client, objects)
+    yield from ordered(client, fn, tasks, name=name, shared=shipped, seen=seen)
 
 
 def _reissue(caught: list[tuple[type[Warning], str]], issued: set[str]) -> None:

@@ -260,3 +260,23 @@ def test_sweep_on_worker_processes_is_the_one_process_result(
 def test_jobs_of_a_sweep_are_checked(default: Dataset) -> None:
     with pytest.raises(RiskEngineError, match="jobs"):
         riskengine.sweep(default, minerals=["cobalt"], jobs=0)
+
+
+def test_sensitivity_on_worker_processes_is_the_one_process_result(
+    default: Dataset, pool_calls: list[int]
+) -> None:
+    forking()
+    kw = {
+        "minerals": ["cobalt", "copper", "lithium", "nickel"],
+        "countries": ["USA"],
+        "method": "geopolrisk",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskEngineWarning)
+        one = riskengine.sensitivity(default, jobs=1, **kw)
+        two = riskengine.sensitivity(default, jobs=2, **kw)
+    assert pool_calls == [2]
+    assert len(one.table) > 0
+    pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    with pytest.raises(RiskEngineError, match="jobs"):
+        riskengine.sensitivity(default, jobs=0, **kw)

@@ -406,6 +406,7 @@ def sensitivity_command(
     verbose: VerboseOpt = False,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """One-at-a-time sensitivity of scores to their inputs, as tornado tables.
 
@@ -445,6 +446,7 @@ def sensitivity_command(
                 scenario=scenario,
                 progress=progress,
                 client=client if client is not None else False,
+                jobs=jobs,
             )
         from riskengine.report.stress_text import sensitivity_text
 

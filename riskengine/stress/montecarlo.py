@@ -1575,32 +1575,20 @@ def _units(
     worker processes (:func:`riskengine.cluster.pooled`, a unit per call as on
     a cluster), or one after the other, their batches on ``jobs`` threads.
     """
-    from riskengine.cluster import one_blas_thread, ordered, pooled, share
+    from riskengine.cluster import map_partitions, one_blas_thread
 
     n_units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
-    if client is None and local_mode(n, jobs) == "processes":
-        tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
-        parts = pooled(
-            unit_statistics, tasks, workers=min(jobs, n_units), shared=[plan, limits],
-            what="simulate",
-        )  # fmt: skip
-        for unit, part in enumerate(parts):
-            if progress is not None:
-                progress(min((unit + 1) * UNIT_BLOCKS * STREAM_BLOCK, n), n)
-            yield part
-        return
-    if client is None:
+    if client is None and local_mode(n, jobs) != "processes":
         for unit in range(n_units):
             with one_blas_thread():  # as on a worker: the same bits on any machine
                 part = unit_statistics(plan, entropy, n, unit, batch_size, limits, progress, jobs)
             yield part
         return
-
-    shipped = share(client, [plan, limits])
     tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
-    for unit, part in enumerate(
-        ordered(client, unit_statistics, tasks, name="simulate", shared=shipped)
-    ):
+    parts = map_partitions(
+        client, unit_statistics, tasks, name="simulate", objects=[plan, limits], jobs=jobs
+    )
+    for unit, part in enumerate(parts):
         if progress is not None:
             progress(min((unit + 1) * UNIT_BLOCKS * STREAM_BLOCK, n), n)
         yield part

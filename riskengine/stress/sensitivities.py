@@ -114,7 +114,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine import indices as ix
-from riskengine.cluster import ordered, resolve_client, share
+from riskengine.cluster import default_jobs, map_partitions, resolve_client
 from riskengine.dataset import Dataset
 from riskengine.dims import OTHER_COUNTRIES, REGIONS, Stage
 from riskengine.errors import (
@@ -358,6 +358,7 @@ def sensitivity(
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
     client: Client | Literal[False] | None = None,
+    jobs: int | None = None,
     **params: Any,
 ) -> SensitivityResult:
     r"""One-at-a-time elasticities of every score to its inputs.
@@ -394,8 +395,15 @@ def sensitivity(
         A Dask ``distributed.Client``: GeoPolRisk and EU rescore each
         mineral as one task on it (the composite is one closed-form pass,
         always here); None (default) uses the current client if the caller
-        made one, else one process; False always one process
+        made one, else this machine (``jobs``); False always this machine
         (:mod:`riskengine.cluster`). The result is the same, bit for bit.
+    jobs
+        Cores to use on this machine for GeoPolRisk and EU (default: one per
+        core the process may use, at most :data:`~riskengine.cluster.MAX_JOBS`;
+        ignored on a cluster and for the composite): with at least two minerals
+        per job, the minerals are scored in ``jobs`` worker processes forked
+        from this one (:func:`riskengine.cluster.map_partitions`; Linux, no
+        other Python thread running). The result does not depend on it.
     **params
         Parameters of the method.
 
@@ -437,6 +445,7 @@ def sensitivity(
     for arg, value in (("minerals", minerals), ("countries", countries), ("stages", stages)):
         check_labels("sensitivity", arg, value)
     check_int("sensitivity", "year", year, optional=True)
+    check_int("sensitivity", "jobs", jobs, minimum=1, optional=True)
     check_number("sensitivity", "step", step)
     if not 0.0 < step < 1.0:
         raise RiskEngineError(f"step must be in (0, 1), got {step}")
@@ -470,10 +479,10 @@ def sensitivity(
         parts = []
         runner = resolve_client(client, "sensitivity")
         tasks = ((job, mineral, chunk_size) for mineral in mineral_list)
-        shipped = share(runner, [job])
-        for part in ordered(
-            runner, _rescored_part, tasks, name="sensitivity", shared=shipped, seen=job.seen
-        ):
+        for part in map_partitions(
+            runner, _rescored_part, tasks, name="sensitivity", objects=[job], seen=job.seen,
+            jobs=default_jobs(jobs),
+        ):  # fmt: skip
             parts.append(part)
             if progress is not None:
                 progress(len(parts), len(mineral_list))

@@ -1049,7 +1049,7 @@ def _run_chunks(
 
     Ban ids follow the plan. Each mineral is sent to the workers once.
     """
-    from riskengine.cluster import local_mode, ordered, pooled, share
+    from riskengine.cluster import map_partitions
 
     minerals = list({md.name: md for md, *_ in plans}.values())
     tasks: list[tuple[Any, ...]] = []
@@ -1060,13 +1060,9 @@ def _run_chunks(
         next_id += bans
         tasks.append((md, s, batches, t_local, ids, target, severity, market, method, params,
                       seen))  # fmt: skip
-    if client is None and local_mode(len(tasks), jobs) == "processes":
-        yield from pooled(
-            _chunk_tables, tasks, workers=jobs, shared=minerals, what="sweep", seen=seen
-        )
-        return
-    shipped = share(client, minerals)
-    yield from ordered(client, _chunk_tables, tasks, name="sweep", shared=shipped, seen=seen)
+    yield from map_partitions(
+        client, _chunk_tables, tasks, name="sweep", objects=minerals, seen=seen, jobs=jobs
+    )
 
 
 def _tables(
