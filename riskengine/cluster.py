@@ -288,7 +288,7 @@ def pooled(
     if not can_fork_workers():
         raise RiskEngineError(
             f"{what}: worker processes are forked, which needs Linux, no other Python "
-            "thread running and a process that may have children; use threads here"
+            "thread running and a process that may have children; run with jobs=1 here"
         )
     refs = {id(obj): _Shared(i) for i, obj in enumerate(shared)}
     issued: set[str] = set() if seen is None else seen

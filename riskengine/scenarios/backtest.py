@@ -159,10 +159,8 @@ class Backtest:
 
     @property
     def median_abs_e(self) -> float:
-        """Median ``|e|`` over the rows with a finite ``e``."""
-        e = self.table["e"].to_numpy(dtype=float)
-        e = e[np.isfinite(e)]
-        return float(np.median(np.abs(e))) if len(e) else math.nan
+        """Median ``|e|`` over the rows with a finite ``e`` (NaN when there are none)."""
+        return _median_abs_e(self.table)
 
     @property
     def wrong_sign(self) -> int:
@@ -179,20 +177,25 @@ class Backtest:
         groups = [(str(name), part) for name, part in self.table.groupby("sample", sort=False)]
         if len(groups) != 1:
             groups.append(("all", self.table))
-        rows = []
-        for name, part in groups:
-            e = part["e"].to_numpy(dtype=float)
-            e = e[np.isfinite(e)]
-            rows.append(
+        return pd.DataFrame(
+            [
                 {
                     "sample": name,
                     "moves": len(part),
-                    "scored": len(e),
-                    "median_abs_e": float(np.median(np.abs(e))) if len(e) else math.nan,
+                    "scored": int(np.isfinite(part["e"].to_numpy(dtype=float)).sum()),
+                    "median_abs_e": _median_abs_e(part),
                     "wrong_sign": _wrong_sign(part),
                 }
-            )
-        return pd.DataFrame(rows)
+                for name, part in groups
+            ]
+        )
+
+
+def _median_abs_e(table: pd.DataFrame) -> float:
+    """Median ``|e|`` over the rows of ``table`` with a finite ``e``; NaN when there are none."""
+    e = table["e"].to_numpy(dtype=float)
+    e = e[np.isfinite(e)]
+    return float(np.median(np.abs(e))) if len(e) else math.nan
 
 
 def _wrong_sign(table: pd.DataFrame) -> int:

@@ -1369,17 +1369,17 @@ def simulate(
         or first-order losses only.
     jobs
         Cores to use on this machine (default: one per core the process may
-        use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a cluster). A run of at
-        least ``2 x jobs`` units (:data:`UNIT_BLOCKS` x :data:`STREAM_BLOCK`
-        draws each: 32,000 draws per job) computes its units in ``jobs``
-        worker processes, a unit per call, as on a cluster; a shorter run
-        evaluates its batches on ``jobs`` threads.
-        Processes because the engine's Python-level work holds the
-        interpreter lock: two threads reach about 1.4 times one, two
-        processes twice. They are forked from this process, on Linux and
-        when no other Python thread runs (:func:`riskengine.cluster.can_fork_workers`);
-        otherwise the units run one after the other, their batches on
-        ``jobs`` threads. The result does not depend on it.
+        use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a
+        cluster). A run of at least ``2 x jobs`` units (:data:`UNIT_BLOCKS` x
+        :data:`STREAM_BLOCK` draws each: 32,000 draws per job) computes its
+        units in ``jobs`` worker processes forked from this one, a unit per
+        call as on a cluster, where forking is safe
+        (:func:`riskengine.cluster.can_fork_workers`: Linux, no other Python
+        thread running); otherwise the units run one after the other, their
+        batches on ``jobs`` threads. Processes because the engine's
+        Python-level work holds the interpreter lock: two threads reach about
+        1.4 times one, two processes up to twice. The result does not depend
+        on it.
 
     Returns
     -------
