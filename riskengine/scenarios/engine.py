@@ -665,6 +665,379 @@ def respond_rows(
     )
 
 
+def _dense(matrix: Any, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, columns]`` as a dense array (scipy sparse or dense ``matrix``)."""
+    part = matrix[rows][:, columns]
+    return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=float)
+
+
+def _indicator(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``[rows, columns]``: 1 where the two label the same country."""
+    return (rows[:, None] == columns[None, :]).astype(float)
+
+
+@dataclass
+class _LinearStage:
+    """The maps of one stage of :class:`ExporterResponse` (``J`` shocked, ``R`` refiners).
+
+    A member's deficits at the stage are ``d`` on ``J`` plus, at the refining
+    stage, ``f`` on ``R`` (the feed lost). Without a bound, the passers pass
+    on ``d @ q_cells + f @ q_refiners`` tonnes; a capped member's imports
+    lost are ``d @ into_cells + f @ into_refiners``.
+    """
+
+    passers: np.ndarray
+    q_cells: np.ndarray  # [J, passers]
+    q_refiners: np.ndarray  # [R, passers]
+    into_cells: np.ndarray  # [J, passers]
+    into_refiners: np.ndarray  # [R, passers]
+    bound_cells: tuple[np.ndarray, np.ndarray]  # positions in J of passers, theirs among passers
+    bound_refiners: tuple[np.ndarray, np.ndarray]  # the same in R
+    exports_p: np.ndarray  # X0 of the passers
+    cell_passer: np.ndarray  # [J]: position among the passers, -1 for none
+    exceed: np.ndarray  # passers that could pass on more than X0 without being shocked
+    q_sum_cells: np.ndarray  # [J]: tonnes passed on in all per unit deficit
+    q_sum_refiners: np.ndarray  # [R]
+
+    @classmethod
+    def prepare(cls, pt: mk.PassThrough, cells: np.ndarray, refiners: np.ndarray) -> _LinearStage:
+        r"""Prepare the free pass-through per unit deficit on ``cells`` and ``refiners``.
+
+        :math:`Q = (K^{-1}\,\mathrm{diag}(x)\,F_0[U, r]^T)^T`, ``U`` the columns.
+        """
+        r = pt.passers
+        x = np.minimum(pt.share[r], 1.0 - 1e-9)  # as the fixed point (market._fixed_point)
+
+        def maps(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            into = _dense(pt.base, columns, r)  # [U, passers]: F0[U, r]
+            return np.ascontiguousarray((into * x[None, :]) @ pt.k_inv.T), into
+
+        def bound(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            at = np.flatnonzero(np.isin(columns, r))
+            return at, np.searchsorted(r, columns[at])
+
+        q_cells, into_cells = maps(cells)
+        q_refiners, into_refiners = maps(refiners)
+        bound_cells = bound(cells)
+        cell_passer = np.full(len(cells), -1, dtype=np.intp)
+        cell_passer[bound_cells[0]] = bound_cells[1]
+        # deficits are at most 1: a passer whose free cut, all deficits at 1,
+        # stays within its exports reaches no bound unless it is shocked itself
+        most = q_cells.sum(axis=0) + q_refiners.sum(axis=0)
+        return cls(
+            passers=r,
+            q_cells=q_cells,
+            q_refiners=q_refiners,
+            into_cells=into_cells,
+            into_refiners=into_refiners,
+            bound_cells=bound_cells,
+            bound_refiners=bound(refiners),
+            exports_p=pt.exports0[r],
+            cell_passer=cell_passer,
+            exceed=np.flatnonzero(most > pt.exports0[r]),
+            q_sum_cells=q_cells.sum(axis=1),
+            q_sum_refiners=q_refiners.sum(axis=1),
+        )
+
+    def per_passer(self, pt: mk.PassThrough, at: np.ndarray) -> np.ndarray:
+        """``[passers, at]``: the change of what stays in ``at`` per tonne a passer cuts.
+
+        A passer that cuts ``P`` tonnes scales its row by ``1 - P / X_0``.
+        """
+        return (
+            _indicator(self.passers, at)
+            - _dense(pt.base, self.passers, at) / self.exports_p[:, None]
+        )
+
+
+@dataclass
+class ExporterBatch:
+    """What :meth:`ExporterResponse.respond` returns for a batch.
+
+    ``change[t]`` is ``dA`` at the columns of the ``t``-th tracked entry,
+    ``[columns, batch]``, as :meth:`RowResponse.supply_change` returns it;
+    the ledger tonnes are ``[batch, stage]`` as in :class:`RowResponse`;
+    ``bound`` counts, per stage, the members at whose pass-through a bound
+    binds.
+    """
+
+    change: list[np.ndarray]
+    withheld: np.ndarray
+    passed_on: np.ndarray
+    propagated_loss: np.ndarray
+    bound: np.ndarray
+
+
+@dataclass
+class ExporterResponse:
+    r""":func:`respond_rows` for deficits on a fixed set of exporters, prepared once.
+
+    A Monte Carlo draw disrupts a few exporters ``J`` of a mineral, the same
+    fraction ``d`` of their exports at every stage. Where no passer's
+    pass-through reaches its bound, every step of :func:`respond_rows` is
+    linear in ``d``, or element-wise in linear terms, so a member of a batch
+    costs a few products of its sparse ``d`` with matrices fixed by the
+    baseline:
+
+    * pass-through without a bound is :math:`P = K^{-1}(x \circ L)`
+      (:class:`~riskengine.scenarios.market.PassThrough`) with the imports
+      lost :math:`L = F_0[J, r]^T d`, hence :math:`P = Q d` with
+      :math:`Q = K^{-1}\,\mathrm{diag}(x)\,F_0[J, r]^T` (``r`` the passers);
+    * the row deficits after pass-through are ``d`` on ``J`` plus
+      :math:`P / X_0` on the passers, and the change of what stays in
+      country ``i`` is :math:`dA_i = -\sum_e F_{0,ei} D_e + D_i X_{0,i}`,
+      a fixed matrix times ``d``;
+    * at the refining stage the refiners' feed exports and imports lost are
+      fixed matrices times ``d``; the feed-loss fraction :math:`\phi`
+      (:func:`feed_loss` of :func:`feed_totals`, with their clipping and
+      the retained-output kink) and the output cut (:func:`output_cut`) are
+      computed element by element as in :func:`respond_rows`, and the
+      refiners' added deficit :math:`\phi (1 - d)` enters the same maps.
+
+    A member at whose pass-through a bound binds (a passer would pass on more
+    than it still exports: about 4 % of the members of a Monte Carlo run on
+    the default data) has its cut solved by the engine's fixed point
+    (:meth:`~riskengine.scenarios.market.PassThrough.solve`) and its
+    correction carried through the same maps. The results agree with
+    :func:`respond_rows` to rounding; the tests compare them on random
+    batches.
+    """
+
+    production0: np.ndarray
+    prepared: list[mk.PassThrough]
+    feed: list[int]
+    s_mine: int | None
+    s_ref: int | None
+    exporters: np.ndarray  # J
+    tracked: list[tuple[int, np.ndarray]]
+    stages: list[_LinearStage]
+    change_cells: list[np.ndarray]  # per tracked entry, [J, columns]
+    change_refiners: list[np.ndarray]  # per tracked entry, [R, columns]
+    change_passers: list[np.ndarray]  # per tracked entry, [passers, columns]
+    refiner_rows: list[tuple[np.ndarray, np.ndarray]]  # per tracked entry: rows at R, their R
+    refiners: np.ndarray  # R, block positions (refining stage with feed)
+    cell_refiner: np.ndarray  # [J]: position in R, -1 for none
+    feed_x: np.ndarray  # [J, R]: refiners' feed exports lost per unit d
+    feed_m: np.ndarray  # [J, R]: refiners' feed imports lost per unit d
+    feed_passers: dict[int, tuple[np.ndarray, np.ndarray]]  # feed stage: [passers, R] x and m
+
+    @classmethod
+    def prepare(
+        cls,
+        production0: np.ndarray,
+        flows0: list[Any],
+        feed: list[int],
+        s_mine: int | None,
+        s_ref: int | None,
+        exporters: np.ndarray,
+        tracked: list[tuple[int, np.ndarray]],
+        prepared: list[mk.PassThrough] | None = None,
+    ) -> ExporterResponse:
+        """Prepare the response of one mineral's baseline to deficits on ``exporters``.
+
+        ``production0``, ``flows0``, ``feed``, ``s_mine``, ``s_ref`` and
+        ``prepared`` are those of :func:`respond_rows`; ``exporters`` are
+        distinct block positions; ``tracked`` lists the ``(stage, columns)``
+        whose ``dA`` :meth:`respond` returns.
+        """
+        n_s = production0.shape[0]
+        if prepared is None:
+            prepared = [mk.PassThrough.prepare(flows0[s], production0[s]) for s in range(n_s)]
+        cells = np.asarray(exporters, dtype=np.intp)
+        tracked = [(int(s), np.asarray(c, dtype=np.intp)) for s, c in tracked]
+        none = np.zeros(0, dtype=np.intp)
+        stages = [_LinearStage.prepare(prepared[s], cells, none) for s in range(n_s)]
+        # refiners whose feed the cells reach, directly or through passers;
+        # every other refiner's feed, output and exports stay as they were
+        refiners = none
+        feed_x = np.zeros((len(cells), 0))
+        feed_m = np.zeros((len(cells), 0))
+        feed_passers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if s_ref is not None and feed:
+            pt = prepared[s_ref]
+            refiners = np.flatnonzero((production0[s_ref] > 0) | (pt.exports0 > 0))
+            feed_x = np.zeros((len(cells), len(refiners)))
+            feed_m = np.zeros((len(cells), len(refiners)))
+            for f in feed:
+                pt, st = prepared[f], stages[f]
+                # passers' cuts lower their exports (x) and their buyers' imports (m)
+                x_r = _indicator(st.passers, refiners)
+                m_r = _dense(pt.base, st.passers, refiners) / st.exports_p[:, None]
+                feed_passers[f] = (x_r, m_r)
+                feed_x += _indicator(cells, refiners) * pt.exports0[refiners][None, :]
+                feed_x += st.q_cells @ x_r
+                feed_m += _dense(pt.base, cells, refiners) + st.q_cells @ m_r
+            reach = np.flatnonzero((feed_x != 0).any(axis=0) | (feed_m != 0).any(axis=0))
+            refiners, feed_x, feed_m = refiners[reach], feed_x[:, reach], feed_m[:, reach]
+            feed_passers = {f: (x[:, reach], m[:, reach]) for f, (x, m) in feed_passers.items()}
+            stages[s_ref] = _LinearStage.prepare(prepared[s_ref], cells, refiners)
+        change_cells: list[np.ndarray] = []
+        change_refiners: list[np.ndarray] = []
+        change_passers: list[np.ndarray] = []
+        refiner_rows: list[tuple[np.ndarray, np.ndarray]] = []
+        for s, at in tracked:
+            pt, st = prepared[s], stages[s]
+            per_passer = st.per_passer(pt, at)  # [passers, at]
+            for columns, q, out in (
+                (cells, st.q_cells, change_cells),
+                (refiners if s == s_ref else none, st.q_refiners, change_refiners),
+            ):
+                direct = _indicator(columns, at) * pt.exports0[at][None, :] - _dense(
+                    pt.base, columns, at
+                )
+                out.append(np.ascontiguousarray(direct + q @ per_passer))
+            change_passers.append(per_passer)
+            rows = np.flatnonzero(np.isin(at, refiners)) if s == s_ref else none
+            refiner_rows.append((rows, np.searchsorted(refiners, at[rows])))
+        at = np.flatnonzero(np.isin(cells, refiners))
+        cell_refiner = np.full(len(cells), -1, dtype=np.intp)
+        cell_refiner[at] = np.searchsorted(refiners, cells[at])
+        return cls(
+            production0=production0,
+            prepared=prepared,
+            feed=list(feed),
+            s_mine=s_mine,
+            s_ref=s_ref,
+            exporters=cells,
+            tracked=tracked,
+            stages=stages,
+            change_cells=change_cells,
+            change_refiners=change_refiners,
+            change_passers=change_passers,
+            refiner_rows=refiner_rows,
+            refiners=refiners,
+            cell_refiner=cell_refiner,
+            feed_x=feed_x,
+            feed_m=feed_m,
+            feed_passers=feed_passers,
+        )
+
+    def respond(self, deficit: Any) -> ExporterBatch:
+        """Run the engine's response on a batch of deficits ``[batch, exporters]``.
+
+        ``deficit[b, j]`` in [0, 1] is the fraction of its exports exporter
+        ``exporters[j]`` withholds at every stage (``1 - scale`` of
+        :func:`respond_rows`); a scipy sparse array (CSR) or a dense one.
+        """
+        from scipy import sparse
+
+        d = sparse.csr_array(deficit)
+        k, n_s = d.shape[0], len(self.stages)
+        # the batch's nonzero deficits: member, exporter, value
+        hits = (np.repeat(np.arange(k), np.diff(d.indptr)), d.indices, d.data)
+        withheld = np.zeros((k, n_s))
+        passed = np.zeros((k, n_s))
+        propagated = np.zeros((k, n_s))
+        bound = np.zeros(n_s, dtype=np.int64)
+        change: list[np.ndarray] = [np.zeros((0, k))] * len(self.tracked)
+        corrections: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for s, st in enumerate(self.stages):
+            pt = self.prepared[s]
+            withheld[:, s] = d @ pt.exports0[self.exporters]
+            extra: np.ndarray | None = None  # the refiners' deficit from feed lost
+            lost = cut_adjust = np.zeros((k, 0))
+            if s == self.s_ref and len(self.refiners):
+                phi = self._feed_loss(d, corrections)
+                r = self.refiners
+                lost, cut_adjust = output_cut(self.production0[s, r], pt.exports0[r], phi)
+                propagated[:, s] = lost.sum(axis=1)
+                own = np.zeros_like(phi)  # the refiners' own deficits
+                at = self.cell_refiner[hits[1]]
+                on = at >= 0
+                own[hits[0][on], at[on]] = hits[2][on]
+                withheld[:, s] -= (own * phi) @ pt.exports0[r]
+                extra = phi * (1.0 - own)
+            if len(st.passers):
+                rows, cut = self._bound(d, hits, st, extra, mk.pass_tolerance(pt.exports0))
+                passed[:, s] = d @ st.q_sum_cells
+                if extra is not None:
+                    passed[:, s] += extra @ st.q_sum_refiners
+                if len(rows):
+                    hit = np.zeros_like(cut)  # deficit of each passer's own row
+                    dense = d[rows].toarray()
+                    hit[:, st.bound_cells[1]] = dense[:, st.bound_cells[0]]
+                    lost_in = dense @ st.into_cells
+                    if extra is not None:
+                        hit[:, st.bound_refiners[1]] += extra[rows][:, st.bound_refiners[0]]
+                        lost_in += extra[rows] @ st.into_refiners
+                    solved = pt.solve((1.0 - hit) * st.exports_p, lost_in)
+                    corrections[s] = (rows, solved - cut)
+                    passed[rows, s] = solved.sum(axis=1)
+                    bound[s] = len(rows)
+            for t, (ts, _) in enumerate(self.tracked):
+                if ts != s:
+                    continue
+                out = np.asarray(d @ self.change_cells[t])  # [batch, columns]
+                if extra is not None:
+                    out += extra @ self.change_refiners[t]
+                if s in corrections:
+                    rows, delta = corrections[s]
+                    out[rows] += delta @ self.change_passers[t]
+                at, where = self.refiner_rows[t]
+                if len(at):
+                    out[:, at] += cut_adjust[:, where] - lost[:, where]
+                change[t] = out.T
+        return ExporterBatch(change, withheld, passed, propagated, bound)
+
+    @staticmethod
+    def _bound(
+        d: Any,
+        hits: tuple[np.ndarray, np.ndarray, np.ndarray],
+        st: _LinearStage,
+        extra: np.ndarray | None,
+        tol: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Members at whose pass-through a bound binds, and their free cuts ``[rows, passers]``.
+
+        A passer binds where its free cut exceeds its exports after the
+        shocks, ``(1 - e) X_0`` (``e`` its own row's deficit), by more than
+        ``tol``: only a shocked passer, or one of ``st.exceed``, can.
+        """
+        cut = np.asarray(d @ st.q_cells)
+        if extra is not None:
+            cut += extra @ st.q_refiners
+        member, cell, value = hits
+        j = st.cell_passer[cell]
+        on = j >= 0
+        member, j, e = member[on], j[on], value[on]
+        if extra is not None:  # refiners that are passers lose feed too
+            rb, pb = st.bound_refiners
+            e_ref = extra[:, rb]
+            at = np.nonzero(e_ref)
+            p = len(st.passers)
+            key = np.concatenate([member * p + j, at[0] * p + pb[at[1]]])
+            # a passer that is shocked and loses feed: its row's deficit is the sum
+            key, pair = np.unique(key, return_inverse=True)
+            e = np.bincount(pair, weights=np.concatenate([e, e_ref[at]]), minlength=len(key))
+            member, j = np.divmod(key, p)
+        over = cut[member, j] > (1.0 - e) * st.exports_p[j] + tol
+        rows = member[over]
+        if len(st.exceed):
+            x = st.exceed
+            rows = np.concatenate(
+                [rows, np.flatnonzero((cut[:, x] > st.exports_p[x] + tol).any(axis=1))]
+            )
+        rows = np.unique(rows)
+        return rows, cut[rows]
+
+    def _feed_loss(
+        self, d: Any, corrections: dict[int, tuple[np.ndarray, np.ndarray]]
+    ) -> np.ndarray:
+        """``phi [batch, refiners]``: the fraction of its feed each refiner lost."""
+        r = self.refiners
+        mine = self.production0[self.s_mine, r] if self.s_mine is not None else np.zeros(len(r))
+        x0 = np.sum([self.prepared[f].exports0[r] for f in self.feed], axis=0)
+        m0 = np.sum([self.prepared[f].imports0[r] for f in self.feed], axis=0)
+        dx = np.asarray(d @ self.feed_x)
+        dm = np.asarray(d @ self.feed_m)
+        for f, (x_r, m_r) in self.feed_passers.items():
+            if f in corrections:
+                rows, delta = corrections[f]
+                dx[rows] += delta @ x_r
+                dm[rows] += delta @ m_r
+        return feed_loss(feed_totals(mine, x0, m0), feed_totals(mine, x0 - dx, m0 - dm))
+
+
 class _Engine:
     def __init__(self, ds: Dataset, scenario: Scenario, shocks: list[ResolvedShock]) -> None:
         self.ds = ds

@@ -597,8 +597,17 @@ class PassThrough:
         h = scale[moved] if len(moved) < len(scale) else scale
         start = h[:, r] * self.exports0[r]
         lost = self.imports0[r] - np.asarray(self.into @ h.T).T
+        return moved, self.solve(start, lost)
+
+    def solve(self, start: np.ndarray, lost: np.ndarray) -> np.ndarray:
+        """Tonnes the passers cut, ``[b, passers]``, from their exports and imports lost.
+
+        ``start`` is each passer's exports after the shocks and ``lost`` the
+        imports the shocks took from it, both ``[b, passers]``; the fixed
+        point of :func:`_fixed_point` with the baseline's destination shares.
+        """
         tol = pass_tolerance(self.exports0)
-        return moved, _fixed_point(start, self.dest, lost, self.share[r], tol, self.k_inv)
+        return _fixed_point(start, self.dest, lost, self.share[self.passers], tol, self.k_inv)
 
 
 # ------------------------------------------------------- two-region market

@@ -20,9 +20,12 @@ the change of what stays in the country; and the outside price of every
 mineral and stage is the two-region model
 (:func:`~riskengine.scenarios.market.price_response`, central parameters,
 a year's horizon), with the exporters disrupted in the draw as the
-restricting countries (table ``prices``). A draw costs vectors, not
-matrices: every member shares the baseline flows, and the pass-through of
-a block of draws is one solve.
+restricting countries (table ``prices``). A draw disrupts a few of a
+mineral's exporters, and the engine's response to them is prepared once per
+mineral (:class:`~riskengine.scenarios.engine.ExporterResponse`): where no
+pass-through bound binds it is linear in the severities, so a block of
+draws costs products of its sparse severities with fixed matrices, and the
+few draws in which a bound binds are solved by the engine's fixed point.
 
 With ``market=False`` a draw is first order - the direct loss, without
 pass-through or propagation:
@@ -140,7 +143,7 @@ from riskengine.errors import (
     check_labels,
 )
 from riskengine.results import Result
-from riskengine.scenarios.engine import TINY, respond_rows
+from riskengine.scenarios.engine import TINY, ExporterResponse
 from riskengine.scenarios.market import (
     PassThrough,
     market_parameters,
@@ -232,10 +235,9 @@ class _Response:
     exporters: np.ndarray  # block position of each cell of the mineral
     tracked: list[tuple[int, np.ndarray, int]]  # (stage, block rows, first series)
     priced: list[tuple[int, int, np.ndarray]]  # (stage, price series, consumption [n])
-    feed: list[int]
-    s_mine: int | None
     s_ref: int | None
     params: dict[str, float]  # central market parameters of the mineral
+    engine: ExporterResponse  # the engine's response to the cells' deficits
 
 
 @dataclass
@@ -679,6 +681,10 @@ def _plan_response(
         shocked = prepared[s].exports0[cells].sum() > 0 or (refines and shocks_feed)
         if shocked and c0.sum() > 0:
             priced.append((s, price_index + len(priced), c0))
+    engine = ExporterResponse.prepare(
+        block.production, flows, feed, yt.s_mine, yt.s_ref, cells,
+        [(s, rows) for s, rows, _ in tracked], prepared,
+    )  # fmt: skip
     return (
         _Response(
             production=block.production,
@@ -687,10 +693,9 @@ def _plan_response(
             exporters=cells,
             tracked=tracked,
             priced=priced,
-            feed=feed,
-            s_mine=yt.s_mine,
             s_ref=yt.s_ref,
             params=market_parameters(mineral).pick("central"),
+            engine=engine,
         ),
         added,
     )
@@ -745,10 +750,22 @@ def block_severities(plan: Plan, entropy: int, block: int, n_draws: int) -> np.n
     (at most :data:`STREAM_BLOCK`) of them are returned, so a short last block
     holds the first draws of the full block.
     """
+    where, values = _block_hits(plan, entropy, block, n_draws)
+    out = np.zeros((n_draws, plan.n_cells))
+    out.ravel()[where] = values
+    return out
+
+
+def _block_hits(
+    plan: Plan, entropy: int, block: int, n_draws: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the disrupted cells of :func:`block_severities` and their severities.
+
+    Cells are flat positions ``draw * cells + cell``, in increasing order.
+    """
     seq = np.random.SeedSequence(entropy, spawn_key=(block,))
     occurrence, severity = (np.random.default_rng(s) for s in seq.spawn(2))
     hit = occurrence.random((n_draws, plan.n_cells)) < plan.probability[None, :]
-    out = np.zeros((n_draws, plan.n_cells))
     where = np.flatnonzero(hit)  # C order: draw by draw, cell by cell
     cols = where % plan.n_cells
     values = plan.fixed[cols]
@@ -756,7 +773,32 @@ def block_severities(plan: Plan, entropy: int, block: int, n_draws: int) -> np.n
     if is_beta.any():
         c = cols[is_beta]
         values[is_beta] = severity.beta(plan.alpha[c], plan.beta[c])
-    out.ravel()[where] = values
+    return where, values
+
+
+def _by_mineral(plan: Plan, hits: sparse.csr_array) -> list[sparse.csr_array]:
+    """Split severities ``[draw, cell]`` (CSR) into one ``[draw, cells of m]`` per mineral."""
+    from scipy import sparse as sp
+
+    k = hits.shape[0]
+    owner = np.zeros(plan.n_cells, dtype=np.int16)
+    for m, mp in enumerate(plan.minerals):
+        owner[mp.cells] = m
+    member = np.repeat(np.arange(k), np.diff(hits.indptr))
+    mineral = owner[hits.indices]
+    order = np.argsort(mineral, kind="stable")  # draw order kept
+    bounds = np.searchsorted(mineral[order], np.arange(len(plan.minerals) + 1))
+    out = []
+    for m, mp in enumerate(plan.minerals):
+        seg = order[bounds[m] : bounds[m + 1]]
+        indptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(np.bincount(member[seg], minlength=k), out=indptr[1:])
+        width = mp.cells.stop - mp.cells.start
+        out.append(
+            sp.csr_array(
+                (hits.data[seg], hits.indices[seg] - mp.cells.start, indptr), shape=(k, width)
+            )
+        )
     return out
 
 
@@ -855,12 +897,15 @@ def _shortfalls(
     shape = (plan.n_series, n_draws)
     out = np.zeros(shape) if buffers is None else buffers.take(shape)
     if plan.market:
+        from scipy import sparse as sp
+
+        hits = sp.csr_array(severities)
         # one stream block at a time: a draw's numbers never depend on the batch
         for first in range(0, n_draws, STREAM_BLOCK):
             part = slice(first, min(first + STREAM_BLOCK, n_draws))
-            for mp in plan.minerals:
-                if mp.response is not None:
-                    _respond(plan, mp, severities[part], out[:, part])
+            for mp, d in zip(plan.minerals, _by_mineral(plan, hits[part]), strict=True):
+                if mp.response is not None and d.nnz:
+                    _respond(plan, mp, d, out[:, part])
         return out, None
     central: np.ndarray | None = None
     delta: np.ndarray | None = None
@@ -888,42 +933,36 @@ def _shortfalls(
     return out, central
 
 
-def _respond(plan: Plan, mp: _MineralPlan, severities: np.ndarray, out: np.ndarray) -> None:
+def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np.ndarray) -> None:
     """Shortfalls and prices of one mineral for a block of draws, with the market response.
 
     Each draw scales the rows of the disrupted exporters at every stage of
-    the mineral by ``1 - s_em``, and the scenario engine's mechanics run on
-    the batch (:func:`~riskengine.scenarios.engine.respond_rows`): pass-through
-    by re-exporters and propagation of lost ore and intermediates to refined
-    output. The shortfall is ``max(-dA, 0)`` as in the engine; the outside
+    the mineral by ``1 - s_em`` (``severities``, ``[draw, cells of the
+    mineral]``), and the scenario engine's mechanics run on the batch
+    (:meth:`~riskengine.scenarios.engine.ExporterResponse.respond`, which
+    agrees with :func:`~riskengine.scenarios.engine.respond_rows`):
+    pass-through by re-exporters and propagation of lost ore and
+    intermediates to refined output. The shortfall is ``max(-dA, 0)`` as in the engine; the outside
     price is the two-region model (central parameters, a year's horizon)
     with the disrupted exporters as the restricting countries.
     """
     r = mp.response
     assert r is not None
-    n_s, n = r.production.shape
-    sev_all = severities[:, mp.cells]  # [draws, cells]
-    # a draw that disrupts none of the mineral's exporters changes nothing: 0 stays
-    moved = np.flatnonzero((sev_all > 0).any(axis=1))
-    if not len(moved):
-        return
-    sev = sev_all[moved]
-    k = len(moved)
-    draws = slice(None) if k == len(sev_all) else moved  # most often every draw moved
-    factor = np.ones((k, n))
-    factor[:, r.exporters] = 1.0 - sev
-    scale = np.broadcast_to(factor[:, None, :], (k, n_s, n))  # every stage of the mineral
-    res = respond_rows(r.production, r.flows, scale, r.feed, r.s_mine, r.s_ref, r.prepared)
-    for s, rows, first in r.tracked:
-        change = res.supply_change(s, rows)
-        out[first : first + len(rows), draws] = _clip(np.negative(change, out=change))
-    hit = sev > 0
+    res = r.engine.respond(severities)
+    for change, (_, rows, first) in zip(res.change, r.tracked, strict=True):
+        out[first : first + len(rows)] = _clip(np.negative(change, out=change))
+    # a draw that disrupts none of the mineral's exporters moves no price
+    counts = np.diff(severities.indptr)
+    draws = np.flatnonzero(counts)
+    member = np.repeat(np.arange(len(counts)), counts)
     for s, j, c0 in r.priced:
-        inside = (hit * c0[r.exporters]).sum(axis=1)
-        outside = np.delete(c0, r.exporters).sum() + (~hit * c0[r.exporters]).sum(axis=1)
+        # consumption of the disrupted exporters (inside) and of the rest (outside)
+        weights = c0[r.exporters][severities.indices]
+        inside = np.bincount(member, weights=weights, minlength=len(counts))[draws]
+        outside = c0.sum() - inside
         x_out, _, _ = price_response(
-            res.withheld[:, s], outside, inside, PRICE_HORIZON_MONTHS, r.params,
-            demand_change=res.propagated_loss[:, s],
+            res.withheld[draws, s], outside, inside, PRICE_HORIZON_MONTHS, r.params,
+            demand_change=res.propagated_loss[draws, s],
         )  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore"):
             change = 100.0 * np.expm1(np.minimum(x_out, 700.0))
@@ -975,6 +1014,8 @@ def _evaluate(
     And the same draws at central grades (None without grades); the
     shortfalls' array is taken from ``buffers`` when given.
     """
+    if plan.market:
+        return _shortfalls(plan, _hits(plan, entropy, n, blocks), None, buffers)
     parts = []
     fractions = []
     for b in blocks:
@@ -987,6 +1028,27 @@ def _evaluate(
         np.concatenate(parts, axis=0),
         np.concatenate(fractions, axis=0) if fractions else None,
         buffers,
+    )
+
+
+def _hits(plan: Plan, entropy: int, n: int, blocks: range) -> sparse.csr_array:
+    """Severities ``[draw, cell]`` of consecutive blocks, as :func:`block_severities`, in CSR."""
+    from scipy import sparse as sp
+
+    where, values = [], []
+    first = 0
+    for b in blocks:
+        size = min(STREAM_BLOCK, n - b * STREAM_BLOCK)
+        w, v = _block_hits(plan, entropy, b, size)
+        keep = v != 0  # a severity of 0 disrupts nothing
+        where.append(w[keep] + first * plan.n_cells)
+        values.append(v[keep])
+        first += size
+    flat = np.concatenate(where)
+    indptr = np.zeros(first + 1, dtype=np.int64)
+    np.cumsum(np.bincount(flat // plan.n_cells, minlength=first), out=indptr[1:])
+    return sp.csr_array(
+        (np.concatenate(values), flat % plan.n_cells, indptr), shape=(first, plan.n_cells)
     )
 
 
