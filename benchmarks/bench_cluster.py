@@ -161,7 +161,7 @@ def _on_cluster(case: dict[str, Any], workers: int, out: Any) -> None:
 
 
 def _units_alone(units: int, out: Any) -> None:
-    """Child process: ``units`` units of first-order draws, no Dask (the calibration)."""
+    """Child process: ``units`` x 16,000 first-order draws, no Dask (the calibration)."""
     import numpy as np
 
     from riskengine.stress import montecarlo as mc
@@ -171,8 +171,9 @@ def _units_alone(units: int, out: Any) -> None:
         plan = mc.plan_simulation(_dataset(), market=False)
     limits = np.zeros((len(mc.THRESHOLDS), plan.n_series))
     started = time.perf_counter()
-    for unit in range(units):
-        mc.unit_statistics(plan, SEED, units * mc.UNIT_BLOCKS * mc.STREAM_BLOCK, unit, 1000, limits)
+    n = units * mc.UNIT_BLOCKS * mc.STREAM_BLOCK
+    for unit in range(len(mc.unit_ranges(n))):
+        mc.unit_statistics(plan, SEED, n, unit, 1000, limits)
     out.put({"wall_s": time.perf_counter() - started})
 
 

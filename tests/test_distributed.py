@@ -19,7 +19,7 @@ from riskengine.cluster import local_cluster, threaded
 from riskengine.dataset import Dataset
 from riskengine.errors import RiskEngineError
 from riskengine.io.baci import read_baci
-from riskengine.stress.montecarlo import STREAM_BLOCK, UNIT_BLOCKS
+from riskengine.stress.montecarlo import STREAM_BLOCK, UNIT_BLOCKS, unit_ranges
 
 ROOT = Path(__file__).resolve().parents[1]
 BACI = ROOT / "tests" / "fixtures" / "baci" / "release"
@@ -141,7 +141,8 @@ def test_the_current_client_is_used_only_when_the_caller_made_one(
         return calls
 
     per_batch = [(min(d, UNIT + 2000), UNIT + 2000) for d in range(1000, UNIT + 3000, 1000)]
-    per_unit = [(UNIT, UNIT + 2000), (UNIT + 2000, UNIT + 2000)]
+    per_unit = [(5000, UNIT + 2000), (10000, UNIT + 2000), (14000, UNIT + 2000),
+                (UNIT + 2000, UNIT + 2000)]  # four units of 18 blocks: 5, 5, 4, 4  # fmt: skip
     assert run() == per_batch  # the fixture's client is not the default one
     with client.as_current():
         assert run() == per_unit
@@ -182,7 +183,7 @@ def test_simulate_on_two_workers_is_the_one_process_result(client: Any, default:
                     default, client=client, batch_size=batch, **kw
                 ),
             )
-        assert tasks == -(-kw["n"] // UNIT)  # one task per unit: the cluster did the work
+        assert tasks == len(unit_ranges(kw["n"]))  # one task per unit: the cluster did the work
         for table in one.TABLES:
             pd.testing.assert_frame_equal(
                 one.to_frame(table), two.to_frame(table), check_exact=True

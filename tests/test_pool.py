@@ -192,8 +192,9 @@ def pool_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_local_mode() -> None:
     forking()
-    assert mc.local_mode(4 * UNIT, 2) == "processes"  # two units per job
-    assert mc.local_mode(3 * UNIT, 2) == "threads"  # one worker would wait for a whole unit
+    assert mc.local_mode(UNIT + 1, 2) == "processes"  # four units: two per job
+    assert mc.local_mode(UNIT, 2) == "threads"  # one unit: a worker would wait for it
+    assert mc.local_mode(UNIT + 1, 3) == "threads"  # four units: not two per job
     assert mc.local_mode(100_000, 1) == "one thread"
 
 
@@ -202,7 +203,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
 ) -> None:
     forking()
     calls = pool_calls
-    n = 4 * UNIT + 2500  # five units, the last a short one
+    n = 4 * UNIT + 2500  # 67 blocks: eight units, of nine blocks then of eight
     kw = {"minerals": ["cobalt", "lithium"], "seed": 17, "n": n}
     seen: list[tuple[int, int]] = []
     with warnings.catch_warnings():
@@ -214,7 +215,8 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
     assert calls == [2]  # the second run used two worker processes, the first none
     pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.prices, two.prices, check_exact=True)
-    assert seen == [(min((u + 1) * UNIT, n), n) for u in range(5)]
+    assert seen == [(min(u.stop * mc.STREAM_BLOCK, n), n) for u in mc.unit_ranges(n)]
+    assert [len(u) for u in mc.unit_ranges(n)] == [9, 9, 9, 8, 8, 8, 8, 8]
     # with another thread running, the same run falls back to threads, same result
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)

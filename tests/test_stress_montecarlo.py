@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import riskengine
 from riskengine.dataset import Dataset, RiskEngineWarning
@@ -612,3 +614,21 @@ def test_a_draw_without_an_outside_market_is_said_not_hidden() -> None:
             ds, n=1000, seed=1, probability={"AUS": 1.0, "CHN": 1.0}, severity=1.0
         )
     assert (result.prices["mean_price_change_pct"] == 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3_000_000))
+def test_units_cover_the_blocks_in_equal_shares(n):
+    from riskengine.cluster import MAX_JOBS
+
+    units = mc.unit_ranges(n)
+    n_blocks = -(-n // mc.STREAM_BLOCK)
+    assert [b for u in units for b in u] == list(range(n_blocks))  # in order, once each
+    sizes = [len(u) for u in units]
+    assert max(sizes) <= mc.UNIT_BLOCKS
+    assert sizes == sorted(sizes, reverse=True)
+    assert max(sizes) - min(sizes) <= 1
+    if n_blocks > mc.UNIT_BLOCKS:  # one, two or four workers get equal shares
+        assert len(units) % MAX_JOBS == 0 or len(units) == n_blocks
+    else:
+        assert len(units) == 1

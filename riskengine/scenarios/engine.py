@@ -676,6 +676,18 @@ def _indicator(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return (rows[:, None] == columns[None, :]).astype(float)
 
 
+def _rows_of(
+    hits: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, width: int
+) -> np.ndarray:
+    """Rows ``rows`` (sorted, distinct) of the array whose nonzeros are ``(row, column, value)``."""
+    member, column, value = hits
+    at = np.minimum(np.searchsorted(rows, member), len(rows) - 1)
+    keep = rows[at] == member
+    out = np.zeros((len(rows), width))
+    out[at[keep], column[keep]] = value[keep]
+    return out
+
+
 @dataclass
 class _LinearStage:
     """The maps of one stage of :class:`ExporterResponse` (``J`` shocked, ``R`` refiners).
@@ -809,6 +821,7 @@ class ExporterResponse:
     s_mine: int | None
     s_ref: int | None
     exporters: np.ndarray  # J
+    cell_exports: np.ndarray  # [J, stage]: X0
     tracked: list[tuple[int, np.ndarray]]
     stages: list[_LinearStage]
     change_cells: list[np.ndarray]  # per tracked entry, [J, columns]
@@ -899,6 +912,7 @@ class ExporterResponse:
             s_mine=s_mine,
             s_ref=s_ref,
             exporters=cells,
+            cell_exports=np.stack([pt.exports0[cells] for pt in prepared], axis=1),
             tracked=tracked,
             stages=stages,
             change_cells=change_cells,
@@ -925,7 +939,7 @@ class ExporterResponse:
         k, n_s = d.shape[0], len(self.stages)
         # the batch's nonzero deficits: member, exporter, value
         hits = (np.repeat(np.arange(k), np.diff(d.indptr)), d.indices, d.data)
-        withheld = np.zeros((k, n_s))
+        withheld = np.asarray(d @ self.cell_exports)  # [batch, stage]
         passed = np.zeros((k, n_s))
         propagated = np.zeros((k, n_s))
         bound = np.zeros(n_s, dtype=np.int64)
@@ -933,7 +947,6 @@ class ExporterResponse:
         corrections: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for s, st in enumerate(self.stages):
             pt = self.prepared[s]
-            withheld[:, s] = d @ pt.exports0[self.exporters]
             extra: np.ndarray | None = None  # the refiners' deficit from feed lost
             lost = cut_adjust = np.zeros((k, 0))
             if s == self.s_ref and len(self.refiners):
@@ -954,7 +967,7 @@ class ExporterResponse:
                     passed[:, s] += extra @ st.q_sum_refiners
                 if len(rows):
                     hit = np.zeros_like(cut)  # deficit of each passer's own row
-                    dense = d[rows].toarray()
+                    dense = _rows_of(hits, rows, len(self.exporters))
                     hit[:, st.bound_cells[1]] = dense[:, st.bound_cells[0]]
                     lost_in = dense @ st.into_cells
                     if extra is not None:
@@ -1000,18 +1013,13 @@ class ExporterResponse:
         j = st.cell_passer[cell]
         on = j >= 0
         member, j, e = member[on], j[on], value[on]
-        if extra is not None:  # refiners that are passers lose feed too
-            rb, pb = st.bound_refiners
-            e_ref = extra[:, rb]
-            at = np.nonzero(e_ref)
-            p = len(st.passers)
-            key = np.concatenate([member * p + j, at[0] * p + pb[at[1]]])
-            # a passer that is shocked and loses feed: its row's deficit is the sum
-            key, pair = np.unique(key, return_inverse=True)
-            e = np.bincount(pair, weights=np.concatenate([e, e_ref[at]]), minlength=len(key))
-            member, j = np.divmod(key, p)
-        over = cut[member, j] > (1.0 - e) * st.exports_p[j] + tol
-        rows = member[over]
+        if extra is not None:  # refiners that are passers lose feed too: their rows' deficit
+            own = np.zeros_like(cut)
+            own[member, j] = e
+            own[:, st.bound_refiners[1]] += extra[:, st.bound_refiners[0]]
+            rows = np.flatnonzero((cut > (1.0 - own) * st.exports_p + tol).any(axis=1))
+        else:
+            rows = member[cut[member, j] > (1.0 - e) * st.exports_p[j] + tol]
         if len(st.exceed):
             x = st.exceed
             rows = np.concatenate(

@@ -402,28 +402,35 @@ def _shared_fixed_point(
     free = (x * lost) @ k_inv.T  # [k, n]
     passed = free.copy()
     capped = free > start + tol
+    # members to solve: at first every member with a bound; then those whose
+    # bounds changed (the others' solution stands)
+    rows = np.flatnonzero(capped.any(axis=1))
     unsettled = np.zeros(k, dtype=bool)
     for _ in range(n + 1):
-        rows = np.flatnonzero(capped.any(axis=1))
         if not len(rows):
             break
-        counts = capped[rows].sum(axis=1)
+        held = capped[rows]
+        counts = held.sum(axis=1)
         width = int(counts.max())
-        order = np.argsort(~capped[rows], axis=1, kind="stable")[:, :width]  # capped first
+        # each member's capped countries first, padded with an identity
+        member, country = np.nonzero(held)
+        slot = np.arange(len(member)) - np.repeat(np.cumsum(counts) - counts, counts)
+        order = np.zeros((len(rows), width), dtype=np.intp)
+        order[member, slot] = country
         used = np.arange(width)[None, :] < counts[:, None]
         system = k_inv[order[:, :, None], order[:, None, :]]
         system = np.where(used[:, :, None] & used[:, None, :], system, np.eye(width))
-        gap = np.take_along_axis(start[rows] - free[rows], order, axis=1)
-        r = np.linalg.solve(system, np.where(used, gap, 0.0)[:, :, None])[:, :, 0]
+        start_r, free_r = start[rows], free[rows]
+        gap = np.where(used, np.take_along_axis(start_r - free_r, order, axis=1), 0.0)
+        r = np.linalg.solve(system, gap[:, :, None])[:, :, 0]
         r = np.where(used, r, 0.0)
-        passed[rows] = free[rows] + np.einsum("nmc,mc->mn", k_inv[:, order], r)
-        loss = lost[rows] + passed[rows] @ dest
-        new = (
-            (passed[rows] > start[rows] + tol) | (capped[rows] & (x * loss >= start[rows] - tol))
-        ) & (x > 0)
-        if (new == capped[rows]).all():
-            break
+        p = free_r + np.einsum("nmc,mc->mn", k_inv[:, order], r)
+        passed[rows] = p
+        loss = lost[rows] + p @ dest
+        new = ((p > start_r + tol) | (held & (x * loss >= start_r - tol))) & (x > 0)
+        changed = (new != held).any(axis=1)
         capped[rows] = new
+        rows = rows[changed & new.any(axis=1)]
     else:
         unsettled[:] = capped.any(axis=1)
     return passed, np.flatnonzero(unsettled)

@@ -100,8 +100,9 @@ has its own streams, seeded with ``SeedSequence(seed, spawn_key=(b,))``
 (one child for occurrences, one for severities, and a third,
 ``spawn_key=(b, 2)``, for content grades, so that turning grades on leaves
 the disruptions of every draw as they were). A batch is a whole number of
-blocks. Sums are accumulated block by block in order within a *unit* of
-``UNIT_BLOCKS`` blocks, and then unit by unit in order; a unit is also what
+blocks. Sums are accumulated block by block in order within a *unit* of at
+most ``UNIT_BLOCKS`` blocks (:func:`unit_ranges`: the units depend on ``n``
+alone), and then unit by unit in order; a unit is also what
 one task computes on a Dask cluster (``client=``, :mod:`riskengine.cluster`)
 or one call of a local worker process (``jobs=``, :func:`local_mode`), and
 the caller adds the units' statistics in unit order. So the result does not
@@ -188,9 +189,9 @@ LEVELS: tuple[float, ...] = (0.95, 0.99)
 DEFAULT_BATCH = 1000
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
-#: Blocks per unit: statistics are summed block by block within a unit, then unit by
-#: unit (the order that makes a result independent of batches and workers); one unit
-#: is one task on a Dask cluster.
+#: Most blocks per unit: statistics are summed block by block within a unit, then unit
+#: by unit (the order that makes a result independent of batches and workers); one unit
+#: is one task on a Dask cluster (:func:`unit_ranges`).
 UNIT_BLOCKS = 16
 #: Child of a block's seed sequence that draws content grades (0 and 1 draw disruptions).
 GRADE_STREAM = 2
@@ -847,8 +848,7 @@ def block_grades(plan: Plan, entropy: int, block: int, n_draws: int) -> np.ndarr
 
 def _clip(loss: np.ndarray) -> np.ndarray:
     """``max(loss, 0)`` with values up to :data:`TINY` set to 0, in place."""
-    np.maximum(loss, 0.0, out=loss)
-    loss *= loss > TINY
+    np.copyto(loss, 0.0, where=loss <= TINY)
     return loss
 
 
@@ -950,7 +950,8 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np
     assert r is not None
     res = r.engine.respond(severities)
     for change, (_, rows, first) in zip(res.change, r.tracked, strict=True):
-        out[first : first + len(rows)] = _clip(np.negative(change, out=change))
+        block = out[first : first + len(rows)]
+        _clip(np.negative(change, out=block))
     # a draw that disrupts none of the mineral's exporters moves no price
     counts = np.diff(severities.indptr)
     draws = np.flatnonzero(counts)
@@ -1421,8 +1422,8 @@ def simulate(
         Called with ``(draws done, n)`` after each batch (after each unit
         on a cluster).
     client
-        A Dask ``distributed.Client`` to compute the units of
-        :data:`UNIT_BLOCKS` blocks on; None (default) uses the current client
+        A Dask ``distributed.Client`` to compute the units
+        (:func:`unit_ranges`) on; None (default) uses the current client
         if the caller made one, else this machine (``jobs``); False always
         this machine (see :mod:`riskengine.cluster`). The result is the same,
         bit for bit.
@@ -1432,9 +1433,9 @@ def simulate(
     jobs
         Cores to use on this machine (default: one per core the process may
         use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a
-        cluster). A run of at least ``2 x jobs`` units (:data:`UNIT_BLOCKS` x
-        :data:`STREAM_BLOCK` draws each: 32,000 draws per job) computes its
-        units in ``jobs`` worker processes forked from this one, a unit per
+        cluster). A run of at least ``2 x jobs`` units (:func:`unit_ranges`:
+        more than 16,000 draws make four units or a multiple of four) computes
+        its units in ``jobs`` worker processes forked from this one, a unit per
         call as on a cluster, where forking is safe
         (:func:`riskengine.cluster.can_fork_workers`: Linux, no other Python
         thread running); otherwise the units run one after the other, their
@@ -1576,9 +1577,9 @@ def unit_statistics(
 ) -> _Accumulator:
     """Statistics of the draws of one unit of a run of ``n`` draws.
 
-    Unit ``unit`` holds blocks ``unit * UNIT_BLOCKS`` onwards (at most
-    :data:`UNIT_BLOCKS`); they are evaluated ``batch_size`` draws at a time
-    and added block by block in order. ``limits`` are the thresholds in
+    Unit ``unit`` holds the blocks ``unit_ranges(n)[unit]``; they are
+    evaluated ``batch_size`` draws at a time and added block by block in
+    order. ``limits`` are the thresholds in
     tonnes ``[threshold, series]``; ``progress`` is called after each batch
     with the draws of the run done so far. With ``threads > 1`` the batches
     are evaluated on that many threads (:func:`riskengine.cluster.threaded`)
@@ -1586,9 +1587,8 @@ def unit_statistics(
     """
     from riskengine.cluster import threaded
 
-    n_blocks = -(-n // STREAM_BLOCK)
-    first = unit * UNIT_BLOCKS
-    stop = min(first + UNIT_BLOCKS, n_blocks)
+    own = unit_ranges(n)[unit]
+    first, stop = own.start, own.stop
     per_batch = min(max(1, batch_size // STREAM_BLOCK), UNIT_BLOCKS)
     acc = _Accumulator(plan.bound, limits)
     batches = [range(b, min(b + per_batch, stop)) for b in range(first, stop, per_batch)]
@@ -1618,7 +1618,28 @@ def local_mode(n: int, jobs: int) -> Literal["processes", "threads", "one thread
     """
     from riskengine.cluster import local_mode as mode
 
-    return mode(-(-n // (UNIT_BLOCKS * STREAM_BLOCK)), jobs)
+    return mode(len(unit_ranges(n)), jobs)
+
+
+def unit_ranges(n: int) -> list[range]:
+    """Return the blocks of each unit of a run of ``n`` draws.
+
+    At most :data:`UNIT_BLOCKS` blocks per unit; a run of more than one unit
+    has a multiple of :data:`~riskengine.cluster.MAX_JOBS` units (as far as
+    it has blocks), of sizes differing by at most one block, the larger
+    first, so that one, two or four worker processes get equal shares. The
+    units depend on ``n`` only: the result never depends on ``jobs``.
+    """
+    from riskengine.cluster import MAX_JOBS
+
+    n_blocks = -(-n // STREAM_BLOCK)
+    n_units = -(-n_blocks // UNIT_BLOCKS)
+    if n_units > 1:
+        n_units = min(n_blocks, -(-n_units // MAX_JOBS) * MAX_JOBS)
+    size, larger = divmod(n_blocks, n_units)
+    sizes = [size + 1] * larger + [size] * (n_units - larger)
+    stops = np.cumsum(sizes).tolist()
+    return [range(stop - k, stop) for k, stop in zip(sizes, stops, strict=True)]
 
 
 def _units(
@@ -1639,20 +1660,20 @@ def _units(
     """
     from riskengine.cluster import map_partitions, one_blas_thread
 
-    n_units = -(-n // (UNIT_BLOCKS * STREAM_BLOCK))
+    units = unit_ranges(n)
     if client is None and local_mode(n, jobs) != "processes":
-        for unit in range(n_units):
+        for unit in range(len(units)):
             with one_blas_thread():  # as on a worker: the same bits on any machine
                 part = unit_statistics(plan, entropy, n, unit, batch_size, limits, progress, jobs)
             yield part
         return
-    tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(n_units))
+    tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(len(units)))
     parts = map_partitions(
         client, unit_statistics, tasks, name="simulate", objects=[plan, limits], jobs=jobs
     )
     for unit, part in enumerate(parts):
         if progress is not None:
-            progress(min((unit + 1) * UNIT_BLOCKS * STREAM_BLOCK, n), n)
+            progress(min(units[unit].stop * STREAM_BLOCK, n), n)
         yield part
 
 
