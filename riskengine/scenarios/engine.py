@@ -665,10 +665,9 @@ def respond_rows(
     )
 
 
-def _dense(matrix: Any, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``matrix[rows][:, columns]`` as a dense array (scipy sparse or dense ``matrix``)."""
-    part = matrix[rows][:, columns]
-    return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=float)
+def _dense(matrix: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, columns]`` (a copy)."""
+    return matrix[np.ix_(rows, columns)]
 
 
 def _indicator(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -712,7 +711,9 @@ class _LinearStage:
     q_sum_refiners: np.ndarray  # [R]
 
     @classmethod
-    def prepare(cls, pt: mk.PassThrough, cells: np.ndarray, refiners: np.ndarray) -> _LinearStage:
+    def prepare(
+        cls, pt: mk.PassThrough, base: np.ndarray, cells: np.ndarray, refiners: np.ndarray
+    ) -> _LinearStage:
         r"""Prepare the free pass-through per unit deficit on ``cells`` and ``refiners``.
 
         :math:`Q = (K^{-1}\,\mathrm{diag}(x)\,F_0[U, r]^T)^T`, ``U`` the columns.
@@ -721,7 +722,7 @@ class _LinearStage:
         x = np.minimum(pt.share[r], 1.0 - 1e-9)  # as the fixed point (market._fixed_point)
 
         def maps(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            into = _dense(pt.base, columns, r)  # [U, passers]: F0[U, r]
+            into = _dense(base, columns, r)  # [U, passers]: F0[U, r]
             return np.ascontiguousarray((into * x[None, :]) @ pt.k_inv.T), into
 
         def bound(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -751,14 +752,13 @@ class _LinearStage:
             q_sum_refiners=q_refiners.sum(axis=1),
         )
 
-    def per_passer(self, pt: mk.PassThrough, at: np.ndarray) -> np.ndarray:
+    def per_passer(self, base: np.ndarray, at: np.ndarray) -> np.ndarray:
         """``[passers, at]``: the change of what stays in ``at`` per tonne a passer cuts.
 
         A passer that cuts ``P`` tonnes scales its row by ``1 - P / X_0``.
         """
         return (
-            _indicator(self.passers, at)
-            - _dense(pt.base, self.passers, at) / self.exports_p[:, None]
+            _indicator(self.passers, at) - _dense(base, self.passers, at) / self.exports_p[:, None]
         )
 
 
@@ -859,7 +859,8 @@ class ExporterResponse:
         cells = np.asarray(exporters, dtype=np.intp)
         tracked = [(int(s), np.asarray(c, dtype=np.intp)) for s, c in tracked]
         none = np.zeros(0, dtype=np.intp)
-        stages = [_LinearStage.prepare(prepared[s], cells, none) for s in range(n_s)]
+        bases = [pt.base.toarray() for pt in prepared]  # the block's flows, dense
+        stages = [_LinearStage.prepare(prepared[s], bases[s], cells, none) for s in range(n_s)]
         # refiners whose feed the cells reach, directly or through passers;
         # every other refiner's feed, output and exports stay as they were
         refiners = none
@@ -875,29 +876,28 @@ class ExporterResponse:
                 pt, st = prepared[f], stages[f]
                 # passers' cuts lower their exports (x) and their buyers' imports (m)
                 x_r = _indicator(st.passers, refiners)
-                m_r = _dense(pt.base, st.passers, refiners) / st.exports_p[:, None]
+                m_r = _dense(bases[f], st.passers, refiners) / st.exports_p[:, None]
                 feed_passers[f] = (x_r, m_r)
                 feed_x += _indicator(cells, refiners) * pt.exports0[refiners][None, :]
                 feed_x += st.q_cells @ x_r
-                feed_m += _dense(pt.base, cells, refiners) + st.q_cells @ m_r
+                feed_m += _dense(bases[f], cells, refiners) + st.q_cells @ m_r
             reach = np.flatnonzero((feed_x != 0).any(axis=0) | (feed_m != 0).any(axis=0))
             refiners, feed_x, feed_m = refiners[reach], feed_x[:, reach], feed_m[:, reach]
             feed_passers = {f: (x[:, reach], m[:, reach]) for f, (x, m) in feed_passers.items()}
-            stages[s_ref] = _LinearStage.prepare(prepared[s_ref], cells, refiners)
+            stages[s_ref] = _LinearStage.prepare(prepared[s_ref], bases[s_ref], cells, refiners)
         change_cells: list[np.ndarray] = []
         change_refiners: list[np.ndarray] = []
         change_passers: list[np.ndarray] = []
         refiner_rows: list[tuple[np.ndarray, np.ndarray]] = []
         for s, at in tracked:
             pt, st = prepared[s], stages[s]
-            per_passer = st.per_passer(pt, at)  # [passers, at]
+            per_passer = st.per_passer(bases[s], at)  # [passers, at]
             for columns, q, out in (
                 (cells, st.q_cells, change_cells),
                 (refiners if s == s_ref else none, st.q_refiners, change_refiners),
             ):
-                direct = _indicator(columns, at) * pt.exports0[at][None, :] - _dense(
-                    pt.base, columns, at
-                )
+                direct = _indicator(columns, at) * pt.exports0[at][None, :]
+                direct -= _dense(bases[s], columns, at)
                 out.append(np.ascontiguousarray(direct + q @ per_passer))
             change_passers.append(per_passer)
             rows = np.flatnonzero(np.isin(at, refiners)) if s == s_ref else none

@@ -475,7 +475,7 @@ def plan_simulation(
         if market:
             cells = np.flatnonzero(cell_mineral == k)
             sl = slice(int(cells[0]), int(cells[-1]) + 1) if len(cells) else slice(0, 0)
-            labels = block.countries.to_numpy()
+            labels = block.countries.to_numpy(dtype=object)
             keep = labels != OTHER_COUNTRIES
             if importer_list is not None:
                 keep &= np.isin(labels, importer_list)
@@ -511,7 +511,7 @@ def plan_simulation(
         cells = np.flatnonzero(cell_mineral == k)
         sl = slice(int(cells[0]), int(cells[-1]) + 1) if len(cells) else slice(0, 0)
         e = local[sl]
-        labels = block.countries.to_numpy()
+        labels = block.countries.to_numpy(dtype=object)
         not_residual = labels != OTHER_COUNTRIES
         wanted = (
             np.ones(len(labels), dtype=bool)
@@ -777,8 +777,14 @@ def _block_hits(
     return where, values
 
 
-def _by_mineral(plan: Plan, hits: sparse.csr_array) -> list[sparse.csr_array]:
-    """Split severities ``[draw, cell]`` (CSR) into one ``[draw, cells of m]`` per mineral."""
+def _by_mineral(
+    plan: Plan, hits: sparse.csr_array
+) -> Iterator[tuple[_MineralPlan, sparse.csr_array]]:
+    """Yield each mineral with a market response and its severities ``[draw, its cells]``.
+
+    ``hits`` are the severities ``[draw, cell]`` (CSR); minerals none of
+    whose cells is disrupted are left out.
+    """
     from scipy import sparse as sp
 
     k = hits.shape[0]
@@ -789,18 +795,15 @@ def _by_mineral(plan: Plan, hits: sparse.csr_array) -> list[sparse.csr_array]:
     mineral = owner[hits.indices]
     order = np.argsort(mineral, kind="stable")  # draw order kept
     bounds = np.searchsorted(mineral[order], np.arange(len(plan.minerals) + 1))
-    out = []
     for m, mp in enumerate(plan.minerals):
+        if mp.response is None or bounds[m] == bounds[m + 1]:
+            continue
         seg = order[bounds[m] : bounds[m + 1]]
         indptr = np.zeros(k + 1, dtype=np.int64)
         np.cumsum(np.bincount(member[seg], minlength=k), out=indptr[1:])
         width = mp.cells.stop - mp.cells.start
-        out.append(
-            sp.csr_array(
-                (hits.data[seg], hits.indices[seg] - mp.cells.start, indptr), shape=(k, width)
-            )
-        )
-    return out
+        d = (hits.data[seg], hits.indices[seg] - mp.cells.start, indptr)
+        yield mp, sp.csr_array(d, shape=(k, width))
 
 
 def triangular_quantile(
@@ -903,9 +906,8 @@ def _shortfalls(
         # one stream block at a time: a draw's numbers never depend on the batch
         for first in range(0, n_draws, STREAM_BLOCK):
             part = slice(first, min(first + STREAM_BLOCK, n_draws))
-            for mp, d in zip(plan.minerals, _by_mineral(plan, hits[part]), strict=True):
-                if mp.response is not None and d.nnz:
-                    _respond(plan, mp, d, out[:, part])
+            for mp, d in _by_mineral(plan, hits[part]):
+                _respond(plan, mp, d, out[:, part])
         return out, None
     central: np.ndarray | None = None
     delta: np.ndarray | None = None
