@@ -5,7 +5,8 @@ the BACI import split their work into the engine's own partitions (units of
 draws with their own seed streams, chunks of bans, minerals, events, yearly
 files). Without a cluster, the Monte Carlo's units, the sweep's chunks and
 the minerals of a GeoPolRisk or EU sensitivity are computed in local worker
-processes forked from this one when there are at least two per job
+processes forked from this one when there are at least two per job, or for
+the Monte Carlo's equal units when the jobs share them equally
 (:func:`map_partitions`, :func:`local_mode`, :func:`pooled`); otherwise the
 partitions run one after the other, the Monte Carlo evaluating the batches of
 a unit on local threads (:func:`threaded`); given a
@@ -217,15 +218,20 @@ def default_jobs(jobs: int | None) -> int:
     return min(local_threads(), MAX_JOBS) if jobs is None else jobs
 
 
-def local_mode(tasks: int, jobs: int) -> Literal["processes", "threads", "one thread"]:
+def local_mode(
+    tasks: int, jobs: int, *, balanced: bool = False
+) -> Literal["processes", "threads", "one thread"]:
     """How ``tasks`` partitions use ``jobs`` cores on this machine, without a cluster.
 
     ``processes`` (:func:`pooled`) for at least two partitions per job where
     workers can be forked (:func:`can_fork_workers`): with fewer, a worker
-    would wait for the others' whole partitions. Else ``threads`` where the
+    would wait for the others' whole partitions. Partitions of equal work
+    (``balanced``, the Monte Carlo's units) need one per job, and a
+    number of them that the jobs share equally. Else ``threads`` where the
     caller has them (the Monte Carlo's batches), or ``one thread``.
     """
-    if jobs > 1 and tasks >= 2 * jobs and can_fork_workers():
+    enough = tasks % jobs == 0 if balanced else tasks >= 2 * jobs
+    if jobs > 1 and tasks >= jobs and enough and can_fork_workers():
         return "processes"
     return "threads" if jobs > 1 else "one thread"
 
@@ -559,18 +565,20 @@ def map_partitions(
     objects: Sequence[Any] = (),
     seen: set[str] | None = None,
     jobs: int = 1,
+    balanced: bool = False,
 ) -> Iterator[T]:
     """Yield ``fn(*a)`` for every partition ``a`` in order: on the cluster, or on this machine.
 
     With a client, the partitions are tasks on it (:func:`ordered`, ``objects``
     sent to the workers once). Without one, they are computed in ``jobs``
     local worker processes when :func:`local_mode` says so (:func:`pooled`,
-    ``objects`` given to each worker when it starts), else here one after the
-    other. Either way the results come in partition order and the caller
-    reduces them with the code one process runs.
+    ``objects`` given to each worker when it starts; ``balanced``: the
+    partitions are of equal work), else here one after the other. Either way
+    the results come in partition order and the caller reduces them with the
+    code one process runs.
     """
     tasks = list(args)
-    if client is None and local_mode(len(tasks), jobs) == "processes":
+    if client is None and local_mode(len(tasks), jobs, balanced=balanced) == "processes":
         yield from pooled(fn, tasks, workers=jobs, shared=objects, what=name, seen=seen)
         return
     shipped = share(client, objects)

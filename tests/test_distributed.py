@@ -141,8 +141,8 @@ def test_the_current_client_is_used_only_when_the_caller_made_one(
         return calls
 
     per_batch = [(min(d, UNIT + 2000), UNIT + 2000) for d in range(1000, UNIT + 3000, 1000)]
-    per_unit = [(5000, UNIT + 2000), (10000, UNIT + 2000), (14000, UNIT + 2000),
-                (UNIT + 2000, UNIT + 2000)]  # four units of 18 blocks: 5, 5, 4, 4  # fmt: skip
+    per_unit = [(u.stop * STREAM_BLOCK, UNIT + 2000) for u in unit_ranges(UNIT + 2000)]
+    assert len(per_unit) == 4  # units of 9, 9, 8 and 8 blocks
     assert run() == per_batch  # the fixture's client is not the default one
     with client.as_current():
         assert run() == per_unit
@@ -228,7 +228,7 @@ def test_a_worker_lost_mid_run_changes_nothing(
                 Path(self.marker).touch()
                 os._exit(1)
 
-    kw: dict[str, Any] = {"n": 4 * UNIT, "seed": 5, "minerals": ["cobalt"], "market": False}
+    kw: dict[str, Any] = {"n": 2 * UNIT, "seed": 5, "minerals": ["cobalt"], "market": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = riskengine.simulate(default, client=False, **kw)

@@ -192,9 +192,10 @@ def pool_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_local_mode() -> None:
     forking()
-    assert mc.local_mode(UNIT + 1, 2) == "processes"  # four units: two per job
+    assert mc.local_mode(UNIT + 1, 2) == "processes"  # four equal units: two per job
+    assert mc.local_mode(UNIT + 1, 4) == "processes"  # one per job
     assert mc.local_mode(UNIT, 2) == "threads"  # one unit: a worker would wait for it
-    assert mc.local_mode(UNIT + 1, 3) == "threads"  # four units: not two per job
+    assert mc.local_mode(UNIT + 1, 3) == "threads"  # four units: three jobs cannot share them
     assert mc.local_mode(100_000, 1) == "one thread"
 
 
@@ -203,7 +204,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
 ) -> None:
     forking()
     calls = pool_calls
-    n = 4 * UNIT + 2500  # 67 blocks: eight units, of nine blocks then of eight
+    n = 66_500  # 67 blocks: four units, of 17 blocks then of 16
     kw = {"minerals": ["cobalt", "lithium"], "seed": 17, "n": n}
     seen: list[tuple[int, int]] = []
     with warnings.catch_warnings():
@@ -216,7 +217,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
     pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.prices, two.prices, check_exact=True)
     assert seen == [(min(u.stop * mc.STREAM_BLOCK, n), n) for u in mc.unit_ranges(n)]
-    assert [len(u) for u in mc.unit_ranges(n)] == [9, 9, 9, 8, 8, 8, 8, 8]
+    assert [len(u) for u in mc.unit_ranges(n)] == [17, 17, 17, 16]
     # with another thread running, the same run falls back to threads, same result
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
@@ -234,7 +235,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
 
 def test_content_grades_on_worker_processes_are_the_one_process_result(default: Dataset) -> None:
     forking()
-    kw = {"minerals": ["cobalt", "copper"], "seed": 5, "n": 4 * UNIT + 100}
+    kw = {"minerals": ["cobalt", "copper"], "seed": 5, "n": 2 * UNIT + 100}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RiskEngineWarning)
         one = riskengine.simulate(default, jobs=1, grades=True, market=False, **kw)

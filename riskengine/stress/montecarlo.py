@@ -192,7 +192,7 @@ _CHUNK_VALUES = 1 << 18
 #: Most blocks per unit: statistics are summed block by block within a unit, then unit
 #: by unit (the order that makes a result independent of batches and workers); one unit
 #: is one task on a Dask cluster (:func:`unit_ranges`).
-UNIT_BLOCKS = 16
+UNIT_BLOCKS = 32
 #: Child of a block's seed sequence that draws content grades (0 and 1 draw disruptions).
 GRADE_STREAM = 2
 #: Distribution of a drawn content fraction (see the module notes).
@@ -1435,10 +1435,10 @@ def simulate(
     jobs
         Cores to use on this machine (default: one per core the process may
         use, at most :data:`~riskengine.cluster.MAX_JOBS`; ignored on a
-        cluster). A run of at least ``2 x jobs`` units (:func:`unit_ranges`:
-        more than 16,000 draws make four units or a multiple of four) computes
-        its units in ``jobs`` worker processes forked from this one, a unit per
-        call as on a cluster, where forking is safe
+        cluster). A run whose units the jobs share equally
+        (:func:`unit_ranges`: more than 32,000 draws make four equal units or
+        a multiple of four) computes its units in ``jobs`` worker processes
+        forked from this one, a unit per call as on a cluster, where forking is safe
         (:func:`riskengine.cluster.can_fork_workers`: Linux, no other Python
         thread running); otherwise the units run one after the other, their
         batches on ``jobs`` threads. Processes because the engine's
@@ -1620,7 +1620,7 @@ def local_mode(n: int, jobs: int) -> Literal["processes", "threads", "one thread
     """
     from riskengine.cluster import local_mode as mode
 
-    return mode(len(unit_ranges(n)), jobs)
+    return mode(len(unit_ranges(n)), jobs, balanced=True)
 
 
 def unit_ranges(n: int) -> list[range]:
@@ -1671,7 +1671,13 @@ def _units(
         return
     tasks = ((plan, entropy, n, u, batch_size, limits) for u in range(len(units)))
     parts = map_partitions(
-        client, unit_statistics, tasks, name="simulate", objects=[plan, limits], jobs=jobs
+        client,
+        unit_statistics,
+        tasks,
+        name="simulate",
+        objects=[plan, limits],
+        jobs=jobs,
+        balanced=True,
     )
     for unit, part in enumerate(parts):
         if progress is not None:
