@@ -302,8 +302,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Cluster: {doc['cases'][0]['workers']} worker processes, one thread each "
         "(riskengine.cluster.local_cluster), client in its own process. No Dask: riskengine's "
-        "default on one machine (client=False, jobs = the cores: local worker processes for "
-        "runs of at least two units per job, else threads); results equal bit for bit "
+        "default on one machine (client=False, jobs = the cores: local worker processes when "
+        "the jobs share the Monte Carlo's equal units, or have two chunks of bans each, "
+        "else threads); results equal bit for bit "
         "(checked). Units: draws (Monte Carlo), bans (sweep). CPU: user and system seconds "
         "of the run without Dask (its local workers included), and of the Dask workers and "
         "the client (which hosts the scheduler) together; the difference is what distribution "
