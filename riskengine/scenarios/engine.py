@@ -706,7 +706,8 @@ class _LinearStage:
     bound_refiners: tuple[np.ndarray, np.ndarray]  # the same in R
     exports_p: np.ndarray  # X0 of the passers
     cell_passer: np.ndarray  # [J]: position among the passers, -1 for none
-    exceed: np.ndarray  # passers that could pass on more than X0 without being shocked
+    exceed: np.ndarray  # [passers]: X0 + tol where a passer could pass on more than X0
+    # without being shocked itself, inf elsewhere
     q_sum_cells: np.ndarray  # [J]: tonnes passed on in all per unit deficit
     q_sum_refiners: np.ndarray  # [R]
 
@@ -747,7 +748,9 @@ class _LinearStage:
             bound_refiners=bound(refiners),
             exports_p=pt.exports0[r],
             cell_passer=cell_passer,
-            exceed=np.flatnonzero(most > pt.exports0[r]),
+            exceed=np.where(
+                most > pt.exports0[r], pt.exports0[r] + mk.pass_tolerance(pt.exports0), np.inf
+            ),
             q_sum_cells=q_cells.sum(axis=1),
             q_sum_refiners=q_refiners.sum(axis=1),
         )
@@ -1004,7 +1007,8 @@ class ExporterResponse:
 
         A passer binds where its free cut exceeds its exports after the
         shocks, ``(1 - e) X_0`` (``e`` its own row's deficit), by more than
-        ``tol``: only a shocked passer, or one of ``st.exceed``, can.
+        ``tol``: only a shocked passer can, or one whose free cut may exceed
+        its baseline exports (``st.exceed`` holds ``X_0 + tol`` for those).
         """
         cut = np.asarray(d @ st.q_cells)
         if extra is not None:
@@ -1019,13 +1023,9 @@ class ExporterResponse:
             own[:, st.bound_refiners[1]] += extra[:, st.bound_refiners[0]]
             rows = np.flatnonzero((cut > (1.0 - own) * st.exports_p + tol).any(axis=1))
         else:
-            rows = member[cut[member, j] > (1.0 - e) * st.exports_p[j] + tol]
-        if len(st.exceed):
-            x = st.exceed
-            rows = np.concatenate(
-                [rows, np.flatnonzero((cut[:, x] > st.exports_p[x] + tol).any(axis=1))]
-            )
-        rows = np.unique(rows)
+            bound = np.asarray((cut > st.exceed).any(axis=1))
+            bound[member[cut[member, j] > (1.0 - e) * st.exports_p[j] + tol]] = True
+            rows = np.flatnonzero(bound)
         return rows, cut[rows]
 
     def _feed_loss(

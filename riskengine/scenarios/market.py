@@ -422,7 +422,10 @@ def _shared_fixed_point(
         system = np.where(used[:, :, None] & used[:, None, :], system, np.eye(width))
         start_r, free_r = start[rows], free[rows]
         gap = np.where(used, np.take_along_axis(start_r - free_r, order, axis=1), 0.0)
-        r = np.linalg.solve(system, gap[:, :, None])[:, :, 0]
+        if width == 1:  # one country held per member (the most frequent case): a division
+            r = gap / system[:, :, 0]
+        else:
+            r = np.linalg.solve(system, gap[:, :, None])[:, :, 0]
         r = np.where(used, r, 0.0)
         p = free_r + np.einsum("nmc,mc->mn", k_inv[:, order], r)
         passed[rows] = p

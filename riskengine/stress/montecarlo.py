@@ -787,23 +787,29 @@ def _by_mineral(
     """
     from scipy import sparse as sp
 
-    k = hits.shape[0]
+    k, n_m = hits.shape[0], len(plan.minerals)
     owner = np.zeros(plan.n_cells, dtype=np.int16)
+    start = np.zeros(n_m, dtype=hits.indices.dtype)
     for m, mp in enumerate(plan.minerals):
         owner[mp.cells] = m
-    member = np.repeat(np.arange(k), np.diff(hits.indptr))
+        start[m] = mp.cells.start
     mineral = owner[hits.indices]
     order = np.argsort(mineral, kind="stable")  # draw order kept
-    bounds = np.searchsorted(mineral[order], np.arange(len(plan.minerals) + 1))
+    mineral = mineral[order]
+    member = np.repeat(np.arange(k), np.diff(hits.indptr))[order]
+    data = hits.data[order]
+    indices = hits.indices[order] - start[mineral]  # local to the mineral
+    bounds = np.searchsorted(mineral, np.arange(n_m + 1))
+    # row pointers of every mineral's [draw, cell] array at once
+    indptr = np.zeros((n_m, k + 1), dtype=np.int64)
+    counts = np.bincount(mineral.astype(np.int64) * k + member, minlength=n_m * k)
+    np.cumsum(counts.reshape(n_m, k), axis=1, out=indptr[:, 1:])
     for m, mp in enumerate(plan.minerals):
-        if mp.response is None or bounds[m] == bounds[m + 1]:
+        a, b = bounds[m], bounds[m + 1]
+        if mp.response is None or a == b:
             continue
-        seg = order[bounds[m] : bounds[m + 1]]
-        indptr = np.zeros(k + 1, dtype=np.int64)
-        np.cumsum(np.bincount(member[seg], minlength=k), out=indptr[1:])
         width = mp.cells.stop - mp.cells.start
-        d = (hits.data[seg], hits.indices[seg] - mp.cells.start, indptr)
-        yield mp, sp.csr_array(d, shape=(k, width))
+        yield mp, sp.csr_array((data[a:b], indices[a:b], indptr[m]), shape=(k, width))
 
 
 def triangular_quantile(
