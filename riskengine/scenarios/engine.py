@@ -603,6 +603,12 @@ def respond_rows(
     Returns
     -------
     RowResponse
+
+    See Also
+    --------
+    ExporterResponse : the same response prepared for a fixed set of
+        shocked exporters and batches of their deficits (the Monte Carlo's
+        draws), returning the supply change of chosen countries.
     """
     k, n_s, _ = scale.shape
     if prepared is None:
@@ -807,7 +813,9 @@ class ExporterResponse:
       (:func:`feed_loss` of :func:`feed_totals`, with their clipping and
       the retained-output kink) and the output cut (:func:`output_cut`) are
       computed element by element as in :func:`respond_rows`, and the
-      refiners' added deficit :math:`\phi (1 - d)` enters the same maps.
+      refiners' added deficit :math:`\phi (1 - d)` enters the same maps
+      (only refiners whose feed the shocked exporters reach, directly or
+      through passers, can lose any).
 
     A member at whose pass-through a bound binds (a passer would pass on more
     than it still exports: about 4 % of the members of a Monte Carlo run on
