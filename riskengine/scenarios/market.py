@@ -540,23 +540,23 @@ class PassThrough:
         """Prepare the pass-through of baseline flows ``[e, i]`` and production ``[c]``."""
         from scipy import sparse as sp
 
-        base = sp.csr_array(flows0)
-        exports0 = np.asarray(base.sum(axis=1)).ravel()
-        share = reexport_share(base, production0)
+        # one mineral's block of countries: small enough to work on densely
+        flows = sp.csr_array(flows0).toarray() if sp.issparse(flows0) else np.asarray(flows0, float)
+        exports0 = flows.sum(axis=1)
+        share = reexport_share(flows, production0)
         passers = np.flatnonzero(share > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             inverse = np.where(exports0[passers] > 0, 1.0 / exports0[passers], 0.0)
         # destination shares among the passers, and the flows into them
-        among = base[passers][:, passers]
-        dest = (sp.diags_array(inverse) @ among).toarray().reshape(len(passers), len(passers))
+        dest = flows[np.ix_(passers, passers)] * inverse[:, None]
         x = np.minimum(share[passers], 1.0 - 1e-9)
         return cls(
-            base=base,
+            base=sp.csr_array(flows),
             exports0=exports0,
-            imports0=np.asarray(base.sum(axis=0)).ravel(),
+            imports0=flows.sum(axis=0),
             share=share,
             passers=passers,
-            into=sp.csr_array(base[:, passers].T),
+            into=sp.csr_array(np.ascontiguousarray(flows[:, passers].T)),
             dest=dest,
             k_inv=np.linalg.inv(np.eye(len(passers)) - x[:, None] * dest.T),
         )
