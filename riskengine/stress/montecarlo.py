@@ -1082,9 +1082,6 @@ class _Accumulator:
     thresholds: np.ndarray  # [T, series] in tonnes (NaN where consumption <= 0)
     n: int = 0
     effect: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))  # grades: sum, sum sq
-    total: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    total_sq: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    positive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     above: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -1094,10 +1091,7 @@ class _Accumulator:
 
     def __post_init__(self) -> None:
         s = len(self.upper)
-        self.total = np.zeros(s)
-        self.total_sq = np.zeros(s)
         self.effect = np.zeros((2, s))
-        self.positive = np.zeros(s, dtype=np.int64)
         self.above = np.zeros((len(self.thresholds), s), dtype=np.int64)
         self.counts = np.zeros(s * N_BINS, dtype=np.int64)
         self.sums = np.zeros(s * N_BINS)
@@ -1124,14 +1118,11 @@ class _Accumulator:
 
     def _add_series(self, values: np.ndarray, central: np.ndarray | None, part: slice) -> None:
         """Add the draws of the series ``part`` (rows of ``values``) to their statistics."""
-        self.total[part] += values.sum(axis=1)
-        self.total_sq[part] += np.einsum("sd,sd->s", values, values)
         if central is not None:
             d = values - central
             self.effect[0, part] += d.sum(axis=1)
             self.effect[1, part] += np.einsum("sd,sd->s", d, d)
         counts = np.count_nonzero(values, axis=1)
-        self.positive[part] += counts
         for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
             self.above[t, part] += np.count_nonzero(values > limit[part, None], axis=1)
         self._bin(values, counts, int(part.start))
@@ -1166,10 +1157,7 @@ class _Accumulator:
     def merge(self, later: _Accumulator) -> None:
         """Add the statistics of the draws that follow (the next unit's), in place."""
         self.n += later.n
-        self.total += later.total
-        self.total_sq += later.total_sq
         self.effect += later.effect
-        self.positive += later.positive
         self.above += later.above
         self.counts += later.counts
         self.sums += later.sums
@@ -1204,6 +1192,21 @@ class _Accumulator:
         self.__dict__.update(state)
 
     # ----------------------------------------------------------- reading
+    @property
+    def total(self) -> np.ndarray:
+        """Sum of every series' draws (every positive draw is in a bin)."""
+        return self.sums.reshape(len(self.upper), N_BINS).sum(axis=1)
+
+    @property
+    def total_sq(self) -> np.ndarray:
+        """Sum of the squares of every series' draws."""
+        return self.sumsq.reshape(len(self.upper), N_BINS).sum(axis=1)
+
+    @property
+    def positive(self) -> np.ndarray:
+        """Positive draws of every series."""
+        return self.counts.reshape(len(self.upper), N_BINS).sum(axis=1)
+
     def _grid(self) -> tuple[np.ndarray, ...]:
         s = len(self.upper)
         shape = (s, N_BINS)
