@@ -632,3 +632,13 @@ def test_units_cover_the_blocks_in_equal_shares(n):
         assert len(units) % MAX_JOBS == 0 or len(units) == n_blocks
     else:
         assert len(units) == 1
+
+
+def test_one_beta_distribution_draws_what_per_cell_parameters_draw(default):
+    # every cell of the default model has the same Beta: drawn with scalar parameters,
+    # the stream gives the very draws that per-cell parameters give
+    plan = mc.plan_simulation(default, minerals=["cobalt", "copper", "lithium"])
+    assert plan.one_beta is not None
+    fast = mc.block_severities(plan, 8, 2, 1000)
+    plan.__dict__["one_beta"] = None  # the general path
+    np.testing.assert_array_equal(fast, mc.block_severities(plan, 8, 2, 1000))

@@ -125,7 +125,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
@@ -325,6 +325,15 @@ class Plan:
     def bound(self) -> np.ndarray:
         """Largest possible shortfall of every series (the exposure, at the highest grades)."""
         return self.upper if self.grades is None else self.grades.bound
+
+    @cached_property
+    def one_beta(self) -> tuple[float, float] | None:
+        """``(alpha, beta)`` when every Beta-distributed cell has the same, else None."""
+        drawn = np.isnan(self.fixed)
+        a, b = self.alpha[drawn], self.beta[drawn]
+        if len(a) and (a == a[0]).all() and (b == b[0]).all():
+            return float(a[0]), float(b[0])
+        return None
 
 
 def _cell_parameters(
@@ -773,7 +782,10 @@ def _block_hits(
     is_beta = np.isnan(values)
     if is_beta.any():
         c = cols[is_beta]
-        values[is_beta] = severity.beta(plan.alpha[c], plan.beta[c])
+        if plan.one_beta is not None:  # one distribution: the same draws, faster
+            values[is_beta] = severity.beta(*plan.one_beta, size=len(c))
+        else:
+            values[is_beta] = severity.beta(plan.alpha[c], plan.beta[c])
     return where, values
 
 
