@@ -642,3 +642,17 @@ def test_one_beta_distribution_draws_what_per_cell_parameters_draw(default):
     fast = mc.block_severities(plan, 8, 2, 1000)
     plan.__dict__["one_beta"] = None  # the general path
     np.testing.assert_array_equal(fast, mc.block_severities(plan, 8, 2, 1000))
+
+
+def test_a_unit_sent_back_by_a_worker_arrives_unchanged(default):
+    import pickle
+
+    plan = mc.plan_simulation(default, minerals=["cobalt", "copper"])
+    limits = mc.threshold_tonnes(plan, mc.THRESHOLDS)
+    acc = mc.unit_statistics(plan, 3, 3000, 0, 1000, limits)
+    back = pickle.loads(pickle.dumps(acc))
+    assert back.n == acc.n
+    for name in ("counts", "sums", "sumsq", "mins", "maxs", "above", "effect"):
+        sent, got = getattr(acc, name), getattr(back, name)
+        assert got.dtype == sent.dtype, name
+        np.testing.assert_array_equal(got, sent, err_msg=name)

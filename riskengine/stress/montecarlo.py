@@ -1186,19 +1186,26 @@ class _Accumulator:
     )
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the histogram's occupied bins only (a unit sent back by a worker)."""
+        """Pickle the histogram's occupied bins only (a unit sent back by a worker).
+
+        Bin positions and counts travel as 32-bit integers where they fit (a
+        third less to send).
+        """
         state = dict(self.__dict__)
         occupied = np.flatnonzero(self.counts)
-        state["_occupied"] = occupied
+        state["_occupied"] = occupied.astype(np.min_scalar_type(len(self.counts)))
         for name, _ in self._BINNED:
             state[name] = state[name][occupied]
+        if len(occupied) and state["counts"].max() < np.iinfo(np.int32).max:
+            state["counts"] = state["counts"].astype(np.int32)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         occupied = state.pop("_occupied")
         size = len(state["upper"]) * N_BINS
         for name, empty in self._BINNED:
-            full = np.full(size, empty, dtype=state[name].dtype)
+            dtype = np.int64 if name == "counts" else np.float64
+            full = np.full(size, empty, dtype=dtype)
             full[occupied] = state[name]
             state[name] = full
         self.__dict__.update(state)
