@@ -116,11 +116,11 @@ def test_on_the_default_data_a_block_of_draws_is_respond_rows(mineral):
         assert r is not None
         e = r.engine
         got = e.respond(d)
-        n_s, n = r.production.shape
+        n_s, n = e.production0.shape
         scale = np.ones((d.shape[0], n_s, n))
-        scale[:, :, r.exporters] = 1.0 - d.toarray()[:, None, :]
-        want = respond_rows(r.production, r.flows, scale, e.feed, e.s_mine, e.s_ref, r.prepared)
-        size = float(r.production.sum() + sum(f.sum() for f in r.flows))
+        scale[:, :, e.exporters] = 1.0 - d.toarray()[:, None, :]
+        want = respond_rows(e.production0, r.flows, scale, e.feed, e.s_mine, e.s_ref, e.prepared)
+        size = float(e.production0.sum() + sum(f.sum() for f in r.flows))
         for t, (s, rows, _) in enumerate(r.tracked):
             np.testing.assert_allclose(
                 got.change[t], want.supply_change(s, rows), rtol=0, atol=1e-10 * size

@@ -228,15 +228,15 @@ class _Stage:
 
 @dataclass
 class _Response:
-    """What the market response of one mineral needs, fixed before drawing."""
+    """What the market response of one mineral needs, fixed before drawing.
 
-    production: np.ndarray  # [S, n] baseline, all stages of the mineral's block
+    ``engine`` holds the block's baseline production and pass-through, and the
+    block position of each cell of the mineral (``engine.exporters``).
+    """
+
     flows: list[sparse.csr_array]  # per stage, [n, n]
-    prepared: list[PassThrough]  # per stage
-    exporters: np.ndarray  # block position of each cell of the mineral
     tracked: list[tuple[int, np.ndarray, int]]  # (stage, block rows, first series)
     priced: list[tuple[int, int, np.ndarray]]  # (stage, price series, consumption [n])
-    s_ref: int | None
     params: dict[str, float]  # central market parameters of the mineral
     engine: ExporterResponse  # the engine's response to the cells' deficits
 
@@ -697,13 +697,9 @@ def _plan_response(
     )  # fmt: skip
     return (
         _Response(
-            production=block.production,
             flows=flows,
-            prepared=prepared,
-            exporters=cells,
             tracked=tracked,
             priced=priced,
-            s_ref=yt.s_ref,
             params=market_parameters(mineral).pick("central"),
             engine=engine,
         ),
@@ -713,10 +709,11 @@ def _plan_response(
 
 def _price_bound(response: _Response, s: int, c0: np.ndarray) -> float:
     """Largest outside price change (%) of a draw: every cell withholding all it exports."""
-    cells = response.exporters
-    withheld = float(response.prepared[s].exports0[cells].sum())
+    engine = response.engine
+    cells = engine.exporters
+    withheld = float(engine.prepared[s].exports0[cells].sum())
     outside = float(np.delete(c0, cells).sum())
-    extra = float(response.production[s].sum()) if s == response.s_ref else 0.0
+    extra = float(engine.production0[s].sum()) if s == engine.s_ref else 0.0
     x_out, _, _ = price_response(
         withheld, outside, 0.0, PRICE_HORIZON_MONTHS, response.params, demand_change=extra
     )
@@ -962,9 +959,10 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np
     (:meth:`~riskengine.scenarios.engine.ExporterResponse.respond`, which
     agrees with :func:`~riskengine.scenarios.engine.respond_rows`):
     pass-through by re-exporters and propagation of lost ore and
-    intermediates to refined output. The shortfall is ``max(-dA, 0)`` as in the engine; the outside
-    price is the two-region model (central parameters, a year's horizon)
-    with the disrupted exporters as the restricting countries.
+    intermediates to refined output. The shortfall is ``max(-dA, 0)`` as in
+    the engine; the outside price is the two-region model (central
+    parameters, a year's horizon) with the disrupted exporters as the
+    restricting countries.
     """
     r = mp.response
     assert r is not None
@@ -978,7 +976,7 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np
     member = np.repeat(np.arange(len(counts)), counts)
     for s, j, c0 in r.priced:
         # consumption of the disrupted exporters (inside) and of the rest (outside)
-        weights = c0[r.exporters][severities.indices]
+        weights = c0[r.engine.exporters][severities.indices]
         inside = np.bincount(member, weights=weights, minlength=len(counts))[draws]
         outside = c0.sum() - inside
         x_out, _, _ = price_response(
