@@ -656,3 +656,34 @@ def test_a_unit_sent_back_by_a_worker_arrives_unchanged(default):
         sent, got = getattr(acc, name), getattr(back, name)
         assert got.dtype == sent.dtype, name
         np.testing.assert_array_equal(got, sent, err_msg=name)
+
+
+def test_values_up_to_the_floor_count_as_none():
+    # with the market response a block holds -dA uncleared (gains negative,
+    # rounding dust up to TINY); the statistics are those of the cleared block
+    rng = np.random.default_rng(5)
+    n_series, n_draws = 40, 1000
+    values = rng.lognormal(0.0, 2.0, (n_series, n_draws))
+    values[rng.random(values.shape) < 0.3] *= -1.0  # gains
+    values[rng.random(values.shape) < 0.1] = mc.TINY * rng.random()  # dust
+    values[:, ::7] = mc.TINY
+    upper = values.max(axis=1)
+    floor = np.full(n_series, mc.TINY)
+    floor[-5:] = 0.0  # price series: any rise counts
+    limits = np.array([0.5 * mc.TINY, 2.0, np.nan])[:, None] * np.ones(n_series)[None, :]
+    raw = mc._Accumulator(upper, limits, floor)
+    raw.add(values.copy())
+    cleared = values.copy()
+    cleared[:-5] = mc._clip(cleared[:-5])
+    cleared[-5:] = np.maximum(cleared[-5:], 0.0)
+    ref = mc._Accumulator(upper, limits, np.zeros(n_series))
+    ref.add(cleared)
+    for name in ("counts", "sums", "sumsq", "mins", "maxs", "above"):
+        np.testing.assert_array_equal(getattr(raw, name), getattr(ref, name), err_msg=name)
+    # a loop reference of the counts
+    for s in range(n_series):
+        positive = cleared[s][cleared[s] > 0]
+        assert raw.positive[s] == len(positive)
+        assert raw.above[0, s] == np.sum(positive > 0.5 * mc.TINY)  # below TINY: every shortfall
+        assert raw.above[1, s] == np.sum(positive > 2.0)
+        assert raw.above[2, s] == 0

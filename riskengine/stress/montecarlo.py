@@ -326,6 +326,13 @@ class Plan:
         """Largest possible shortfall of every series (the exposure, at the highest grades)."""
         return self.upper if self.grades is None else self.grades.bound
 
+    @property
+    def floor(self) -> np.ndarray:
+        """Largest value of every series that counts as none: :data:`TINY` tonnes, 0 for prices."""
+        floor = np.full(self.n_series, TINY)
+        floor[len(self.series) :] = 0.0
+        return floor
+
     @cached_property
     def one_beta(self) -> tuple[float, float] | None:
         """``(alpha, beta)`` when every Beta-distributed cell has the same, else None."""
@@ -909,7 +916,8 @@ def _shortfalls(
     """Shortfalls ``[series, draw]`` with ``fractions``, and at the central fractions.
 
     The second array is None without ``fractions``. The first is taken from
-    ``buffers`` when given.
+    ``buffers`` when given; with the market response it is not cleared
+    (:func:`_evaluate`).
     """
     n_draws = severities.shape[0]
     shape = (plan.n_series, n_draws)
@@ -960,7 +968,8 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np
     agrees with :func:`~riskengine.scenarios.engine.respond_rows`):
     pass-through by re-exporters and propagation of lost ore and
     intermediates to refined output. The shortfall is ``max(-dA, 0)`` as in
-    the engine; the outside price is the two-region model (central
+    the engine (``-dA`` is written; values up to :data:`TINY` count as none,
+    :func:`_evaluate`); the outside price is the two-region model (central
     parameters, a year's horizon) with the disrupted exporters as the
     restricting countries.
     """
@@ -968,8 +977,7 @@ def _respond(plan: Plan, mp: _MineralPlan, severities: sparse.csr_array, out: np
     assert r is not None
     res = r.engine.respond(severities)
     for change, (_, rows, first) in zip(res.change, r.tracked, strict=True):
-        block = out[first : first + len(rows)]
-        _clip(np.negative(change, out=block))
+        np.negative(change, out=out[first : first + len(rows)])  # not clipped: see _evaluate
     # a draw that disrupts none of the mineral's exporters moves no price
     counts = np.diff(severities.indptr)
     draws = np.flatnonzero(counts)
@@ -1010,7 +1018,7 @@ def shortfalls(
     content fractions. The product with the sparse flows is computed row by
     row, so a draw's values do not depend on the other draws of the batch.
     """
-    return _shortfalls(plan, severities, fractions)[0]
+    return _clip(_shortfalls(plan, severities, fractions)[0])
 
 
 def _iter_blocks(
@@ -1022,7 +1030,7 @@ def _iter_blocks(
     for first_block in range(0, n_blocks, blocks_per_batch):
         blocks = range(first_block, min(first_block + blocks_per_batch, n_blocks))
         values, central = _evaluate(plan, entropy, n, blocks)
-        yield first_block * STREAM_BLOCK, values, central
+        yield first_block * STREAM_BLOCK, _clip(values), central
 
 
 def _evaluate(
@@ -1031,7 +1039,10 @@ def _evaluate(
     """Shortfalls ``[series, draws]`` of consecutive blocks of a run of ``n``.
 
     And the same draws at central grades (None without grades); the
-    shortfalls' array is taken from ``buffers`` when given.
+    shortfalls' array is taken from ``buffers`` when given. With the market
+    response the shortfalls are not cleared: values up to :data:`TINY`,
+    gains (negative) among them, stand for none (the accumulator counts them
+    so; :func:`_clip` clears them). That saves a pass over every block.
     """
     if plan.market:
         return _shortfalls(plan, _hits(plan, entropy, n, blocks), None, buffers)
@@ -1090,6 +1101,7 @@ class _Accumulator:
 
     upper: np.ndarray
     thresholds: np.ndarray  # [T, series] in tonnes (NaN where consumption <= 0)
+    floor: np.ndarray  # [series] the largest value that counts as none (Plan.floor)
     n: int = 0
     effect: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))  # grades: sum, sum sq
     above: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
@@ -1110,10 +1122,14 @@ class _Accumulator:
         self.maxs = np.full(s * N_BINS, -np.inf)
         with np.errstate(divide="ignore"):
             self._log_upper = np.log10(np.where(self.upper > 0, self.upper, 1.0))
+        # a draw up to its floor counts as none, so never above a threshold
+        self._limits = np.maximum(self.thresholds, self.floor[None, :])  # NaN stays NaN
 
     def add(self, values: np.ndarray, central: np.ndarray | None = None) -> None:
         """Add one block of draws ``[series, draws]`` (and the same draws at central grades).
 
+        A draw up to its series' ``floor`` (:data:`TINY` tonnes; a gain is
+        negative) counts as none, as if cleared by :func:`_clip`.
         A few hundred series at a time, so that a block is read from memory
         once and every statistic works on data in cache; each statistic is a
         per-series reduction (a bin's draws are added in the same order), so
@@ -1132,19 +1148,18 @@ class _Accumulator:
             d = values - central
             self.effect[0, part] += d.sum(axis=1)
             self.effect[1, part] += np.einsum("sd,sd->s", d, d)
-        counts = np.count_nonzero(values, axis=1)
-        for t, limit in enumerate(self.thresholds):  # NaN limits count nothing
+        positive = values > self.floor[part, None]  # up to the floor is none (_evaluate)
+        counts = np.count_nonzero(positive, axis=1)
+        for t, limit in enumerate(self._limits):  # NaN limits count nothing
             self.above[t, part] += np.count_nonzero(values > limit[part, None], axis=1)
-        self._bin(values, counts, int(part.start))
+        self._bin(values[positive], counts, int(part.start))
 
-    def _bin(self, values: np.ndarray, counts: np.ndarray, first: int) -> None:
-        """Add the positive draws of series ``first, first + 1, ...`` to their histograms.
+    def _bin(self, x: np.ndarray, counts: np.ndarray, first: int) -> None:
+        """Add the positive draws ``x`` of series ``first, first + 1, ...`` to their histograms.
 
-        ``counts`` are the positive draws of each of these series.
+        ``x`` holds the positive draws of each series in turn, ``counts`` of them.
         """
-        n_series = values.shape[0]
-        flat_values = values.ravel()
-        x = flat_values[flat_values != 0]  # series by series, as counted
+        n_series = len(counts)
         if not len(x):
             return
         # bin of each positive draw on its series' logarithmic grid
@@ -1535,7 +1550,7 @@ def simulate(
     entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else int(seed)
     batch = min(max(1, -(-batch_size // STREAM_BLOCK)), UNIT_BLOCKS) * STREAM_BLOCK
     limits = threshold_tonnes(plan, thr)
-    acc = _Accumulator(plan.bound, limits)
+    acc = _Accumulator(plan.bound, limits, plan.floor)
     started = time.perf_counter()
     for part in _units(plan, entropy, n, batch, limits, progress, runner, default_jobs(jobs)):
         acc.merge(part)
@@ -1618,7 +1633,7 @@ def unit_statistics(
     own = unit_ranges(n)[unit]
     first, stop = own.start, own.stop
     per_batch = min(max(1, batch_size // STREAM_BLOCK), UNIT_BLOCKS)
-    acc = _Accumulator(plan.bound, limits)
+    acc = _Accumulator(plan.bound, limits, plan.floor)
     batches = [range(b, min(b + per_batch, stop)) for b in range(first, stop, per_batch)]
     buffers = _Buffers()
     done = threaded(partial(_evaluate, plan, entropy, n, buffers=buffers), batches, threads)
