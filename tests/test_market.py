@@ -175,3 +175,42 @@ def test_pass_through_on_row_factors_is_the_dense_pass_through(case):
     np.testing.assert_allclose(by_country.sum(axis=1), passed, atol=1e-9)
     assert (g >= 0).all()
     assert (g <= 1).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 9), st.integers(1, 8), st.integers(0, 2**32 - 1))
+def test_the_batched_fixed_point_is_the_loop_over_members(n, k, seed):
+    # a shared destination matrix is solved for the whole batch at once (an
+    # active set on K^-1); the reference solves each member on its own
+    from riskengine.scenarios.market import _fixed_point
+
+    rng = np.random.default_rng(seed)
+    dest = rng.random((n, n)) * (rng.random((n, n)) < 0.6)
+    np.fill_diagonal(dest, 0.0)
+    total = dest.sum(axis=1, keepdims=True)
+    dest = np.divide(dest, total, out=np.zeros_like(dest), where=total > 0)
+    share = np.where(rng.random(n) < 0.8, rng.random(n), 0.0)
+    lost = rng.random((k, n)) * 100.0 * (rng.random((k, n)) < 0.7)
+    start = rng.random((k, n)) * 40.0  # small exports: the bounds bind often
+    tol = 1e-9
+    batched = _fixed_point(start, dest, lost, share, tol)
+    one_by_one = _fixed_point(start, np.broadcast_to(dest, (k, n, n)), lost, share, tol)
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-9, atol=1e-9)
+    assert (batched >= 0).all()
+    assert (batched <= start).all()
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5])
+def test_small_systems_are_solved_as_lapack_solves_them(width):
+    from riskengine.scenarios.market import _solve_small
+
+    rng = np.random.default_rng(width)
+    a = rng.random((50, width, width)) + width * np.eye(width)
+    a[:10, 1:, :] = 0.0  # members padded with the identity, as the fixed point pads them
+    a[:10, :, 1:] = 0.0
+    a[:10, range(1, width), range(1, width)] = 1.0
+    b = rng.standard_normal((50, width))
+    b[:10, 1:] = 0.0
+    got = _solve_small(a, b)
+    np.testing.assert_allclose(got, np.linalg.solve(a, b[:, :, None])[:, :, 0], rtol=1e-12)
+    np.testing.assert_array_equal(got[:10, 1:], 0.0)

@@ -399,6 +399,9 @@ def _shared_fixed_point(
     k, n = start.shape
     if k_inv is None:
         k_inv = np.linalg.inv(np.eye(n) - x[:, None] * dest.T)
+    # K^-1 bordered by a row and column of zeros: the padding of the systems
+    k_ext = np.zeros((n + 1, n + 1))
+    k_ext[:n, :n] = k_inv
     free = (x * lost) @ k_inv.T  # [k, n]
     passed = free.copy()
     capped = free > start + tol
@@ -412,22 +415,21 @@ def _shared_fixed_point(
         held = capped[rows]
         counts = held.sum(axis=1)
         width = int(counts.max())
-        # each member's capped countries first, padded with an identity
+        # each member's capped countries first, padded with the identity
         member, country = np.nonzero(held)
         slot = np.arange(len(member)) - np.repeat(np.cumsum(counts) - counts, counts)
-        order = np.zeros((len(rows), width), dtype=np.intp)
+        order = np.full((len(rows), width), n, dtype=np.intp)
         order[member, slot] = country
-        used = np.arange(width)[None, :] < counts[:, None]
-        system = k_inv[order[:, :, None], order[:, None, :]]
-        system = np.where(used[:, :, None] & used[:, None, :], system, np.eye(width))
+        system = k_ext[order[:, :, None], order[:, None, :]]
+        pad_m, pad_s = np.nonzero(order == n)
+        system[pad_m, pad_s, pad_s] = 1.0
         start_r, free_r = start[rows], free[rows]
-        gap = np.where(used, np.take_along_axis(start_r - free_r, order, axis=1), 0.0)
-        if width == 1:  # one country held per member (the most frequent case): a division
-            r = gap / system[:, :, 0]
-        else:
-            r = np.linalg.solve(system, gap[:, :, None])[:, :, 0]
-        r = np.where(used, r, 0.0)
-        p = free_r + np.einsum("nmc,mc->mn", k_inv[:, order], r)
+        gap = np.zeros((len(rows), width))  # 0 on the padding, so is its r
+        gap[member, slot] = start_r[member, country] - free_r[member, country]
+        r = _solve_small(system, gap)
+        held_r = np.zeros((len(rows), n))
+        held_r[member, country] = r[member, slot]
+        p = free_r + held_r @ k_inv.T
         passed[rows] = p
         loss = lost[rows] + p @ dest
         new = ((p > start_r + tol) | (held & (x * loss >= start_r - tol))) & (x > 0)
@@ -437,6 +439,25 @@ def _shared_fixed_point(
     else:
         unsettled[:] = capped.any(axis=1)
     return passed, np.flatnonzero(unsettled)
+
+
+def _solve_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve the systems ``a[m] r[m] = b[m]`` of a batch of small matrices ``[m, w, w]``.
+
+    One or two unknowns (the most frequent cases of :func:`_shared_fixed_point`)
+    in closed form, more by LAPACK.
+    """
+    w = a.shape[1]
+    if w == 1:
+        return b / a[:, :, 0]
+    if w == 2:  # Cramer's rule
+        a00, a01, a10, a11 = a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1]
+        det = a00 * a11 - a01 * a10
+        return (
+            np.stack([a11 * b[:, 0] - a01 * b[:, 1], a00 * b[:, 1] - a10 * b[:, 0]], 1)
+            / det[:, None]
+        )
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
 
 
 def pass_through(
