@@ -263,8 +263,10 @@ def pooled(
         same object) is sent to each worker once, when it starts, not with
         every call.
     workers
-        Worker processes; at most ``workers + 1`` calls are under way or
-        done and waiting, so memory stays bounded.
+        Worker processes; at most ``2 * workers`` calls are under way or
+        done and waiting, so memory stays bounded, and a worker that
+        finishes finds its next call queued while this process takes the
+        results in order.
     shared
         Objects many calls take (a simulation plan).
     what
@@ -322,7 +324,7 @@ def pooled(
             warnings.filterwarnings(
                 "ignore", "This process .* is multi-threaded", DeprecationWarning
             )
-            while len(pending) <= workers and submit():  # the workers start at the first
+            while len(pending) < 2 * workers and submit():  # the workers start at the first
                 pass
         while pending:
             value, caught = pending.popleft().result()

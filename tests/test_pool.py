@@ -96,6 +96,12 @@ def slow(i: int) -> int:
     return i
 
 
+def mark_start(folder: str, i: int) -> int:
+    Path(folder, str(i)).touch()
+    time.sleep(0.2)
+    return i
+
+
 def report_can_fork(queue: multiprocessing.queues.Queue[bool]) -> None:
     queue.put(can_fork_workers())
 
@@ -114,6 +120,17 @@ def test_pooled_yields_in_order_and_issues_each_warning_once() -> None:
     assert 1 <= len(pids) <= 2
     assert [str(w.message) for w in caught] == ["item two is even"]
     assert multiprocessing.active_children() == []  # the workers are gone
+
+
+def test_pooled_keeps_two_calls_per_worker_queued_and_no_more(tmp_path: Path) -> None:
+    # a worker that finishes finds its next call queued while the caller holds
+    # the results it took; calls beyond 2 * workers wait for the caller
+    forking()
+    calls = pooled(mark_start, ((str(tmp_path), i) for i in range(10)), workers=2, what="test")
+    assert next(calls) == 0  # taken: the fifth call is queued in its place
+    time.sleep(1.5)  # the caller holds on; the workers run what is queued
+    assert sorted(int(p.name) for p in tmp_path.iterdir()) == [0, 1, 2, 3, 4]
+    assert list(calls) == list(range(1, 10))
 
 
 def test_pooled_raises_the_workers_error_with_its_type() -> None:
