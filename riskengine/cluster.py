@@ -176,6 +176,36 @@ def _start_worker(shared: list[Any]) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool
     _SHARED[:] = shared
+    _keep_freed_memory()
+
+
+#: ``mallopt`` parameters of glibc (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_memory() -> None:
+    """Let this worker's allocator keep the memory it frees, for the next calls (glibc only).
+
+    A worker allocates and frees arrays of a few to tens of MB many times
+    over. By default glibc maps those above 32 MB afresh each time and hands
+    the free top of its heap back to the system, so that every new array's
+    pages are faulted in again: about a tenth of the Monte Carlo's time in
+    the system. A worker is ours and ends with the pool, so it keeps them:
+    it holds at most the memory of its largest call.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt(_M_MMAP_THRESHOLD, 1 << 30)  # arrays below 1 GiB come from the heap
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)  # which keeps up to 1 GiB free
 
 
 def _run_shared(fn: Callable[..., T], *args: Any) -> tuple[T, list[tuple[type[Warning], str]]]:
