@@ -123,7 +123,7 @@ def test_dask_is_imported_only_when_asked_for() -> None:
 def test_the_current_client_is_used_only_when_the_caller_made_one(
     client: Any, default: Dataset
 ) -> None:
-    """One process reports progress per batch of 1,000 draws, a cluster per unit."""
+    """One process reports progress per batch of 2,000 draws, a cluster per unit."""
 
     def run(**kw: Any) -> list[tuple[int, int]]:
         calls: list[tuple[int, int]] = []
@@ -140,9 +140,9 @@ def test_the_current_client_is_used_only_when_the_caller_made_one(
             )
         return calls
 
-    per_batch = [(min(d, UNIT + 2000), UNIT + 2000) for d in range(1000, UNIT + 3000, 1000)]
+    per_batch = [(d, UNIT + 2000) for d in range(STREAM_BLOCK, UNIT + 2001, STREAM_BLOCK)]
     per_unit = [(u.stop * STREAM_BLOCK, UNIT + 2000) for u in unit_ranges(UNIT + 2000)]
-    assert len(per_unit) == 4  # units of 9, 9, 8 and 8 blocks
+    assert len(per_unit) == 4  # units of 5, 4, 4 and 4 blocks
     assert run() == per_batch  # the fixture's client is not the default one
     with client.as_current():
         assert run() == per_unit

@@ -253,7 +253,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
 ) -> None:
     forking()
     calls = pool_calls
-    n = 66_500  # 67 blocks: four units, of 17 blocks then of 16
+    n = 66_500  # 34 blocks: four units, of 9 blocks then of 8
     kw = {"minerals": ["cobalt", "lithium"], "seed": 17, "n": n}
     seen: list[tuple[int, int]] = []
     with warnings.catch_warnings():
@@ -266,7 +266,7 @@ def test_simulate_on_worker_processes_is_the_one_process_result(
     pd.testing.assert_frame_equal(one.summary, two.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.prices, two.prices, check_exact=True)
     assert seen == [(min(u.stop * mc.STREAM_BLOCK, n), n) for u in mc.unit_ranges(n)]
-    assert [len(u) for u in mc.unit_ranges(n)] == [17, 17, 17, 16]
+    assert [len(u) for u in mc.unit_ranges(n)] == [9, 9, 8, 8]
     # with another thread running, the same run falls back to threads, same result
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)

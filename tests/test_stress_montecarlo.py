@@ -200,7 +200,8 @@ def test_batching_gives_the_same_answer_as_one_batch(default):
         one = riskengine.simulate(default, batch_size=4500, jobs=1, **kw)
         small = riskengine.simulate(default, batch_size=1000, jobs=2, **kw)
         odd = riskengine.simulate(default, batch_size=2500, jobs=3, **kw)
-    assert (small.batch_size, one.batch_size, odd.batch_size) == (1000, 5000, 3000)
+    # batches of whole blocks of 2,000 draws
+    assert (small.batch_size, one.batch_size, odd.batch_size) == (2000, 6000, 4000)
     pd.testing.assert_frame_equal(one.summary, small.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.summary, odd.summary, check_exact=True)
     pd.testing.assert_frame_equal(one.prices, small.prices, check_exact=True)
@@ -329,8 +330,8 @@ def test_argument_errors(tiny):
 
 def test_progress_is_reported_per_batch(tiny):
     calls: list[tuple[int, int]] = []
-    run(tiny, n=2500, seed=1, batch_size=1000, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    run(tiny, n=4500, seed=1, batch_size=2000, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(2000, 4500), (4000, 4500), (4500, 4500)]
 
 
 # ---------------------------------------------------------- content grades
@@ -687,3 +688,14 @@ def test_values_up_to_the_floor_count_as_none():
         assert raw.above[0, s] == np.sum(positive > 0.5 * mc.TINY)  # below TINY: every shortfall
         assert raw.above[1, s] == np.sum(positive > 2.0)
         assert raw.above[2, s] == 0
+
+
+def test_occurrences_are_one_stream_of_uniforms_per_block(default):
+    # drawn in pieces of rows to spare memory: the numbers of one call
+    plan = mc.plan_simulation(default, minerals=["cobalt", "copper", "lithium"])
+    block, size = 3, mc.STREAM_BLOCK - 7  # a short last block: the first draws of the full one
+    seq = np.random.SeedSequence(11, spawn_key=(block,))
+    occurrence = np.random.default_rng(seq.spawn(2)[0])
+    hit = occurrence.random((size, plan.n_cells)) < plan.probability[None, :]
+    got = mc.block_severities(plan, 11, block, size)
+    np.testing.assert_array_equal(got > 0, hit)

@@ -272,8 +272,13 @@ def simulate_command(
         ),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Draws evaluated together (memory).")
-    ] = 1000,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            help="Draws evaluated together (memory), rounded up to whole blocks of "
+            "random numbers; default one block.",
+        ),
+    ] = None,
     jobs: JobsOpt = None,
     grades: Annotated[
         bool,
@@ -328,7 +333,12 @@ def simulate_command(
     """
     from riskengine.cli._output import emit, gathered, needed
     from riskengine.cluster import connect
-    from riskengine.stress.montecarlo import THRESHOLDS, SimulationResult, simulate
+    from riskengine.stress.montecarlo import (
+        DEFAULT_BATCH,
+        THRESHOLDS,
+        SimulationResult,
+        simulate,
+    )
 
     inputs = _inputs(data, model)
     _check_common(None, fmt, top, output, inputs)
@@ -352,7 +362,7 @@ def simulate_command(
                 probability=probability,
                 severity=severity,
                 thresholds=tuple(threshold) if threshold else THRESHOLDS,
-                batch_size=batch_size,
+                batch_size=DEFAULT_BATCH if batch_size is None else batch_size,
                 grades=grades,
                 progress=progress,
                 client=client if client is not None else False,

@@ -177,7 +177,7 @@ logger = logging.getLogger(__name__)
 #: Horizon of a draw's price, months: a disruption lasts the year of the draw.
 PRICE_HORIZON_MONTHS = 12.0
 #: Draws per random stream block (the unit of reproducibility).
-STREAM_BLOCK = 1000
+STREAM_BLOCK = 2000
 #: Histogram bins per series, and the decades they span below the largest shortfall.
 N_BINS = 256
 DECADES = 6.0
@@ -186,13 +186,16 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 #: Levels of value-at-risk and expected shortfall.
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 2000
+#: Draws whose occurrence numbers are drawn at a time: a few MB, reused by the
+#: allocator, where a whole block's would be mapped afresh (and page-faulted) each time.
+_UNIFORM_ROWS = 250
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
 #: Most blocks per unit: statistics are summed block by block within a unit, then unit
 #: by unit (the order that makes a result independent of batches and workers); one unit
 #: is one task on a Dask cluster (:func:`unit_ranges`).
-UNIT_BLOCKS = 32
+UNIT_BLOCKS = 16
 #: Child of a block's seed sequence that draws content grades (0 and 1 draw disruptions).
 GRADE_STREAM = 2
 #: Distribution of a drawn content fraction (see the module notes).
@@ -779,7 +782,10 @@ def _block_hits(
     """
     seq = np.random.SeedSequence(entropy, spawn_key=(block,))
     occurrence, severity = (np.random.default_rng(s) for s in seq.spawn(2))
-    hit = occurrence.random((n_draws, plan.n_cells)) < plan.probability[None, :]
+    hit = np.empty((n_draws, plan.n_cells), dtype=bool)
+    for a in range(0, n_draws, _UNIFORM_ROWS):  # the numbers of one call, in pieces
+        rows = hit[a : a + _UNIFORM_ROWS]
+        np.less(occurrence.random(rows.shape), plan.probability[None, :], out=rows)
     where = np.flatnonzero(hit)  # C order: draw by draw, cell by cell
     cols = where % plan.n_cells
     values = plan.fixed[cols]
