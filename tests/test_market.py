@@ -200,17 +200,21 @@ def test_the_batched_fixed_point_is_the_loop_over_members(n, k, seed):
     assert (batched <= start).all()
 
 
-@pytest.mark.parametrize("width", [1, 2, 3, 5])
-def test_small_systems_are_solved_as_lapack_solves_them(width):
-    from riskengine.scenarios.market import _solve_small
+def test_held_systems_are_solved_as_lapack_solves_each_member():
+    # members holding one, two or more countries, mixed, against a loop over members
+    from riskengine.scenarios.market import _solve_held
 
-    rng = np.random.default_rng(width)
-    a = rng.random((50, width, width)) + width * np.eye(width)
-    a[:10, 1:, :] = 0.0  # members padded with the identity, as the fixed point pads them
-    a[:10, :, 1:] = 0.0
-    a[:10, range(1, width), range(1, width)] = 1.0
-    b = rng.standard_normal((50, width))
-    b[:10, 1:] = 0.0
-    got = _solve_small(a, b)
-    np.testing.assert_allclose(got, np.linalg.solve(a, b[:, :, None])[:, :, 0], rtol=1e-12)
-    np.testing.assert_array_equal(got[:10, 1:], 0.0)
+    rng = np.random.default_rng(3)
+    n = 12
+    k_inv = np.linalg.inv(np.eye(n) - 0.6 * rng.random((n, n)) / n)
+    sizes = [1, 2, 1, 3, 2, 5, 1, 4, 2, 7, 10, 3, 6]  # classes of 3-4, 5-8 and 9-16
+    member = np.repeat(np.arange(len(sizes)), sizes)
+    country = np.concatenate([np.sort(rng.choice(n, s, replace=False)) for s in sizes])
+    gap = rng.standard_normal(len(member))
+    got = _solve_held(k_inv, member, country, gap)
+    for m in range(len(sizes)):
+        at = member == m
+        c = country[at]
+        np.testing.assert_allclose(
+            got[at], np.linalg.solve(k_inv[np.ix_(c, c)], gap[at]), rtol=1e-11, atol=1e-12
+        )

@@ -399,9 +399,6 @@ def _shared_fixed_point(
     k, n = start.shape
     if k_inv is None:
         k_inv = np.linalg.inv(np.eye(n) - x[:, None] * dest.T)
-    # K^-1 bordered by a row and column of zeros: the padding of the systems
-    k_ext = np.zeros((n + 1, n + 1))
-    k_ext[:n, :n] = k_inv
     free = (x * lost) @ k_inv.T  # [k, n]
     passed = free.copy()
     capped = free > start + tol
@@ -413,22 +410,11 @@ def _shared_fixed_point(
         if not len(rows):
             break
         held = capped[rows]
-        counts = held.sum(axis=1)
-        width = int(counts.max())
-        # each member's capped countries first, padded with the identity
-        member, country = np.nonzero(held)
-        slot = np.arange(len(member)) - np.repeat(np.cumsum(counts) - counts, counts)
-        order = np.full((len(rows), width), n, dtype=np.intp)
-        order[member, slot] = country
-        system = k_ext[order[:, :, None], order[:, None, :]]
-        pad_m, pad_s = np.nonzero(order == n)
-        system[pad_m, pad_s, pad_s] = 1.0
+        member, country = np.nonzero(held)  # member by member
         start_r, free_r = start[rows], free[rows]
-        gap = np.zeros((len(rows), width))  # 0 on the padding, so is its r
-        gap[member, slot] = start_r[member, country] - free_r[member, country]
-        r = _solve_small(system, gap)
+        gap = start_r[member, country] - free_r[member, country]
         held_r = np.zeros((len(rows), n))
-        held_r[member, country] = r[member, slot]
+        held_r[member, country] = _solve_held(k_inv, member, country, gap)
         p = free_r + held_r @ k_inv.T
         passed[rows] = p
         loss = lost[rows] + p @ dest
@@ -441,23 +427,53 @@ def _shared_fixed_point(
     return passed, np.flatnonzero(unsettled)
 
 
-def _solve_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve the systems ``a[m] r[m] = b[m]`` of a batch of small matrices ``[m, w, w]``.
+def _solve_held(
+    k_inv: np.ndarray, member: np.ndarray, country: np.ndarray, gap: np.ndarray
+) -> np.ndarray:
+    r"""Solve :math:`K^{-1}_{CC}\, r = g` of every member at once (:func:`_shared_fixed_point`).
 
-    One or two unknowns (the most frequent cases of :func:`_shared_fixed_point`)
-    in closed form, more by LAPACK.
+    The entries ``(member, country, gap)`` are grouped member by member, as
+    ``np.nonzero`` gives them; returns ``r`` entry by entry. A member holding
+    one country (the most frequent case) is a division, two are solved in
+    closed form (Cramer's rule), more by LAPACK, in classes of 3-4, 5-8,
+    9-16, ... countries, each padded with the identity to its largest.
     """
-    w = a.shape[1]
-    if w == 1:
-        return b / a[:, :, 0]
-    if w == 2:  # Cramer's rule
-        a00, a01, a10, a11 = a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1]
-        det = a00 * a11 - a01 * a10
-        return (
-            np.stack([a11 * b[:, 0] - a01 * b[:, 1], a00 * b[:, 1] - a10 * b[:, 0]], 1)
-            / det[:, None]
-        )
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    per_member = np.bincount(member)
+    counts = per_member[member]  # countries held by each entry's member
+    r = np.empty(len(gap))
+    one = np.flatnonzero(counts == 1)
+    c = country[one]
+    r[one] = gap[one] / k_inv[c, c]
+    two = np.flatnonzero(counts == 2)  # consecutive pairs
+    first, second = two[0::2], two[1::2]
+    c0, c1 = country[first], country[second]
+    a00, a01, a10, a11 = k_inv[c0, c0], k_inv[c0, c1], k_inv[c1, c0], k_inv[c1, c1]
+    det = a00 * a11 - a01 * a10
+    r[first] = (a11 * gap[first] - a01 * gap[second]) / det
+    r[second] = (a00 * gap[second] - a10 * gap[first]) / det
+    if not (per_member > 2).any():
+        return r
+    n = len(k_inv)
+    bordered = np.zeros((n + 1, n + 1))  # K^-1 bordered by zeros: the padding
+    bordered[:n, :n] = k_inv
+    slot = np.arange(len(member)) - (np.cumsum(per_member) - per_member)[member]
+    # members of 3-4, 5-8, 9-16, ... countries together, padded to the class's largest
+    width_class = np.ceil(np.log2(np.maximum(per_member, 2))).astype(np.intp)
+    for cls in np.unique(width_class[per_member > 2]):
+        big = np.flatnonzero((width_class == cls) & (per_member > 2))
+        local = np.zeros(len(per_member), dtype=np.intp)
+        local[big] = np.arange(len(big))
+        at = np.flatnonzero((width_class[member] == cls) & (counts > 2))  # their entries
+        m, sl = local[member[at]], slot[at]
+        order = np.full((len(big), int(per_member[big].max())), n, dtype=np.intp)
+        order[m, sl] = country[at]
+        system = bordered[order[:, :, None], order[:, None, :]]
+        pad_m, pad_s = np.nonzero(order == n)
+        system[pad_m, pad_s, pad_s] = 1.0  # the identity on the padding
+        rhs = np.zeros(order.shape)  # 0 on the padding, so is its r
+        rhs[m, sl] = gap[at]
+        r[at] = np.linalg.solve(system, rhs[:, :, None])[m, sl, 0]
+    return r
 
 
 def pass_through(
