@@ -699,3 +699,26 @@ def test_occurrences_are_one_stream_of_uniforms_per_block(default):
     hit = occurrence.random((size, plan.n_cells)) < plan.probability[None, :]
     got = mc.block_severities(plan, 11, block, size)
     np.testing.assert_array_equal(got > 0, hit)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.05, 0.1, 0.25, 0.5, 1e-9]), min_size=0, max_size=4),
+    st.integers(0, 2**32 - 1),
+)
+def test_threshold_counts_against_a_loop(fractions, seed):
+    rng = np.random.default_rng(seed)
+    n_series, n_draws = 30, 200
+    values = rng.lognormal(0.0, 1.5, (n_series, n_draws)) * (rng.random((n_series, 1)) < 0.9)
+    values[:, ::9] = 0.5 * mc.TINY  # rounding dust: no shortfall, above no threshold
+    consumption = np.where(rng.random(n_series) < 0.8, rng.lognormal(2.0, 1.0, n_series), 0.0)
+    with np.errstate(invalid="ignore"):
+        limits = np.array([np.where(consumption > 0, t * consumption, np.nan) for t in fractions])
+    limits = limits.reshape(len(fractions), n_series)
+    acc = mc._Accumulator(values.max(axis=1), limits, np.full(n_series, mc.TINY))
+    acc.add(values)
+    for t in range(len(fractions)):
+        for s in range(n_series):
+            short = values[s][values[s] > mc.TINY]
+            want = np.sum(short > limits[t, s]) if consumption[s] > 0 else 0
+            assert acc.above[t, s] == want
