@@ -1173,9 +1173,8 @@ class _Accumulator:
         pos -= np.repeat(self._log_upper[first : first + n_series], counts)
         pos += DECADES
         pos *= N_BINS / DECADES
-        np.floor(pos, out=pos)
         np.clip(pos, 0, N_BINS - 1, out=pos)
-        flat = pos.astype(np.int64)
+        flat = pos.astype(np.int64)  # truncated: the floor, as pos >= 0
         flat += np.repeat(np.arange(0, n_series * N_BINS, N_BINS), counts)
         size = n_series * N_BINS
         part = slice(first * N_BINS, first * N_BINS + size)
