@@ -690,15 +690,59 @@ def test_values_up_to_the_floor_count_as_none():
         assert raw.above[2, s] == 0
 
 
-def test_occurrences_are_one_stream_of_uniforms_per_block(default):
-    # drawn in pieces of rows to spare memory: the numbers of one call
-    plan = mc.plan_simulation(default, minerals=["cobalt", "copper", "lithium"])
-    block, size = 3, mc.STREAM_BLOCK - 7  # a short last block: the first draws of the full one
-    seq = np.random.SeedSequence(11, spawn_key=(block,))
-    occurrence = np.random.default_rng(seq.spawn(2)[0])
-    hit = occurrence.random((size, plan.n_cells)) < plan.probability[None, :]
-    got = mc.block_severities(plan, 11, block, size)
-    np.testing.assert_array_equal(got > 0, hit)
+def _occurrences_loop(rng: np.random.Generator, p: np.ndarray, n: int) -> dict[int, list[int]]:
+    """Reference of mc.occurrences: the same numbers, each cell's gaps added one by one."""
+    with np.errstate(divide="ignore"):
+        rate = -np.log1p(-np.minimum(p, 1.0))
+    todo = [c for c in range(len(p)) if p[c] > 0]
+    reached = {c: -1 for c in todo}
+    hits: dict[int, list[int]] = {c: [] for c in todo}
+    while todo:
+        q = np.minimum(p[todo], 1.0)
+        mean = (n - 1 - np.array([reached[c] for c in todo], dtype=float)) * q
+        counts = np.ceil(mean + mc.GAP_SIGMAS * np.sqrt(mean * (1 - q)) + mc.GAP_SIGMAS)
+        counts = np.maximum(counts, 1).astype(int)
+        gaps = rng.exponential(np.repeat(1.0 / rate[todo], counts))
+        at = 0
+        for c, m in zip(todo, counts, strict=True):
+            for g in gaps[at : at + m]:
+                reached[c] += max(math.ceil(g), 1)
+                if reached[c] < n:
+                    hits[c].append(reached[c])
+            at += m
+        todo = [c for c in todo if reached[c] < n]
+    return hits
+
+
+@pytest.mark.parametrize("sigmas", [mc.GAP_SIGMAS, 0.0])
+def test_occurrences_against_a_loop_over_cells(sigmas, monkeypatch):
+    # with no margin most cells run short and take more gaps, round after round
+    monkeypatch.setattr(mc, "GAP_SIGMAS", sigmas)
+    p = np.array([0.0, 0.01, 0.2, 1.0, 0.45, 0.05, 0.0, 0.3])
+    cells, draws = mc.occurrences(np.random.default_rng(4), p, 500)
+    want = _occurrences_loop(np.random.default_rng(4), p, 500)
+    assert cells.tolist() == [c for c in sorted(want) for _ in want[c]]
+    assert draws.tolist() == [d for c in sorted(want) for d in want[c]]
+    assert draws[cells == 3].tolist() == list(range(500))  # p = 1: every draw
+
+
+def test_occurrences_are_independent_draws_with_the_cells_probability():
+    p = np.array([0.01, 0.06, 0.3, 0.45])
+    n, blocks = 2000, 200
+    counts = np.zeros((blocks, len(p)))
+    both = np.zeros(len(p))  # disrupted in two consecutive draws
+    for b in range(blocks):
+        cells, draws = mc.occurrences(np.random.default_rng(b), p, n)
+        counts[b] = np.bincount(cells, minlength=len(p))
+        hit = np.zeros((n, len(p)), dtype=bool)
+        hit[draws, cells] = True
+        both += (hit[1:] & hit[:-1]).sum(axis=0)
+    # a block's count is binomial(n, p): mean and variance within 5 standard errors
+    mean, var = n * p, n * p * (1 - p)
+    assert (np.abs(counts.mean(axis=0) - mean) < 5 * np.sqrt(var / blocks)).all()
+    assert (np.abs(counts.var(axis=0) / var - 1) < 5 * np.sqrt(2 / blocks)).all()
+    pairs = blocks * (n - 1)
+    assert (np.abs(both / pairs - p**2) < 5 * np.sqrt(p**2 * (1 - p**2) / pairs) + 1e-6).all()
 
 
 @settings(max_examples=40, deadline=None)
