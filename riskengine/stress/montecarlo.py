@@ -807,6 +807,7 @@ def occurrences(
         gaps = rng.exponential(np.repeat(1.0 / rate[todo], count))  # E / lambda
         np.ceil(gaps, out=gaps)
         np.maximum(gaps, 1.0, out=gaps)  # p = 1: E / inf = 0
+        np.minimum(gaps, n + 1.0, out=gaps)  # beyond the block anyway: sums stay exact
         at = np.cumsum(gaps)  # integers, exact in float
         starts = np.cumsum(count) - count  # each cell's first gap
         at += np.repeat(reached - (at[starts] - gaps[starts]), count)  # within each cell
