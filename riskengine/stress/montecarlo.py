@@ -192,8 +192,8 @@ THRESHOLDS: tuple[float, ...] = (0.05, 0.10, 0.25)
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 #: Default draws per batch (a multiple of :data:`STREAM_BLOCK`).
 DEFAULT_BATCH = 2000
-#: Gaps drawn per cell beyond its expected number, in standard deviations (and as many more):
-#: few cells run short and take more (:func:`occurrences`).
+#: Gaps drawn per cell beyond its expected number: this many standard deviations, plus
+#: this many gaps; few cells run short and take more (:func:`occurrences`).
 GAP_SIGMAS = 4.0
 #: Draws binned at a time by the accumulator (a few hundred series of a block).
 _CHUNK_VALUES = 1 << 18
@@ -1176,6 +1176,7 @@ class _Accumulator:
 
         A draw up to its series' ``floor`` (:data:`TINY` tonnes; a gain is
         negative) counts as none, as if cleared by :func:`_clip`.
+
         A few hundred series at a time, so that a block is read from memory
         once and every statistic works on data in cache; each statistic is a
         per-series reduction (a bin's draws are added in the same order), so
